@@ -1,0 +1,65 @@
+/*
+ * Umbrella header for newipd's DPDK bindings. bindgen reads this file; the
+ * declarations at the end are implemented in shim.c, which wraps DPDK's
+ * static inline functions (those have no symbol to link against).
+ */
+#ifndef NEWIPD_FFI_H
+#define NEWIPD_FFI_H
+
+#include <stdint.h>
+#include <rte_config.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_launch.h>
+#include <rte_cycles.h>
+#include <rte_mempool.h>
+#include <rte_mbuf.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+#include <rte_telemetry.h>
+
+/* Burst I/O on one queue of a port. */
+uint16_t newipd_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+uint16_t newipd_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+
+/* mbuf life cycle. */
+struct rte_mbuf *newipd_pktmbuf_alloc(struct rte_mempool *mp);
+int newipd_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n);
+void newipd_pktmbuf_free(struct rte_mbuf *m);
+void newipd_pktmbuf_free_bulk(struct rte_mbuf **pkts, unsigned int n);
+
+/* mbuf data window. Each returns NULL (or -1) when the request does not fit. */
+char *newipd_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
+int newipd_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
+char *newipd_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
+char *newipd_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
+void *newipd_pktmbuf_data(struct rte_mbuf *m);
+uint16_t newipd_pktmbuf_data_len(const struct rte_mbuf *m);
+uint32_t newipd_pktmbuf_pkt_len(const struct rte_mbuf *m);
+uint16_t newipd_pktmbuf_headroom(const struct rte_mbuf *m);
+uint16_t newipd_pktmbuf_tailroom(const struct rte_mbuf *m);
+uint16_t newipd_mbuf_refcnt(const struct rte_mbuf *m);
+uint16_t newipd_mbuf_nb_segs(const struct rte_mbuf *m);
+uint16_t newipd_mbuf_port(const struct rte_mbuf *m);
+/* Byte offsets of the fields the hot path reads directly (checked at start-up). */
+uint32_t newipd_mbuf_off_buf_addr(void);
+uint32_t newipd_mbuf_off_data_off(void);
+uint32_t newipd_mbuf_off_data_len(void);
+uint32_t newipd_mbuf_off_pkt_len(void);
+
+/* The calling thread's rte_errno (a thread-local bindgen cannot bind). */
+int newipd_errno(void);
+
+/* Time. */
+uint64_t newipd_rdtsc(void);
+
+/* Lcore helpers. */
+unsigned int newipd_lcore_id(void);
+
+/* Rings (single producer / single consumer use, bulk and burst). */
+unsigned int newipd_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned int n, unsigned int *free_space);
+unsigned int newipd_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned int n, unsigned int *available);
+unsigned int newipd_ring_count(const struct rte_ring *r);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * C shim: exports DPDK's static inline functions as real symbols so Rust can
+ * call them. Each function is a one-line forward; keep it that way.
+ */
+#include <stddef.h>
+#include "newipd_ffi.h"
+
+uint16_t newipd_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(port, queue, pkts, n);
+}
+
+uint16_t newipd_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_tx_burst(port, queue, pkts, n);
+}
+
+struct rte_mbuf *newipd_pktmbuf_alloc(struct rte_mempool *mp)
+{
+	return rte_pktmbuf_alloc(mp);
+}
+
+int newipd_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n)
+{
+	return rte_pktmbuf_alloc_bulk(mp, pkts, n);
+}
+
+void newipd_pktmbuf_free(struct rte_mbuf *m)
+{
+	rte_pktmbuf_free(m);
+}
+
+void newipd_pktmbuf_free_bulk(struct rte_mbuf **pkts, unsigned int n)
+{
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+char *newipd_pktmbuf_adj(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_adj(m, len);
+}
+
+int newipd_pktmbuf_trim(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_trim(m, len);
+}
+
+char *newipd_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_prepend(m, len);
+}
+
+char *newipd_pktmbuf_append(struct rte_mbuf *m, uint16_t len)
+{
+	return rte_pktmbuf_append(m, len);
+}
+
+void *newipd_pktmbuf_data(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, void *);
+}
+
+uint16_t newipd_pktmbuf_data_len(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_data_len(m);
+}
+
+uint32_t newipd_pktmbuf_pkt_len(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_pkt_len(m);
+}
+
+uint16_t newipd_pktmbuf_headroom(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_headroom(m);
+}
+
+uint16_t newipd_pktmbuf_tailroom(const struct rte_mbuf *m)
+{
+	return rte_pktmbuf_tailroom(m);
+}
+
+uint16_t newipd_mbuf_refcnt(const struct rte_mbuf *m)
+{
+	return rte_mbuf_refcnt_read(m);
+}
+
+uint16_t newipd_mbuf_nb_segs(const struct rte_mbuf *m)
+{
+	return m->nb_segs;
+}
+
+uint16_t newipd_mbuf_port(const struct rte_mbuf *m)
+{
+	return m->port;
+}
+
+uint32_t newipd_mbuf_off_buf_addr(void)
+{
+	return offsetof(struct rte_mbuf, buf_addr);
+}
+
+uint32_t newipd_mbuf_off_data_off(void)
+{
+	return offsetof(struct rte_mbuf, data_off);
+}
+
+uint32_t newipd_mbuf_off_data_len(void)
+{
+	return offsetof(struct rte_mbuf, data_len);
+}
+
+uint32_t newipd_mbuf_off_pkt_len(void)
+{
+	return offsetof(struct rte_mbuf, pkt_len);
+}
+
+int newipd_errno(void)
+{
+	return rte_errno;
+}
+
+uint64_t newipd_rdtsc(void)
+{
+	return rte_rdtsc();
+}
+
+unsigned int newipd_lcore_id(void)
+{
+	return rte_lcore_id();
+}
+
+unsigned int newipd_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned int n, unsigned int *free_space)
+{
+	return rte_ring_enqueue_burst(r, objs, n, free_space);
+}
+
+unsigned int newipd_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned int n, unsigned int *available)
+{
+	return rte_ring_dequeue_burst(r, objs, n, available);
+}
+
+unsigned int newipd_ring_count(const struct rte_ring *r)
+{
+	return rte_ring_count(r);
+}

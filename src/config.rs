@@ -1,0 +1,387 @@
+//! Pipeline files (TOML): ports, lcore plan, routes, settings. Parsing is
+//! strict (unknown keys are errors) and validation names the field at fault.
+
+use crate::classify::Prefix;
+use crate::packet::ether::{mac_to_string, parse_mac};
+use crate::stats::MAX_PORTS;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A configuration error: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {msg}")]
+pub struct ConfigError {
+    pub field: String,
+    pub msg: String,
+}
+
+fn err<T>(field: impl Into<String>, msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError { field: field.into(), msg: msg.into() })
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default)]
+    pub lcores: Lcores,
+    #[serde(default, rename = "port")]
+    pub ports: Vec<PortFile>,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteFile>,
+}
+
+/// `[settings]`: data-path knobs, all optional.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Packets per rx_burst (1..=64).
+    pub burst: usize,
+    /// mbufs in the pool; 0 sizes it from ports, descriptors and lcores.
+    pub mbufs: u32,
+    /// Per-lcore mempool cache.
+    pub mbuf_cache: u32,
+    /// Verify the IPv4 header checksum of every packet (RFC 1812).
+    pub verify_ipv4_checksum: bool,
+    /// Sleep this many µs after a poll round that found no packet (0 = pure polling).
+    pub idle_sleep_us: u64,
+    /// Longest a partly filled TX burst waits before it is sent, in µs.
+    pub drain_us: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { burst: 32, mbufs: 0, mbuf_cache: 256, verify_ipv4_checksum: true, idle_sleep_us: 0, drain_us: 100 }
+    }
+}
+
+/// `[lcores]`: which EAL lcore runs the packet loop.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Lcores {
+    /// EAL lcore id of the worker; default: the first worker lcore, or the main lcore if -l gives only one.
+    pub worker: Option<u32>,
+}
+
+/// `[[port]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortFile {
+    pub name: String,
+    /// A PCI address (`0000:03:00.0`) or vdev devargs (`net_pcap0,rx_pcap=in.pcap`).
+    pub device: String,
+    /// Default next-hop MAC for routes out of this port.
+    pub peer_mac: Option<String>,
+    #[serde(default = "default_desc")]
+    pub rx_desc: u16,
+    #[serde(default = "default_desc")]
+    pub tx_desc: u16,
+    #[serde(default = "default_true")]
+    pub promiscuous: bool,
+}
+
+fn default_desc() -> u16 {
+    1024
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `[[route]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub prefix: String,
+    pub port: String,
+    pub next_hop_mac: Option<String>,
+}
+
+/// How a device reaches the EAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// `--vdev DEVARGS`; the port name is the part before the first comma.
+    Vdev,
+    /// A PCI address, allowed with `-a`.
+    Pci,
+}
+
+/// A validated port.
+#[derive(Debug, Clone)]
+pub struct PortSpec {
+    pub name: String,
+    pub device: String,
+    pub kind: DeviceKind,
+    /// The DPDK device name to look the port up by.
+    pub dev_name: String,
+    pub peer_mac: Option<[u8; 6]>,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    pub promiscuous: bool,
+}
+
+/// A validated route.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub prefix: Prefix,
+    /// Index into [`Pipeline::ports`].
+    pub port: usize,
+    pub next_hop_mac: [u8; 6],
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub settings: Settings,
+    pub lcores: Lcores,
+    pub ports: Vec<PortSpec>,
+    pub routes: Vec<RouteSpec>,
+}
+
+fn is_pci(s: &str) -> bool {
+    // [dddd:]bb:dd.f in hex
+    let parts: Vec<&str> = s.split(':').collect();
+    let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
+    let (dom, bus, devfn) = match parts.as_slice() {
+        [d, b, df] => (Some(*d), *b, *df),
+        [b, df] => (None, *b, *df),
+        _ => return false,
+    };
+    let Some((dev, func)) = devfn.split_once('.') else { return false };
+    dom.map_or(true, |d| hex(d, 4)) && hex(bus, 2) && hex(dev, 2) && func.len() == 1 && func.chars().all(|c| ('0'..='7').contains(&c))
+}
+
+impl Pipeline {
+    /// Read, parse and validate a pipeline file.
+    pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { field: path.display().to_string(), msg: format!("cannot read: {e}") })?;
+        Self::parse(&text)
+    }
+
+    /// Parse and validate pipeline TOML.
+    pub fn parse(text: &str) -> Result<Pipeline, ConfigError> {
+        let f: PipelineFile = toml::from_str(text).map_err(|e| ConfigError {
+            field: e.span().map(|s| line_col(text, s.start)).unwrap_or_else(|| "file".into()),
+            msg: e.message().to_string(),
+        })?;
+        Self::validate(f)
+    }
+
+    /// Replace a port's device (`NAME=DEVICE` on the command line).
+    pub fn override_device(f: &mut PipelineFile, spec: &str) -> Result<(), ConfigError> {
+        let Some((name, dev)) = spec.split_once('=') else {
+            return err("--port", format!("'{spec}' is not NAME=DEVICE"));
+        };
+        match f.ports.iter_mut().find(|p| p.name == name) {
+            Some(p) => {
+                p.device = dev.to_string();
+                Ok(())
+            }
+            None => err("--port", format!("no port named '{name}' in the pipeline")),
+        }
+    }
+
+    /// Validate a parsed file.
+    pub fn validate(f: PipelineFile) -> Result<Pipeline, ConfigError> {
+        let s = &f.settings;
+        if s.burst == 0 || s.burst > crate::MAX_BURST {
+            return err("settings.burst", format!("{} is outside 1..={}", s.burst, crate::MAX_BURST));
+        }
+        if s.drain_us == 0 || s.drain_us > 1_000_000 {
+            return err("settings.drain_us", format!("{} is outside 1..=1000000", s.drain_us));
+        }
+        if s.mbufs != 0 && s.mbufs < 512 {
+            return err("settings.mbufs", format!("{} is too small: use 0 (automatic) or at least 512", s.mbufs));
+        }
+        if s.mbuf_cache > 512 {
+            return err("settings.mbuf_cache", format!("{} is above DPDK's limit of 512", s.mbuf_cache));
+        }
+        if f.ports.is_empty() {
+            return err("port", "the pipeline has no [[port]]");
+        }
+        if f.ports.len() > MAX_PORTS {
+            return err("port", format!("{} ports; at most {MAX_PORTS} are supported", f.ports.len()));
+        }
+        let mut ports = Vec::new();
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        let mut by_dev: HashMap<String, usize> = HashMap::new();
+        for (i, p) in f.ports.iter().enumerate() {
+            let at = |k: &str| format!("port[{i}].{k}");
+            if p.name.is_empty() || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return err(at("name"), format!("'{}' must be non-empty letters, digits, '-' or '_'", p.name));
+            }
+            if let Some(j) = by_name.insert(&p.name, i) {
+                return err(at("name"), format!("'{}' is already the name of port[{j}]", p.name));
+            }
+            let device = p.device.trim().to_string();
+            if device.is_empty() {
+                return err(at("device"), "empty; give a PCI address or vdev devargs such as net_tap0,iface=nip0");
+            }
+            let (kind, dev_name) = if is_pci(&device) {
+                let full = if device.matches(':').count() == 1 { format!("0000:{device}") } else { device.clone() };
+                (DeviceKind::Pci, full.to_lowercase())
+            } else if device.starts_with("net_") || device.starts_with("eth_") {
+                (DeviceKind::Vdev, device.split(',').next().unwrap_or("").to_string())
+            } else {
+                return err(
+                    at("device"),
+                    format!("'{device}' is neither a PCI address (0000:03:00.0) nor vdev devargs (net_pcap0,rx_pcap=in.pcap)"),
+                );
+            };
+            if let Some(j) = by_dev.insert(dev_name.clone(), i) {
+                return err(at("device"), format!("device '{dev_name}' is already used by port[{j}]"));
+            }
+            let peer_mac = match &p.peer_mac {
+                None => None,
+                Some(m) => Some(parse_mac(m).ok_or_else(|| ConfigError {
+                    field: at("peer_mac"),
+                    msg: format!("'{m}' is not a MAC address like 02:00:00:00:00:01"),
+                })?),
+            };
+            for (k, v) in [("rx_desc", p.rx_desc), ("tx_desc", p.tx_desc)] {
+                if !(32..=16384).contains(&v) {
+                    return err(at(k), format!("{v} is outside 32..=16384"));
+                }
+            }
+            ports.push(PortSpec {
+                name: p.name.clone(),
+                device,
+                kind,
+                dev_name,
+                peer_mac,
+                rx_desc: p.rx_desc,
+                tx_desc: p.tx_desc,
+                promiscuous: p.promiscuous,
+            });
+        }
+        let mut routes = Vec::new();
+        let mut seen: HashMap<Prefix, usize> = HashMap::new();
+        for (i, r) in f.routes.iter().enumerate() {
+            let at = |k: &str| format!("route[{i}].{k}");
+            let prefix = Prefix::parse(&r.prefix).map_err(|e| ConfigError { field: at("prefix"), msg: e.to_string() })?;
+            if let Some(j) = seen.insert(prefix, i) {
+                return err(at("prefix"), format!("duplicate route {prefix} (already route[{j}])"));
+            }
+            let Some(&port) = by_name.get(r.port.as_str()) else {
+                let names: Vec<&str> = f.ports.iter().map(|p| p.name.as_str()).collect();
+                return err(at("port"), format!("no port named '{}' (ports are: {})", r.port, names.join(", ")));
+            };
+            let next_hop_mac = match (&r.next_hop_mac, ports[port].peer_mac) {
+                (Some(m), _) => parse_mac(m).ok_or_else(|| ConfigError {
+                    field: at("next_hop_mac"),
+                    msg: format!("'{m}' is not a MAC address like 02:00:00:00:00:01"),
+                })?,
+                (None, Some(m)) => m,
+                (None, None) => {
+                    return err(
+                        at("next_hop_mac"),
+                        format!("missing, and port '{}' has no peer_mac to default to", r.port),
+                    )
+                }
+            };
+            routes.push(RouteSpec { prefix, port, next_hop_mac });
+        }
+        Ok(Pipeline { settings: f.settings, lcores: f.lcores, ports, routes })
+    }
+
+    /// A short human summary (for `newipd check`).
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} port(s), {} route(s)\n", self.ports.len(), self.routes.len());
+        for p in &self.ports {
+            s += &format!("  port {:<10} {:?} {}\n", p.name, p.kind, p.device);
+        }
+        for r in &self.routes {
+            s += &format!("  route {:<24} -> {} via {}\n", r.prefix.to_string(), self.ports[r.port].name, mac_to_string(&r.next_hop_mac));
+        }
+        s
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |p| before.len() - p - 1) + 1;
+    format!("line {line}, column {col}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[settings]
+burst = 32
+
+[[port]]
+name = "a"
+device = "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap"
+
+[[port]]
+name = "b"
+device = "03:00.1"
+peer_mac = "02:00:00:00:00:0b"
+
+[[route]]
+prefix = "10.0.0.0/8"
+port = "b"
+
+[[route]]
+prefix = "2001:db8::/32"
+port = "a"
+next_hop_mac = "02:00:00:00:00:0a"
+"#;
+
+    fn bad(text: &str) -> ConfigError {
+        Pipeline::parse(text).expect_err("should fail")
+    }
+
+    #[test]
+    fn good_file_validates() {
+        let p = Pipeline::parse(GOOD).unwrap();
+        assert_eq!(p.ports[0].dev_name, "net_pcap0");
+        assert_eq!(p.ports[1].kind, DeviceKind::Pci);
+        assert_eq!(p.ports[1].dev_name, "0000:03:00.1");
+        assert_eq!(p.routes[0].next_hop_mac, [2, 0, 0, 0, 0, 0x0b]);
+        assert_eq!(p.routes[1].port, 0);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = bad(&GOOD.replace("burst = 32", "burts = 32"));
+        assert!(e.msg.contains("unknown field `burts`"), "{e}");
+        assert!(e.field.starts_with("line 3"), "{e}");
+        let e = bad(&GOOD.replace("10.0.0.0/8", "10.0.0.0/33"));
+        assert_eq!(e.field, "route[0].prefix");
+        let e = bad(&GOOD.replace("port = \"b\"", "port = \"c\""));
+        assert_eq!(e.field, "route[0].port");
+        assert!(e.msg.contains("'c'") && e.msg.contains("a, b"), "{e}");
+        let e = bad(&GOOD.replace("2001:db8::/32", "10.0.0.0/8"));
+        assert_eq!(e.field, "route[1].prefix");
+        assert!(e.msg.contains("duplicate"), "{e}");
+        let e = bad(&GOOD.replace("burst = 32", "burst = 65"));
+        assert_eq!(e.field, "settings.burst");
+        let e = bad(&GOOD.replace("03:00.1", "eth0"));
+        assert_eq!(e.field, "port[1].device");
+        let e = bad(&GOOD.replace("name = \"b\"", "name = \"a\""));
+        assert_eq!(e.field, "port[1].name");
+        let e = bad(&GOOD.replace("\npeer_mac = \"02:00:00:00:00:0b\"", ""));
+        assert_eq!(e.field, "route[0].next_hop_mac");
+        let e = bad(&GOOD.replace("02:00:00:00:00:0a", "02:00:00:00:0a"));
+        assert_eq!(e.field, "route[1].next_hop_mac");
+        let e = bad("[[port]]\nname = \"x\"\n");
+        assert!(e.msg.contains("missing field `device`"), "{e}");
+    }
+
+    #[test]
+    fn device_override() {
+        let mut f: PipelineFile = toml::from_str(GOOD).unwrap();
+        Pipeline::override_device(&mut f, "a=net_null0").unwrap();
+        assert_eq!(f.ports[0].device, "net_null0");
+        assert!(Pipeline::override_device(&mut f, "zz=net_null0").is_err());
+        assert!(Pipeline::override_device(&mut f, "nonsense").is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! The only place with `unsafe`: thin, safe wrappers over DPDK.
+//!
+//! * [`eal`]: EAL start-up and clean-up.
+//! * [`mempool`]: packet buffer pools.
+//! * [`mbuf`]: an owned [`Mbuf`](mbuf::Mbuf) and fixed-size [`Burst`](mbuf::Burst) arrays.
+//! * [`port`]: ethdev configuration, start/stop, MAC, link, hardware stats.
+//! * [`lcore`]: launching work on EAL lcores.
+//! * [`time`]: the TSC clock.
+
+pub mod eal;
+pub mod lcore;
+pub mod mbuf;
+pub mod mempool;
+pub mod port;
+pub mod sys;
+pub mod time;
+
+/// Errors from DPDK calls, each naming the call and what DPDK said.
+#[derive(Debug, thiserror::Error)]
+pub enum DpdkError {
+    #[error("EAL initialisation failed: {0}")]
+    EalInit(String),
+    #[error("{call} failed for {what}: {reason}")]
+    Call { call: &'static str, what: String, reason: String },
+    #[error("no DPDK port named '{0}' (is the device bound to a DPDK driver, or the vdev devargs right?)")]
+    NoSuchPort(String),
+    #[error("lcore {0} is not an enabled worker lcore (check -l / --lcores in the EAL arguments)")]
+    BadLcore(u32),
+}
+
+/// The text of a DPDK error number.
+pub(crate) fn strerror(errnum: i32) -> String {
+    // SAFETY: rte_strerror returns a pointer to a static or thread-local C string.
+    let p = unsafe { sys::rte_strerror(errnum.abs()) };
+    if p.is_null() {
+        return format!("error {errnum}");
+    }
+    // SAFETY: p is a valid NUL-terminated string owned by DPDK.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// The calling thread's `rte_errno`.
+pub(crate) fn errno() -> i32 {
+    // SAFETY: the shim only reads DPDK's thread-local errno.
+    unsafe { sys::newipd_errno() }
+}

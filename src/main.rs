@@ -1,0 +1,282 @@
+//! `newipd`: the command line.
+
+use clap::{Args, Parser, Subcommand};
+use newipd::config::{Pipeline, PipelineFile};
+use newipd::gen::{Kind, Mix};
+use newipd::pipeline::run::{run, RunOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "newipd",
+    version,
+    about = "Deadline-aware New IP / IPv4 / IPv6 data plane on DPDK",
+    long_about = "newipd is a user-space packet processor built on DPDK. It receives bursts of \
+packets from DPDK ports (NICs or virtual devices), parses and routes them, and sends them on, \
+counting every packet it does not send under a named reason.\n\n\
+Start with `newipd demo` (no NIC needed), then `newipd check pipelines/router.toml` and \
+`newipd run --pipeline pipelines/router.toml -- <EAL arguments>`.",
+    after_help = "EAL arguments go after `--`, for example: -- -l 0-1 --no-huge -m 512 --no-shconf.\n\
+See README.md for running on a real NIC and with pktgen."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a pipeline until a limit, Ctrl-C or SIGTERM, then print the report.
+    Run(RunArgs),
+    /// Validate a pipeline file and print what it sets up; exits non-zero on any error.
+    Check {
+        /// The pipeline TOML file.
+        file: PathBuf,
+    },
+    /// Generate traffic, route it through net_pcap ports and print the report (no NIC needed).
+    Demo(DemoArgs),
+    /// Write a reproducible pcap of generated traffic (for tests, benchmarks and pktgen).
+    Gen(GenArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The pipeline TOML file (ports, routes, settings).
+    #[arg(short, long, value_name = "FILE")]
+    pipeline: PathBuf,
+    /// Stop after this many seconds (fractions allowed).
+    #[arg(long, value_name = "SECS", group = "limit")]
+    duration: Option<f64>,
+    /// Stop after receiving exactly this many packets.
+    #[arg(long, value_name = "N")]
+    packets: Option<u64>,
+    /// Stop once no packet has arrived for --idle-ms (e.g. a pcap input is used up).
+    #[arg(long)]
+    until_idle: bool,
+    /// Quiet time that ends a run with --until-idle.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    idle_ms: u64,
+    /// Replace a port's device from the file: NAME=DEVICE (repeatable).
+    #[arg(long = "port", value_name = "NAME=DEVICE")]
+    ports: Vec<String>,
+    /// Also write the final report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Include the drivers' hardware counters in the report.
+    #[arg(long)]
+    hw_stats: bool,
+    /// EAL arguments, after `--` (e.g. -l 0-1 -a 0000:03:00.0, or --no-huge -m 512).
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal: Vec<String>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Packets to generate.
+    #[arg(long, default_value_t = 100_000)]
+    packets: usize,
+    /// Keep the generated and forwarded pcap files in this directory.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+    /// EAL arguments after `--`; default: --no-huge -m 512 --no-shconf --no-pci -l 0.
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal: Vec<String>,
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// Output pcap file.
+    #[arg(short, long, value_name = "FILE")]
+    out: PathBuf,
+    /// What to send.
+    #[arg(long, value_enum, default_value_t = Kind::Ipv4)]
+    kind: Kind,
+    /// Number of packets.
+    #[arg(long, default_value_t = 10_000)]
+    packets: usize,
+    /// Distinct flows (destination addresses and source ports).
+    #[arg(long, default_value_t = 1024)]
+    flows: u32,
+    /// Frame size in bytes without the 4-byte FCS (60 = a 64-byte frame on the wire).
+    #[arg(long, default_value_t = 60)]
+    size: usize,
+    /// Random seed; the same seed writes the same file.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of deliberately malformed packets, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.0)]
+    malformed: f64,
+    /// First IPv4 destination; flows count up from it.
+    #[arg(long, default_value = "10.0.0.1")]
+    dst4: std::net::Ipv4Addr,
+    /// First IPv6 destination.
+    #[arg(long, default_value = "2001:db8:1::1")]
+    dst6: std::net::Ipv6Addr,
+    /// Destination MAC of every frame (the router's port).
+    #[arg(long, default_value = "02:00:00:00:00:01")]
+    dst_mac: String,
+    /// Timestamps in the pcap are spaced for this rate (packets per second).
+    #[arg(long, default_value_t = 1_000_000)]
+    rate: u64,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("newipd: error: {msg}");
+    ExitCode::from(2)
+}
+
+fn load(path: &Path, overrides: &[String]) -> Result<Pipeline, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut f: PipelineFile = toml::from_str(&text).map_err(|e| {
+        // Let the validator format it (line and column, field).
+        match Pipeline::parse(&text) {
+            Err(ce) => format!("{}: {ce}", path.display()),
+            Ok(_) => format!("{}: {e}", path.display()),
+        }
+    })?;
+    for o in overrides {
+        Pipeline::override_device(&mut f, o).map_err(|e| e.to_string())?;
+    }
+    Pipeline::validate(f).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Check { file } => match load(&file, &[]) {
+            Ok(p) => {
+                print!("{}: ok\n{}", file.display(), p.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Cmd::Run(a) => {
+            if a.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
+                return fail("--duration: must be a positive number of seconds");
+            }
+            let p = match load(&a.pipeline, &a.ports) {
+                Ok(p) => p,
+                Err(e) => return fail(e),
+            };
+            let opts = RunOptions {
+                duration: a.duration.map(Duration::from_secs_f64),
+                packets: a.packets,
+                until_idle: a.until_idle.then(|| Duration::from_millis(a.idle_ms.max(1))),
+                eal_args: a.eal,
+                hw_stats: a.hw_stats,
+            };
+            finish(run(&p, &opts), a.report_json.as_deref())
+        }
+        Cmd::Demo(a) => demo(a),
+        Cmd::Gen(a) => {
+            let Some(dst_mac) = newipd::packet::ether::parse_mac(&a.dst_mac) else {
+                return fail(format!("--dst-mac: '{}' is not a MAC address like 02:00:00:00:00:01", a.dst_mac));
+            };
+            if !(0.0..=1.0).contains(&a.malformed) {
+                return fail("--malformed: must be between 0.0 and 1.0");
+            }
+            if a.size < 60 || a.size > 9000 {
+                return fail("--size: must be between 60 and 9000 bytes");
+            }
+            let mix = Mix {
+                kind: a.kind,
+                packets: a.packets,
+                flows: a.flows,
+                size: a.size,
+                seed: a.seed,
+                malformed: a.malformed,
+                dst4: a.dst4.into(),
+                dst6: a.dst6.into(),
+                rate_pps: a.rate,
+                dst_mac,
+            };
+            let g = mix.generate();
+            if let Err(e) = newipd::gen::pcap::write(&a.out, &g.frames) {
+                return fail(format!("{}: {e}", a.out.display()));
+            }
+            let bad: usize = g.malformed.iter().map(|m| m.1).sum();
+            println!("wrote {} packets ({} well-formed, {} malformed) to {}", g.frames.len(), g.good, bad, a.out.display());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn finish(r: Result<newipd::stats::report::Report, newipd::pipeline::run::RunError>, json: Option<&Path>) -> ExitCode {
+    match r {
+        Ok(report) => {
+            print!("{}", report.render());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                if let Err(e) = std::fs::write(path, text) {
+                    return fail(format!("--report-json {}: {e}", path.display()));
+                }
+            }
+            if report.identity_holds {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("newipd: accounting identity broken: please report this");
+                ExitCode::from(3)
+            }
+        }
+        Err(e) => {
+            eprintln!("newipd: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+const DEMO_PIPELINE: &str = include_str!("../pipelines/demo.toml");
+
+fn demo(a: DemoArgs) -> ExitCode {
+    let dir = match &a.keep {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("newipd-demo-{}", std::process::id())),
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(format!("{}: {e}", dir.display()));
+    }
+    let input = dir.join("in.pcap");
+    let mix = Mix { kind: Kind::Mix, packets: a.packets, malformed: 0.02, ..Default::default() };
+    let g = mix.generate();
+    if let Err(e) = newipd::gen::pcap::write(&input, &g.frames) {
+        return fail(format!("{}: {e}", input.display()));
+    }
+    println!("demo: generated {} packets ({} malformed on purpose) into {}", g.frames.len(), g.frames.len() - g.good, input.display());
+    let mut f: PipelineFile = match toml::from_str(DEMO_PIPELINE) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("built-in demo pipeline: {e}")),
+    };
+    let devs = [
+        format!("lan=net_pcap0,rx_pcap={},tx_pcap={}", input.display(), dir.join("lan-out.pcap").display()),
+        format!("wan4=net_pcap1,tx_pcap={}", dir.join("wan4-out.pcap").display()),
+        format!("wan6=net_pcap2,tx_pcap={}", dir.join("wan6-out.pcap").display()),
+    ];
+    for d in &devs {
+        if let Err(e) = Pipeline::override_device(&mut f, d) {
+            return fail(e);
+        }
+    }
+    let p = match Pipeline::validate(f) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("built-in demo pipeline: {e}")),
+    };
+    let eal = if a.eal.is_empty() {
+        ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "-l", "0", "--log-level=*:warning"].map(String::from).to_vec()
+    } else {
+        a.eal
+    };
+    let opts = RunOptions { until_idle: Some(Duration::from_millis(200)), eal_args: eal, ..Default::default() };
+    let code = finish(run(&p, &opts), None);
+    for port in ["wan4", "wan6"] {
+        let path = dir.join(format!("{port}-out.pcap"));
+        if let Ok(frames) = newipd::gen::pcap::read(&path) {
+            println!("demo: {} holds {} forwarded packets", path.display(), frames.len());
+        }
+    }
+    if a.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}

@@ -1,0 +1,12 @@
+//! The forwarding pipeline.
+//!
+//! * [`router`]: the per-packet parse -> classify -> rewrite stage, pure Rust over
+//!   `&mut [u8]` (benchmarked and tested without DPDK).
+//! * [`worker`]: the poll-mode loop of one lcore over DPDK bursts.
+//! * [`run`]: EAL, pools and ports from a pipeline file; launch, stop, report.
+
+pub mod router;
+#[cfg(feature = "dpdk")]
+pub mod run;
+#[cfg(feature = "dpdk")]
+pub mod worker;
