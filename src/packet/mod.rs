@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod ether;
 pub mod ipv4;
 pub mod ipv6;
+pub mod newip;
 
 /// Read a big-endian u16 at `off` (caller has checked the bounds).
 #[inline(always)]

@@ -157,7 +157,10 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         let o = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         o.ok_or(RunError::Worker(-1))?
     };
-    let elapsed = (outcome.end_tsc.wrapping_sub(outcome.start_tsc)) as f64 / hz as f64;
+    // Rates count the time packets were flowing: a run that ends on idleness
+    // stops the clock at the last packet.
+    let active_end = if opts.until_idle.is_some() { outcome.last_rx_tsc } else { outcome.end_tsc };
+    let elapsed = (active_end.wrapping_sub(outcome.start_tsc)) as f64 / hz as f64;
 
     let mut hw = Vec::new();
     for id in &ids {
@@ -173,6 +176,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     report.mbufs_in_use_start = in_use_start as u64;
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = vec![lcore.0];
+    for (r, mac) in report.ports.iter_mut().zip(&macs) {
+        r.mac = mac_to_string(mac);
+    }
     for (r, h) in report.ports.iter_mut().zip(hw) {
         r.hw = h.map(|h| {
             BTreeMap::from([

@@ -53,6 +53,8 @@ pub struct Worker {
 pub struct Outcome {
     pub start_tsc: u64,
     pub end_tsc: u64,
+    /// When the last packet arrived (rates of --until-idle runs end here).
+    pub last_rx_tsc: u64,
 }
 
 /// Send a TX buffer; whatever the queue refuses is dropped as `tx-full`.
@@ -178,6 +180,6 @@ impl Worker {
         }
         let end = tsc();
         self.stats.publish(&c);
-        Outcome { start_tsc: start, end_tsc: end }
+        Outcome { start_tsc: start, end_tsc: end, last_rx_tsc: last_rx }
     }
 }

@@ -13,6 +13,9 @@ use std::fmt::Write;
 pub struct PortReport {
     pub name: String,
     pub device: String,
+    /// The port's own MAC address (the source of what it sends).
+    #[serde(default)]
+    pub mac: String,
     pub rx: u64,
     pub rx_bytes: u64,
     pub tx: u64,
@@ -63,6 +66,7 @@ impl Report {
             out.push(PortReport {
                 name: name.clone(),
                 device: device.clone(),
+                mac: String::new(),
                 rx: p.rx,
                 rx_bytes: p.rx_bytes,
                 tx: p.tx,
