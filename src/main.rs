@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Counts heap allocations per thread so the report can show the packet loop made none.
+#[global_allocator]
+static ALLOC: newipd::dpdk::heap::CountingAlloc = newipd::dpdk::heap::CountingAlloc;
+
 #[derive(Parser)]
 #[command(
     name = "newipd",

@@ -63,6 +63,7 @@ fn every_malformation_is_counted_under_its_reason() {
     assert_eq!(r["tx"].as_u64(), Some(good));
     assert_eq!(r["rx"].as_u64(), Some(frames.len() as u64));
     assert_eq!(r["identity_holds"], true);
+    assert_eq!(r["packet_loop_heap_allocations"], 0, "the packet loop allocated");
     assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"], "mbuf leak");
     assert_eq!(pcap::read(&dir.join("out.pcap")).unwrap().len() as u64, good);
 }
@@ -98,5 +99,6 @@ fn random_garbage_never_crashes_or_leaks() {
     assert_eq!(r["rx"].as_u64(), Some(3000));
     assert_eq!(r["identity_holds"], true);
     assert!(r["dropped"].as_u64().unwrap() > 2000, "garbage should mostly be dropped: {r}");
+    assert_eq!(r["packet_loop_heap_allocations"], 0, "the packet loop allocated");
     assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"], "mbuf leak");
 }

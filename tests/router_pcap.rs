@@ -154,6 +154,7 @@ fn forwards_byte_exact_to_the_right_ports() {
     assert_eq!(r["dropped"].as_u64(), Some(3));
     assert_eq!(r["tx"].as_u64(), Some(frames.len() as u64 - 3));
     assert_eq!(r["identity_holds"], true);
+    assert_eq!(r["packet_loop_heap_allocations"], 0, "the packet loop allocated");
     assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
 }
 

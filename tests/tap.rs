@@ -150,4 +150,5 @@ next_hop_mac = "02:00:00:00:00:bb"
     assert!(port(&report, "b")["tx"].as_u64().unwrap() >= N as u64);
     assert_eq!(report["identity_holds"], true);
     assert_eq!(report["mbufs_in_use_end"], report["mbufs_in_use_start"]);
+    assert_eq!(report["packet_loop_heap_allocations"], 0, "the packet loop allocated");
 }

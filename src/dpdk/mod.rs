@@ -6,8 +6,10 @@
 //! * [`port`]: ethdev configuration, start/stop, MAC, link, hardware stats.
 //! * [`lcore`]: launching work on EAL lcores.
 //! * [`time`]: the TSC clock.
+//! * [`heap`]: the counting allocator that proves the packet loop never allocates.
 
 pub mod eal;
+pub mod heap;
 pub mod lcore;
 pub mod mbuf;
 pub mod mempool;

@@ -176,6 +176,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     report.mbufs_in_use_start = in_use_start as u64;
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = vec![lcore.0];
+    report.packet_loop_heap_allocations = outcome.loop_allocations;
     for (r, mac) in report.ports.iter_mut().zip(&macs) {
         r.mac = mac_to_string(mac);
     }

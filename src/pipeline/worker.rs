@@ -55,6 +55,8 @@ pub struct Outcome {
     pub end_tsc: u64,
     /// When the last packet arrived (rates of --until-idle runs end here).
     pub last_rx_tsc: u64,
+    /// Heap allocations this lcore made inside the loop (None: not counted).
+    pub loop_allocations: Option<u64>,
 }
 
 /// Send a TX buffer; whatever the queue refuses is dropped as `tx-full`.
@@ -89,6 +91,7 @@ impl Worker {
         for p in &self.ports {
             by_index[p.index] = Some(*p);
         }
+        let allocs_before = crate::dpdk::heap::thread_allocations();
         let start = tsc();
         let mut last_drain = start;
         let mut last_publish = start;
@@ -180,6 +183,12 @@ impl Worker {
         }
         let end = tsc();
         self.stats.publish(&c);
-        Outcome { start_tsc: start, end_tsc: end, last_rx_tsc: last_rx }
+        let allocs_after = crate::dpdk::heap::thread_allocations();
+        Outcome {
+            start_tsc: start,
+            end_tsc: end,
+            last_rx_tsc: last_rx,
+            loop_allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a),
+        }
     }
 }

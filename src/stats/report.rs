@@ -46,6 +46,10 @@ pub struct Report {
     pub mbufs_in_use_start: u64,
     pub mbufs_in_use_end: u64,
     pub lcores: Vec<u32>,
+    /// Heap allocations made by the packet lcores inside their loops (must be 0);
+    /// `None` when the program does not count allocations.
+    #[serde(default)]
+    pub packet_loop_heap_allocations: Option<u64>,
 }
 
 impl Report {
@@ -91,6 +95,7 @@ impl Report {
             mbufs_in_use_start: 0,
             mbufs_in_use_end: 0,
             lcores: Vec::new(),
+            packet_loop_heap_allocations: None,
         }
     }
 
@@ -136,6 +141,9 @@ impl Report {
             self.mbufs_in_use_end,
             if self.mbufs_in_use_end > self.mbufs_in_use_start { " (LEAK)" } else { "" }
         );
+        if let Some(n) = self.packet_loop_heap_allocations {
+            let _ = writeln!(s, "  heap allocations in the packet loop: {n}");
+        }
         s
     }
 }

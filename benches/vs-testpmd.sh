@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Side by side on this machine, in one invocation: dpdk-testpmd (macswap, the
+# ceiling for "touch every packet") and newipd on the same input: a pcap of
+# 64-byte frames with many flows, replayed forever by net_pcap (infinite_rx=1),
+# one forwarding core, TX dropped by the PMD. Prints both rates and, last,
+# `ratio: X.XX` (newipd / testpmd).
+#
+#   benches/vs-testpmd.sh [--traffic ipv4] [--seconds 10] [--flows 4096]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+traffic=ipv4
+seconds=10
+flows=4096
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --traffic) traffic="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --flows) flows="$2"; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "vs-testpmd.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$traffic" in
+  ipv4) gen_args=(--kind ipv4 --size 60) ;;
+  *) echo "vs-testpmd.sh: --traffic must be one of: ipv4" >&2; exit 2 ;;
+esac
+command -v dpdk-testpmd >/dev/null || { echo "vs-testpmd.sh: dpdk-testpmd missing (ci/setup.sh installs dpdk-dev)" >&2; exit 1; }
+
+[ -x target/release/newipd ] && [ -z "$(find src ffi build.rs Cargo.toml -newer target/release/newipd -print -quit)" ] \
+  || cargo build --release --quiet
+out=$(mktemp -d /tmp/newipd-vs-testpmd.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+./target/release/newipd gen --out "$out/in.pcap" --packets 8192 --flows "$flows" --seed 42 "${gen_args[@]}" >/dev/null
+
+# testpmd: stop it with SIGINT after $seconds, read its last Rx-pps line.
+timeout -s INT "$((seconds + 2))" dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1 --file-prefix "vs-tp-$$" \
+  --log-level='*:warning' --vdev="net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" -- \
+  --forward-mode=macswap --port-topology=loop --nb-cores=1 --total-num-mbufs=16384 \
+  --stats-period=2 --auto-start >"$out/testpmd.log" 2>&1 || true
+tp_pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
+[ -n "$tp_pps" ] || { echo "vs-testpmd.sh: no Rx-pps from testpmd:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
+
+# newipd: the same input, one packet lcore (lcore 1), routes covering every flow.
+cat >"$out/pipeline.toml" <<TOML
+[settings]
+mbufs = 16383
+
+[lcores]
+worker = 1
+
+[[port]]
+name = "p0"
+device = "net_pcap0"
+peer_mac = "02:00:00:00:00:99"
+
+[[route]]
+prefix = "10.0.0.0/8"
+port = "p0"
+
+[[route]]
+prefix = "2001:db8::/32"
+port = "p0"
+TOML
+./target/release/newipd run --pipeline "$out/pipeline.toml" --duration "$seconds" \
+  --port "p0=net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" --report-json "$out/report.json" -- \
+  --no-huge -m 1024 --no-pci -l 0-1 --no-shconf --log-level='*:warning' >"$out/newipd.log" 2>&1 \
+  || { echo "vs-testpmd.sh: newipd failed:" >&2; tail -20 "$out/newipd.log" >&2; exit 1; }
+nd_mpps=$(grep -Eo '"tx_mpps": *[0-9.]+' "$out/report.json" | grep -Eo '[0-9.]+$')
+drops=$(grep -Eo '"dropped": *[0-9]+' "$out/report.json" | head -1 | grep -Eo '[0-9]+$')
+
+awk -v tp="$tp_pps" -v nd="$nd_mpps" -v tr="$traffic" -v dr="$drops" 'BEGIN {
+  printf "testpmd macswap: %.2f Mpps\n", tp / 1e6
+  printf "newipd %s: %.2f Mpps (forwarded; %d dropped)\n", tr, nd, dr
+  printf "ratio: %.2f\n", nd / (tp / 1e6)
+}'

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the system packages newipd builds, tests and demos with (Debian 12),
+# and checks the Rust toolchain. Idempotent: does nothing when all is present.
+set -euo pipefail
+
+# libdpdk-dev dpdk-dev: DPDK 22.11 headers, libraries, PMD plugins, dpdk-testpmd,
+#   dpdk-telemetry.py; pkg-config clang libclang-dev: build.rs (pkg-config, bindgen);
+# libpcap-dev: net_pcap; tshark: dissector test and tap captures;
+# iproute2 procps: ip, kill, sysctl for the tap test; python3: dpdk-telemetry.py.
+PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "ci/setup.sh: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer for it.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! pkg-config --atleast-version=22.11 libdpdk; then
+  echo "ci/setup.sh: DPDK >= 22.11 not found by pkg-config after install" >&2
+  exit 1
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "ci/setup.sh: cargo is in ~/.cargo/bin: add it to PATH (. ~/.cargo/env)" >&2
+  else
+    echo "ci/setup.sh: no Rust toolchain: install stable Rust with rustup (https://rustup.rs)" >&2
+  fi
+  exit 1
+fi
