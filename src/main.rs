@@ -42,7 +42,7 @@ enum Cmd {
     /// Generate traffic, route it through net_pcap ports and print the report (no NIC needed).
     Demo(DemoArgs),
     /// Write a reproducible pcap of generated traffic (for tests, benchmarks and pktgen).
-    Gen(GenArgs),
+    Gen(newipd::gen::cli::GenArgs),
 }
 
 #[derive(Args)]
@@ -87,43 +87,6 @@ struct DemoArgs {
     /// EAL arguments after `--`; default: --no-huge -m 512 --no-shconf --no-pci -l 0.
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
-}
-
-#[derive(Args)]
-struct GenArgs {
-    /// Output pcap file.
-    #[arg(short, long, value_name = "FILE")]
-    out: PathBuf,
-    /// What to send.
-    #[arg(long, value_enum, default_value_t = Kind::Ipv4)]
-    kind: Kind,
-    /// Number of packets.
-    #[arg(long, default_value_t = 10_000)]
-    packets: usize,
-    /// Distinct flows (destination addresses and source ports).
-    #[arg(long, default_value_t = 1024)]
-    flows: u32,
-    /// Frame size in bytes without the 4-byte FCS (60 = a 64-byte frame on the wire).
-    #[arg(long, default_value_t = 60)]
-    size: usize,
-    /// Random seed; the same seed writes the same file.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Share of deliberately malformed packets, 0.0 to 1.0.
-    #[arg(long, default_value_t = 0.0)]
-    malformed: f64,
-    /// First IPv4 destination; flows count up from it.
-    #[arg(long, default_value = "10.0.0.1")]
-    dst4: std::net::Ipv4Addr,
-    /// First IPv6 destination.
-    #[arg(long, default_value = "2001:db8:1::1")]
-    dst6: std::net::Ipv6Addr,
-    /// Destination MAC of every frame (the router's port).
-    #[arg(long, default_value = "02:00:00:00:00:01")]
-    dst_mac: String,
-    /// Timestamps in the pcap are spaced for this rate (packets per second).
-    #[arg(long, default_value_t = 1_000_000)]
-    rate: u64,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -174,36 +137,13 @@ fn main() -> ExitCode {
             finish(run(&p, &opts), a.report_json.as_deref())
         }
         Cmd::Demo(a) => demo(a),
-        Cmd::Gen(a) => {
-            let Some(dst_mac) = newipd::packet::ether::parse_mac(&a.dst_mac) else {
-                return fail(format!("--dst-mac: '{}' is not a MAC address like 02:00:00:00:00:01", a.dst_mac));
-            };
-            if !(0.0..=1.0).contains(&a.malformed) {
-                return fail("--malformed: must be between 0.0 and 1.0");
+        Cmd::Gen(a) => match newipd::gen::cli::run(&a) {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
             }
-            if a.size < 60 || a.size > 9000 {
-                return fail("--size: must be between 60 and 9000 bytes");
-            }
-            let mix = Mix {
-                kind: a.kind,
-                packets: a.packets,
-                flows: a.flows,
-                size: a.size,
-                seed: a.seed,
-                malformed: a.malformed,
-                dst4: a.dst4.into(),
-                dst6: a.dst6.into(),
-                rate_pps: a.rate,
-                dst_mac,
-            };
-            let g = mix.generate();
-            if let Err(e) = newipd::gen::pcap::write(&a.out, &g.frames) {
-                return fail(format!("{}: {e}", a.out.display()));
-            }
-            let bad: usize = g.malformed.iter().map(|m| m.1).sum();
-            println!("wrote {} packets ({} well-formed, {} malformed) to {}", g.frames.len(), g.good, bad, a.out.display());
-            ExitCode::SUCCESS
-        }
+            Err(e) => fail(e),
+        },
     }
 }
 
