@@ -81,6 +81,13 @@ pub struct PortFile {
     pub tx_desc: u16,
     #[serde(default = "default_true")]
     pub promiscuous: bool,
+    /// newipd's own New IP addresses on this port (a ping to one is answered):
+    /// `10.0.0.1`, `2001:db8::1`, `8bit:3`, `16bit:0x0102`, `flex:0a0001`.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Propagation delay of the link leaving this port, added to precise-LBF experienced time.
+    #[serde(default)]
+    pub link_delay_ns: u32,
 }
 
 fn default_desc() -> u16 {
@@ -95,9 +102,20 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteFile {
+    /// `10.0.0.0/8`, `2001:db8::/32`, `8bit:5`, `16bit:0x1234`, `flex:0a02/12`.
     pub prefix: String,
     pub port: String,
     pub next_hop_mac: Option<String>,
+    /// Routers left to the destination, this one included (>= 1).
+    #[serde(default = "default_hops")]
+    pub to_hops: u16,
+    /// Predicted latency to the destination, excluding queueing.
+    #[serde(default)]
+    pub to_delay_ns: u32,
+}
+
+fn default_hops() -> u16 {
+    1
 }
 
 /// How a device reaches the EAL.
@@ -121,6 +139,8 @@ pub struct PortSpec {
     pub rx_desc: u16,
     pub tx_desc: u16,
     pub promiscuous: bool,
+    pub addresses: Vec<Prefix>,
+    pub link_delay_ns: u32,
 }
 
 /// A validated route.
@@ -130,6 +150,8 @@ pub struct RouteSpec {
     /// Index into [`Pipeline::ports`].
     pub port: usize,
     pub next_hop_mac: [u8; 6],
+    pub to_hops: u16,
+    pub to_delay_ns: u32,
 }
 
 /// A validated pipeline.
@@ -209,6 +231,7 @@ impl Pipeline {
         let mut ports = Vec::new();
         let mut by_name: HashMap<&str, usize> = HashMap::new();
         let mut by_dev: HashMap<String, usize> = HashMap::new();
+        let mut own: Vec<(usize, Prefix)> = Vec::new();
         for (i, p) in f.ports.iter().enumerate() {
             let at = |k: &str| format!("port[{i}].{k}");
             if p.name.is_empty() || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -247,6 +270,19 @@ impl Pipeline {
                     return err(at(k), format!("{v} is outside 32..=16384"));
                 }
             }
+            let mut addresses = Vec::new();
+            for (j, a) in p.addresses.iter().enumerate() {
+                let field = at(&format!("addresses[{j}]"));
+                let pfx = Prefix::parse(a).map_err(|e| ConfigError { field: field.clone(), msg: e.to_string() })?;
+                if !pfx.is_host() || a.contains('/') {
+                    return err(field, format!("'{a}' is a prefix; give one address (e.g. 10.0.0.1, 8bit:3, flex:0a0001)"));
+                }
+                if let Some((k, _)) = own.iter().find(|(_, q)| *q == pfx) {
+                    return err(field, format!("'{a}' is already an address of port[{k}]"));
+                }
+                own.push((i, pfx));
+                addresses.push(pfx);
+            }
             ports.push(PortSpec {
                 name: p.name.clone(),
                 device,
@@ -256,6 +292,8 @@ impl Pipeline {
                 rx_desc: p.rx_desc,
                 tx_desc: p.tx_desc,
                 promiscuous: p.promiscuous,
+                addresses,
+                link_delay_ns: p.link_delay_ns,
             });
         }
         let mut routes = Vec::new();
@@ -283,7 +321,10 @@ impl Pipeline {
                     )
                 }
             };
-            routes.push(RouteSpec { prefix, port, next_hop_mac });
+            if r.to_hops == 0 {
+                return err(at("to_hops"), "must be at least 1 (this router counts)");
+            }
+            routes.push(RouteSpec { prefix, port, next_hop_mac, to_hops: r.to_hops, to_delay_ns: r.to_delay_ns });
         }
         Ok(Pipeline { settings: f.settings, lcores: f.lcores, ports, routes })
     }
@@ -341,7 +382,13 @@ next_hop_mac = "02:00:00:00:00:0a"
 
     #[test]
     fn good_file_validates() {
-        let p = Pipeline::parse(GOOD).unwrap();
+        let text = GOOD.replace("03:00.1\"", "03:00.1\"\naddresses = [\"8bit:3\", \"flex:0a0001\", \"10.9.9.9\"]\nlink_delay_ns = 500");
+        let text = text + "\n[[route]]\nprefix = \"flex:0a/8\"\nport = \"b\"\nto_hops = 3\nto_delay_ns = 200000\n";
+        let p = Pipeline::parse(&text).unwrap();
+        assert_eq!(p.ports[1].addresses.len(), 3);
+        assert_eq!(p.ports[1].link_delay_ns, 500);
+        assert_eq!((p.routes[2].to_hops, p.routes[2].to_delay_ns), (3, 200_000));
+        assert_eq!(p.routes[0].to_hops, 1);
         assert_eq!(p.ports[0].dev_name, "net_pcap0");
         assert_eq!(p.ports[1].kind, DeviceKind::Pci);
         assert_eq!(p.ports[1].dev_name, "0000:03:00.1");
@@ -372,6 +419,14 @@ next_hop_mac = "02:00:00:00:00:0a"
         assert_eq!(e.field, "route[0].next_hop_mac");
         let e = bad(&GOOD.replace("02:00:00:00:00:0a", "02:00:00:00:0a"));
         assert_eq!(e.field, "route[1].next_hop_mac");
+        let e = bad(&GOOD.replace("port = \"b\"", "port = \"b\"\nto_hops = 0"));
+        assert_eq!(e.field, "route[0].to_hops");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\naddresses = [\"10.0.0.0/8\"]"));
+        assert_eq!(e.field, "port[1].addresses[0]");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\naddresses = [\"8bit:3\", \"8bit:3\"]"));
+        assert!(e.msg.contains("already an address"), "{e}");
+        let e = bad(&GOOD.replace("10.0.0.0/8", "flex:0a0f/12"));
+        assert_eq!(e.field, "route[0].prefix");
         let e = bad("[[port]]\nname = \"x\"\n");
         assert!(e.msg.contains("missing field `device`"), "{e}");
     }

@@ -11,6 +11,7 @@ pub mod dpdk;
 pub mod gen;
 pub mod packet;
 pub mod pipeline;
+pub mod sched;
 pub mod stats;
 
 /// Largest burst newipd moves at once (rx, tx, rings).

@@ -123,6 +123,15 @@ impl Mbuf {
         }
     }
 
+    /// A copy of this packet's data in a fresh mbuf from `pool` (`None` if the
+    /// pool is empty or the packet does not fit one buffer).
+    pub fn copy_into(&self, pool: &Mempool) -> Option<Mbuf> {
+        let mut n = Mbuf::alloc(pool)?;
+        let len = u16::try_from(self.len()).ok()?;
+        n.append(len)?.copy_from_slice(self.data());
+        Some(n)
+    }
+
     /// Reference count (1 for every mbuf newipd owns).
     pub fn refcnt(&self) -> u16 {
         // SAFETY: self owns a valid mbuf.
@@ -233,6 +242,30 @@ impl Burst {
         }
         self.len = rest;
         sent
+    }
+
+    /// Keep the packets for which `f(index, packet)` is true, in order; free the rest.
+    #[inline]
+    pub fn retain_mut(&mut self, mut f: impl FnMut(usize, &mut Mbuf) -> bool) {
+        let len = self.len;
+        // If `f` panicked midway, leaking beats freeing twice: own nothing meanwhile.
+        self.len = 0;
+        let mut w = 0;
+        for r in 0..len {
+            // SAFETY: slots[r] (r < len) is initialised and not yet moved.
+            let keep = f(r, unsafe { self.slots[r].assume_init_mut() });
+            if keep {
+                if w != r {
+                    // SAFETY: w < r < len; moves an owned pointer down over a slot already vacated.
+                    unsafe { std::ptr::copy_nonoverlapping(self.slots.as_ptr().add(r), self.slots.as_mut_ptr().add(w), 1) };
+                }
+                w += 1;
+            } else {
+                // SAFETY: slots[r] is initialised and dropped exactly once here (frees the mbuf).
+                unsafe { self.slots[r].assume_init_drop() };
+            }
+        }
+        self.len = w;
     }
 
     /// The packets, in order.

@@ -1,38 +1,172 @@
-//! The run-to-completion router stage for one packet: parse Ethernet (and
-//! VLAN tags), check IPv4 / IPv6, look the destination up, rewrite MACs and
-//! TTL / hop limit (IPv4 checksum patched incrementally), pick the egress port.
+//! The per-packet forwarding stage, run to completion: parse Ethernet (and
+//! VLAN tags), then
+//! * IPv4 / IPv6: check, longest-prefix route, TTL / hop limit (IPv4 checksum
+//!   patched incrementally); an IPv6 hop-by-hop latency option (0x3E) is
+//!   honoured like a New IP precise-LBF contract;
+//! * New IP: parse, look the destination up in the table of its type,
+//!   apply every contract on arrival (drops, early discard, budgets), answer
+//!   pings addressed to newipd, flood broadcasts;
+//! and rewrite the MACs. What must be written when the packet leaves (time
+//! spent here, hops) is described by the [`TxMeta`] returned with the
+//! verdict and applied by [`on_transmit`] at send time.
 //! No allocation, no panics, no DPDK.
 
-use crate::classify::{lpm4::Lpm4, lpm6::Lpm6, NextHop, NhIndex};
+use crate::classify::fib::Fib;
+use crate::classify::{NextHop, NhIndex, Prefix};
+use crate::packet::newip::{self as nip, contract, AddrType, Cast, ContractRef};
 use crate::packet::{ether, ipv4, ipv6};
-use crate::stats::Reason;
+use crate::sched::budget::{self, Budget, Refusal};
+use crate::stats::{Counters, Event, Reason};
+
+/// Per-packet context from the lcore: the burst's arrival time and port.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PacketCtx {
+    pub now_ns: u64,
+    /// Index of the ingress port in the pipeline.
+    pub in_port: u16,
+}
+
+/// Contract fields to update when the packet is sent, and its timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxMeta {
+    /// Arrival time (ns).
+    pub rx_ns: u64,
+    /// Latest useful send time (ns); `u64::MAX`: best effort.
+    pub deadline_ns: u64,
+    /// Earliest send time (ns); 0: now.
+    pub eligible_ns: u64,
+    /// Offset of the New IP or IPv6 header in the frame.
+    pub l3: u16,
+    /// Offsets from `l3` of the contracts to update (0: none).
+    pub max_delay: u16,
+    pub lbf: u16,
+    /// Value offset of a precise-LBF contract or the IPv6 option.
+    pub plbf: u16,
+    pub on_time: u16,
+    /// Deliver late rather than drop.
+    pub late_ok: bool,
+}
+
+impl TxMeta {
+    /// A packet with no contract (legacy traffic, best effort).
+    pub const NONE: TxMeta =
+        TxMeta { rx_ns: 0, deadline_ns: u64::MAX, eligible_ns: 0, l3: 0, max_delay: 0, lbf: 0, plbf: 0, on_time: 0, late_ok: false };
+
+    /// Does anything need writing at transmit time?
+    #[inline(always)]
+    pub fn has_updates(&self) -> bool {
+        (self.max_delay | self.lbf | self.plbf) != 0
+    }
+
+    fn apply(&mut self, rx_ns: u64, b: Budget) {
+        self.eligible_ns = self.eligible_ns.max(rx_ns.saturating_add(b.hold_ns));
+        if let Some(d) = b.deadline_ns {
+            self.deadline_ns = self.deadline_ns.min(rx_ns.saturating_add(d));
+        }
+    }
+}
 
 /// What to do with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Send on this port (index into the pipeline's port list).
-    Forward(u16),
+    Forward { port: u16, meta: TxMeta },
+    /// A broadcast: send a copy on every port except the ingress one, with the
+    /// broadcast MAC as destination and each port's MAC as source.
+    Flood { meta: TxMeta },
     /// Drop and count under this reason.
     Drop(Reason),
 }
 
-/// Route tables and next hops, built once at start-up and shared read-only.
+impl Verdict {
+    /// The egress port of a plain forward (tests and tools).
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Verdict::Forward { port, .. } => Some(*port),
+            _ => None,
+        }
+    }
+}
+
+/// A New IP address of newipd itself (for pings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LocalAddr {
+    ty: AddrType,
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl LocalAddr {
+    fn from_prefix(p: &Prefix) -> Option<LocalAddr> {
+        let mut bytes = [0u8; 32];
+        let (ty, len) = match *p {
+            Prefix::V4 { addr, len: 32 } => {
+                bytes[..4].copy_from_slice(&addr.to_be_bytes());
+                (AddrType::Ipv4, 4)
+            }
+            Prefix::V6 { addr, len: 128 } => {
+                bytes[..16].copy_from_slice(&addr.to_be_bytes());
+                (AddrType::Ipv6, 16)
+            }
+            Prefix::Bits8(a) => {
+                bytes[0] = a;
+                (AddrType::Bits8, 1)
+            }
+            Prefix::Bits16(a) => {
+                bytes[..2].copy_from_slice(&a.to_be_bytes());
+                (AddrType::Bits16, 2)
+            }
+            Prefix::Flex { bytes: b, bits } if bits % 8 == 0 && bits > 0 => {
+                bytes = b;
+                (AddrType::Flex, (bits / 8) as u8)
+            }
+            _ => return None,
+        };
+        Some(LocalAddr { ty, len, bytes })
+    }
+
+    #[inline]
+    fn matches(&self, a: &nip::Addr<'_>) -> bool {
+        self.ty == a.ty && a.bytes.len() == self.len as usize && a.bytes == &self.bytes[..self.len as usize]
+    }
+}
+
+/// Route tables, next hops, port MACs and newipd's own addresses, built once
+/// at start-up and shared read-only.
 pub struct Router {
-    lpm4: Lpm4,
-    lpm6: Lpm6,
+    fib: Fib,
     next_hops: Vec<NextHop>,
+    port_macs: Vec<[u8; 6]>,
+    locals: Vec<LocalAddr>,
     verify_ipv4_checksum: bool,
 }
 
+const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+
 impl Router {
-    /// Build from routes whose next-hop indexes point into `next_hops`.
-    pub fn new(
-        v4: &[(u32, u8, NhIndex)],
-        v6: &[(u128, u8, NhIndex)],
+    /// A plain IP router (tests, benchmarks): IPv4 and IPv6 routes only.
+    pub fn new(v4: &[(u32, u8, NhIndex)], v6: &[(u128, u8, NhIndex)], next_hops: Vec<NextHop>, verify_ipv4_checksum: bool) -> Router {
+        let mut routes: Vec<(Prefix, NhIndex)> = v4.iter().map(|&(addr, len, nh)| (Prefix::V4 { addr, len }, nh)).collect();
+        routes.extend(v6.iter().map(|&(addr, len, nh)| (Prefix::V6 { addr, len }, nh)));
+        Router::build(&routes, next_hops, Vec::new(), &[], verify_ipv4_checksum)
+    }
+
+    /// Everything: routes of every address type, next hops, the MAC of each
+    /// port (by index) and newipd's own New IP addresses (host prefixes).
+    pub fn build(
+        routes: &[(Prefix, NhIndex)],
         next_hops: Vec<NextHop>,
+        port_macs: Vec<[u8; 6]>,
+        local: &[Prefix],
         verify_ipv4_checksum: bool,
     ) -> Router {
-        Router { lpm4: Lpm4::build(v4), lpm6: Lpm6::build(v6), next_hops, verify_ipv4_checksum }
+        Router {
+            fib: Fib::build(routes),
+            next_hops,
+            port_macs,
+            locals: local.iter().filter_map(LocalAddr::from_prefix).collect(),
+            verify_ipv4_checksum,
+        }
     }
 
     #[inline(always)]
@@ -40,42 +174,290 @@ impl Router {
         nh.and_then(|i| self.next_hops.get(i as usize)).ok_or(Reason::NoRoute)
     }
 
-    /// Decide and rewrite one frame in place.
-    #[inline(always)]
+    /// Decide and rewrite one frame, with no time and no counters (tools, tests).
     pub fn process(&self, frame: &mut [u8]) -> Verdict {
-        match self.route(frame) {
-            Ok(port) => Verdict::Forward(port),
+        self.process_at(frame, &PacketCtx::default(), &mut Counters::default())
+    }
+
+    /// Decide and rewrite one frame in place; events go to `c`.
+    #[inline(always)]
+    pub fn process_at(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters) -> Verdict {
+        match self.route(frame, ctx, c) {
+            Ok(v) => v,
             Err(r) => Verdict::Drop(r),
         }
     }
 
     #[inline(always)]
-    fn route(&self, frame: &mut [u8]) -> Result<u16, Reason> {
+    fn route(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters) -> Result<Verdict, Reason> {
         let l2 = ether::parse(frame)?;
         let (head, ip) = frame.split_at_mut(l2.l3);
-        let nh = match l2.ethertype {
+        let (nh, meta) = match l2.ethertype {
             ether::ETHERTYPE_IPV4 => {
                 let v = ipv4::check(ip, self.verify_ipv4_checksum)?;
                 if v.ttl <= 1 {
                     return Err(Reason::TtlExpired);
                 }
-                let nh = self.next_hop(self.lpm4.lookup(v.dst))?;
+                let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
                 ipv4::decrement_ttl(ip);
-                nh
+                (nh, TxMeta::NONE)
             }
             ether::ETHERTYPE_IPV6 => {
                 let v = ipv6::check(ip)?;
                 if v.hop_limit <= 1 {
                     return Err(Reason::HopLimitExpired);
                 }
-                let nh = self.next_hop(self.lpm6.lookup(v.dst))?;
+                let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
+                let mut meta = TxMeta::NONE;
+                if v.next_header == 0 {
+                    if let Some(val) = nip::find_plbf_option(ip)? {
+                        meta.rx_ns = ctx.now_ns;
+                        meta.l3 = l2.l3 as u16;
+                        self.precise_lbf(ip, val, nh, ctx, c, &mut meta)?;
+                    }
+                }
                 ipv6::decrement_hop_limit(ip);
-                nh
+                (nh, meta)
             }
+            nip::ETHERTYPE_NEWIP => return self.newip(head, ip, l2.l3, ctx, c),
             _ => return Err(Reason::UnsupportedEthertype),
         };
         ether::set_macs(head, &nh.macs);
-        Ok(nh.port)
+        Ok(Verdict::Forward { port: nh.port, meta })
+    }
+
+    /// The 0x8001 contract (New IP TLV or IPv6 option value at `val` in `buf`).
+    #[inline]
+    fn precise_lbf(&self, buf: &[u8], val: usize, nh: &NextHop, ctx: &PacketCtx, c: &mut Counters, meta: &mut TxMeta) -> Result<(), Reason> {
+        let Some(p) = nip::PreciseLbf::read(buf, val) else { return Ok(()) };
+        match budget::precise_lbf(p.min_ns, p.max_ns, p.experienced_ns, nh.to_delay_ns, nh.to_hops) {
+            Ok(b) => meta.apply(ctx.now_ns, b),
+            Err(_) if p.late_ok() => {
+                meta.late_ok = true;
+                c.event(ctx.in_port as usize, Event::LateOkDemoted, 1);
+            }
+            Err(_) => return Err(Reason::NewipInfeasible),
+        }
+        meta.late_ok |= p.late_ok();
+        meta.plbf = val as u16;
+        Ok(())
+    }
+
+    /// New IP: `buf` starts at the New IP header.
+    #[inline]
+    fn newip(&self, head: &mut [u8], buf: &mut [u8], l3: usize, ctx: &PacketCtx, c: &mut Counters) -> Result<Verdict, Reason> {
+        let h = nip::parse(buf)?;
+        let port = ctx.in_port as usize;
+        if h.contracts.unknown_tlvs > 0 {
+            c.event(port, Event::UnknownTlvSkipped, h.contracts.unknown_tlvs as u64);
+        }
+        let dst = h.dst.addr(buf);
+        // Addressed to newipd itself: answer a ping request, refuse the rest.
+        if h.cast == Cast::Unicast && self.locals.iter().any(|l| l.matches(&dst)) {
+            return self.ping_reply(head, buf, &h, ctx, c);
+        }
+        let mut meta = TxMeta::NONE;
+        meta.rx_ns = ctx.now_ns;
+        meta.l3 = l3 as u16;
+        let nh = match h.cast {
+            Cast::Unicast => Some(self.next_hop(self.fib.lookup_newip(&dst))?),
+            Cast::Broadcast => None,
+            _ => return Err(Reason::NewipUnsupportedCast),
+        };
+        let path = nh.copied().unwrap_or(NextHop::new(0, [0; 6], [0; 6]));
+        let k = h.contracts;
+        if let Some(off) = k.max_delay {
+            if let Ok(ContractRef::MaxDelay { max_allowed_delay, delay_exp, .. }) = nip::contract_at(buf, &h, off as usize) {
+                meta.apply(ctx.now_ns, budget::max_delay(max_allowed_delay, delay_exp).map_err(refusal)?);
+                meta.max_delay = off as u16;
+            }
+        }
+        if let Some(off) = k.lbf {
+            if let Ok(ContractRef::Lbf { min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops, .. }) =
+                nip::contract_at(buf, &h, off as usize)
+            {
+                meta.apply(ctx.now_ns, budget::lbf(min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops).map_err(refusal)?);
+                meta.lbf = off as u16;
+            }
+        }
+        if let Some(val) = k.precise_lbf_value() {
+            self.precise_lbf(buf, val, &path, ctx, c, &mut meta)?;
+        }
+        // A second contract of a kind already seen: its deadline counts too
+        // (the earliest wins), its fields are left as they are.
+        let kinds = k.max_delay.is_some() as u8 + k.lbf.is_some() as u8 + k.precise_lbf.is_some() as u8;
+        if k.deadlines > kinds {
+            self.extra_deadlines(buf, &h, &path, ctx, &mut meta)?;
+        }
+        if let Some(off) = k.ping {
+            if let Ok(ContractRef::Ping { hops, .. }) = nip::contract_at(buf, &h, off as usize) {
+                if hops == 0 {
+                    return Err(Reason::NewipPingHopsExpired);
+                }
+                contract::set_ping_hops(buf, off as usize, hops - 1);
+            }
+        }
+        if let Some(val) = k.on_time_value() {
+            meta.on_time = val as u16;
+        }
+        match nh {
+            Some(nh) => {
+                ether::set_macs(head, &nh.macs);
+                Ok(Verdict::Forward { port: nh.port, meta })
+            }
+            None => Ok(Verdict::Flood { meta }),
+        }
+    }
+
+    #[cold]
+    fn extra_deadlines(&self, buf: &[u8], h: &nip::NewIp, path: &NextHop, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
+        let k = h.contracts;
+        for cr in nip::deadline_contracts(buf, h).flatten() {
+            let first = Some(cr.off() as u8) == k.max_delay || Some(cr.off() as u8) == k.lbf || Some(cr.off() as u8) == k.precise_lbf;
+            if first {
+                continue;
+            }
+            let b = match cr {
+                ContractRef::MaxDelay { max_allowed_delay, delay_exp, .. } => budget::max_delay(max_allowed_delay, delay_exp),
+                ContractRef::Lbf { min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops, .. } => {
+                    budget::lbf(min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops)
+                }
+                ContractRef::PreciseLbf { v, .. } => budget::precise_lbf(v.min_ns, v.max_ns, v.experienced_ns, path.to_delay_ns, path.to_hops),
+                _ => continue,
+            };
+            match b {
+                Ok(b) => meta.apply(ctx.now_ns, b),
+                Err(_) if meta.late_ok => {}
+                Err(r) => return Err(refusal(r)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Answer a ping request addressed to newipd: code 1, addresses swapped,
+    /// timestamp kept, back out of the ingress port.
+    #[cold]
+    fn ping_reply(&self, head: &mut [u8], buf: &mut [u8], h: &nip::NewIp, ctx: &PacketCtx, c: &mut Counters) -> Result<Verdict, Reason> {
+        let Some(off) = h.contracts.ping else { return Err(Reason::NewipForRouter) };
+        match nip::contract_at(buf, h, off as usize) {
+            Ok(ContractRef::Ping { code: 0, .. }) => {}
+            _ => return Err(Reason::NewipForRouter),
+        }
+        if contract::swap_addresses(buf, h).is_err() {
+            return Err(Reason::MalformedNewipAddrLength);
+        }
+        contract::set_ping_code(buf, off as usize, 1);
+        let port = ctx.in_port;
+        let mut macs = [0u8; 12];
+        macs[..6].copy_from_slice(head.get(6..12).unwrap_or(&[0; 6]));
+        macs[6..].copy_from_slice(self.port_macs.get(port as usize).unwrap_or(&[0; 6]));
+        ether::set_macs(head, &macs);
+        c.event(port as usize, Event::PingAnswered, 1);
+        Ok(Verdict::Forward { port, meta: TxMeta::NONE })
+    }
+
+    /// MACs of a broadcast copy leaving `port`.
+    pub fn flood_macs(&self, port: usize) -> [u8; 12] {
+        let mut m = [0u8; 12];
+        m[..6].copy_from_slice(&BROADCAST_MAC);
+        m[6..].copy_from_slice(self.port_macs.get(port).unwrap_or(&[0; 6]));
+        m
+    }
+}
+
+fn refusal(r: Refusal) -> Reason {
+    match r {
+        Refusal::MaxDelayExceeded => Reason::NewipMaxDelayExceeded,
+        Refusal::NoHops => Reason::NewipLbfNoHops,
+        Refusal::EarlyDiscard => Reason::NewipEarlyDiscard,
+        Refusal::Infeasible => Reason::NewipInfeasible,
+    }
+}
+
+/// At send time `now_ns`: write what the contracts ask (time spent here plus
+/// the egress `link_delay_ns`, hops), or refuse a packet that is past its
+/// deadline (unless late_ok). Leaves the frame untouched when refusing.
+#[inline]
+pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32) -> Result<(), Reason> {
+    if !meta.has_updates() {
+        return Ok(());
+    }
+    if now_ns > meta.deadline_ns && !meta.late_ok {
+        return Err(Reason::NewipLate);
+    }
+    let Some(buf) = frame.get_mut(meta.l3 as usize..) else { return Ok(()) };
+    let local = now_ns.saturating_sub(meta.rx_ns);
+    if meta.max_delay != 0 {
+        let off = meta.max_delay as usize;
+        if let (Some(max), Some(exp)) = (rd16(buf, off + 2), rd16(buf, off + 4)) {
+            match budget::max_delay_on_transmit(max, exp, local) {
+                Ok(v) => {
+                    contract::set_delay_exp(buf, off, v);
+                }
+                Err(_) if meta.late_ok => {}
+                Err(_) => return Err(Reason::NewipMaxDelayExceeded),
+            }
+        }
+    }
+    if meta.lbf != 0 {
+        let off = meta.lbf as usize;
+        if let (Some(exp), Some(hops)) = (rd16(buf, off + 6), rd16(buf, off + 10)) {
+            let (e, h) = budget::lbf_on_transmit(exp, hops, local);
+            contract::set_lbf_experienced_delay(buf, off, e);
+            contract::set_lbf_fib_tohops(buf, off, h);
+        }
+    }
+    if meta.plbf != 0 {
+        let add = local.saturating_add(link_delay_ns as u64).min(u32::MAX as u64) as u32;
+        contract::plbf_on_transmit(buf, meta.plbf as usize, add);
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn rd16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off + 1)?]))
+}
+
+/// Fuzzing and corpus-regression entry point: runs one arbitrary frame through
+/// a fixed test router (every kind of route, local addresses) and every
+/// per-packet stage, as the forwarding path would. Must never panic.
+pub fn fuzz_one(data: &[u8]) {
+    use std::sync::OnceLock;
+    static R: OnceLock<Router> = OnceLock::new();
+    let r = R.get_or_init(|| {
+        let nhs = vec![
+            NextHop::new(0, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]),
+            NextHop::new(1, [2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4]).with_path(3, 200_000),
+        ];
+        let p = |s: &str| Prefix::parse(s).expect("test prefix");
+        let routes = [
+            (p("10.0.0.0/8"), 1),
+            (p("0.0.0.0/0"), 0),
+            (p("2001:db8::/32"), 1),
+            (p("::/0"), 0),
+            (p("8bit:2"), 1),
+            (p("16bit:0x0102"), 1),
+            (p("flex:0a/8"), 1),
+            (p("flex:00/0"), 0),
+        ];
+        let locals = [p("10.0.0.1"), p("8bit:1"), p("flex:0a0001")];
+        Router::build(&routes, nhs, vec![[2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 4]], &locals, true)
+    });
+    let mut frame = [0u8; 2048];
+    let n = data.len().min(frame.len());
+    frame[..n].copy_from_slice(&data[..n]);
+    let mut c = Counters::default();
+    let ctx = PacketCtx { now_ns: 1_000_000_000, in_port: 0 };
+    let before = frame;
+    match r.process_at(&mut frame[..n], &ctx, &mut c) {
+        Verdict::Forward { meta, .. } | Verdict::Flood { meta } => {
+            for t in [0, 10_000, 10_000_000_000] {
+                let mut f = frame;
+                let _ = on_transmit(&mut f[..n], &meta, ctx.now_ns + t, 500);
+            }
+        }
+        Verdict::Drop(_) => assert_eq!(&frame[..n], &before[..n], "a dropped frame was modified"),
     }
 }
 
@@ -98,12 +480,11 @@ mod tests {
         let r = router();
         let orig = build::udp4(build::Udp4 { dst: 0x0a01_0203, ttl: 10, frame_len: 64, ..Default::default() });
         let mut f = orig.clone();
-        assert_eq!(r.process(&mut f), Verdict::Forward(1));
+        assert_eq!(r.process(&mut f).port(), Some(1));
         assert_eq!(&f[0..6], &PEER);
         assert_eq!(&f[6..12], &PORT_MAC);
         assert_eq!(f[14 + 8], 9);
         assert!(checksum::verifies(&f[14..34]));
-        // Nothing else changed.
         for i in (12..f.len()).filter(|i| ![22, 24, 25].contains(i)) {
             assert_eq!(f[i], orig[i], "byte {i}");
         }
@@ -113,7 +494,7 @@ mod tests {
     fn vlan_tagged_ipv6_forwards_and_keeps_tag() {
         let r = router();
         let mut f = build::udp6(build::Udp6 { vlan: Some(0x0123), hop_limit: 2, ..Default::default() });
-        assert_eq!(r.process(&mut f), Verdict::Forward(0));
+        assert_eq!(r.process(&mut f).port(), Some(0));
         assert_eq!(&f[12..16], &[0x81, 0x00, 0x01, 0x23]);
         assert_eq!(f[18 + 7], 1);
     }
@@ -135,9 +516,18 @@ mod tests {
         assert_eq!(r.process(&mut [0u8; 10]), Verdict::Drop(Reason::MalformedEthernet));
     }
 
+    #[test]
+    fn transmit_without_contracts_changes_nothing() {
+        let mut f = build::udp4(build::Udp4::default());
+        let before = f.clone();
+        assert_eq!(on_transmit(&mut f, &TxMeta::NONE, u64::MAX, 1000), Ok(()));
+        assert_eq!(f, before);
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_drops_leave_frame_untouched(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            fuzz_one(&bytes);
             let r = router();
             let mut f = bytes.clone();
             if let Verdict::Drop(_) = r.process(&mut f) {

@@ -2,7 +2,7 @@
 //! pool, port bring-up, the worker on an EAL lcore, stop, and the report.
 
 use super::router::Router;
-use super::worker::{Limits, Worker, WorkerPort};
+use super::worker::{Clock, Limits, Worker, WorkerPort};
 use crate::classify::{NextHop, Prefix};
 use crate::config::{DeviceKind, Pipeline};
 use crate::dpdk::eal::Eal;
@@ -123,8 +123,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
 
     let stats = Arc::new(SharedCounters::default());
     let worker = Worker {
-        ports: ids.iter().enumerate().map(|(index, id)| WorkerPort { index, id: *id, rxq: 0, txq: 0 }).collect(),
+        ports: ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| WorkerPort { index, id: *id, rxq: 0, txq: 0, link_delay_ns: p.ports[index].link_delay_ns })
+            .collect(),
         router,
+        pool,
+        clock: Clock::new(hz),
         stats: Arc::clone(&stats),
         stop: Arc::clone(&stop),
         burst: s.burst,
@@ -196,13 +202,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     Ok(report)
 }
 
-/// Route tables with next hops that carry the egress port's MAC.
+/// Route tables with next hops that carry the egress port's MAC and the
+/// route's path figures, plus newipd's own addresses.
 pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
     let mut next_hops: Vec<NextHop> = Vec::new();
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
+    let mut routes = Vec::new();
     for r in &p.routes {
-        let nh = NextHop::new(r.port as u16, r.next_hop_mac, port_macs[r.port]);
+        let nh = NextHop::new(r.port as u16, r.next_hop_mac, port_macs[r.port]).with_path(r.to_hops, r.to_delay_ns);
         let idx = match next_hops.iter().position(|x| *x == nh) {
             Some(i) => i,
             None => {
@@ -210,10 +216,8 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
                 next_hops.len() - 1
             }
         } as u32;
-        match r.prefix {
-            Prefix::V4 { addr, len } => v4.push((addr, len, idx)),
-            Prefix::V6 { addr, len } => v6.push((addr, len, idx)),
-        }
+        routes.push((r.prefix, idx));
     }
-    Router::new(&v4, &v6, next_hops, p.settings.verify_ipv4_checksum)
+    let locals: Vec<Prefix> = p.ports.iter().flat_map(|q| q.addresses.iter().copied()).collect();
+    Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum)
 }

@@ -1,13 +1,16 @@
 //! The poll-mode packet loop of one lcore: for every port, rx_burst, run each
-//! packet through the router stage, buffer it per egress port, tx_burst when a
-//! buffer is full or the drain timer fires. Counters are plain fields of a
-//! local struct, published to the shared copy about every millisecond.
+//! packet through the router stage, buffer it per egress port, and when a
+//! buffer is full or the drain timer fires, apply the transmit-time contract
+//! updates and tx_burst. Counters are plain fields of a local struct,
+//! published to the shared copy about every millisecond.
 
-use super::router::{Router, Verdict};
-use crate::dpdk::mbuf::Burst;
+use super::router::{on_transmit, PacketCtx, Router, TxMeta, Verdict};
+use crate::dpdk::mbuf::{Burst, Mbuf};
+use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::time::tsc;
-use crate::stats::{Counters, Reason, SharedCounters};
+use crate::stats::{Counters, Event, Reason, SharedCounters};
+use crate::MAX_BURST;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -22,6 +25,8 @@ pub struct WorkerPort {
     pub id: PortId,
     pub rxq: u16,
     pub txq: u16,
+    /// Egress link delay added to precise-LBF experienced time.
+    pub link_delay_ns: u32,
 }
 
 /// When the loop stops (besides the stop flag).
@@ -35,12 +40,32 @@ pub struct Limits {
     pub idle_tsc: Option<u64>,
 }
 
+/// TSC ticks to nanoseconds with one multiply (32.32 fixed point).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    mult: u128,
+}
+
+impl Clock {
+    pub fn new(hz: u64) -> Clock {
+        Clock { mult: ((1_000_000_000u128) << 32) / hz.max(1) as u128 }
+    }
+
+    #[inline(always)]
+    pub fn ns(&self, tsc: u64) -> u64 {
+        ((tsc as u128 * self.mult) >> 32) as u64
+    }
+}
+
 /// Everything one packet lcore needs.
 pub struct Worker {
     pub ports: Vec<WorkerPort>,
     pub router: Arc<Router>,
     pub stats: Arc<SharedCounters>,
     pub stop: Arc<AtomicBool>,
+    /// Pool for broadcast copies.
+    pub pool: Mempool,
+    pub clock: Clock,
     pub burst: usize,
     pub drain_tsc: u64,
     pub publish_tsc: u64,
@@ -59,22 +84,61 @@ pub struct Outcome {
     pub loop_allocations: Option<u64>,
 }
 
-/// Send a TX buffer; whatever the queue refuses is dropped as `tx-full`.
-#[inline]
-fn flush(buf: &mut Burst, port: &WorkerPort, c: &mut Counters) {
-    let n = buf.len() as u64;
-    if n == 0 {
-        return;
+/// One egress port's TX buffer: packets and what to write into each at send time.
+struct TxBuf {
+    burst: Burst,
+    meta: [TxMeta; MAX_BURST],
+    /// Some packet has transmit-time updates (else the fast path skips them).
+    updates: bool,
+}
+
+impl TxBuf {
+    fn new() -> TxBuf {
+        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false }
     }
-    let bytes: u64 = buf.as_slice().iter().map(|m| m.len() as u64).sum();
-    let sent = buf.tx(port.id.0, port.txq) as u64;
-    if sent == n {
-        c.tx(port.index, n, bytes);
-    } else {
-        let unsent: u64 = buf.as_slice().iter().map(|m| m.len() as u64).sum();
-        c.tx(port.index, sent, bytes - unsent);
-        c.drop(port.index, Reason::TxFull, n - sent);
-        buf.free_all();
+
+    #[inline(always)]
+    fn push(&mut self, m: Mbuf, meta: TxMeta) -> Result<(), Mbuf> {
+        let i = self.burst.len();
+        self.burst.push(m)?;
+        if let Some(slot) = self.meta.get_mut(i) {
+            *slot = meta;
+        }
+        self.updates |= meta.has_updates();
+        Ok(())
+    }
+
+    /// Apply transmit-time updates, send; whatever the queue refuses is `tx-full`.
+    #[inline]
+    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters) {
+        if self.burst.is_empty() {
+            return;
+        }
+        if self.updates {
+            let meta = &self.meta;
+            self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns) {
+                Ok(()) => true,
+                Err(r) => {
+                    c.drop(port.index, r, 1);
+                    false
+                }
+            });
+            self.updates = false;
+        }
+        let n = self.burst.len() as u64;
+        if n == 0 {
+            return;
+        }
+        let bytes: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
+        let sent = self.burst.tx(port.id.0, port.txq) as u64;
+        if sent == n {
+            c.tx(port.index, n, bytes);
+        } else {
+            let unsent: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
+            c.tx(port.index, sent, bytes - unsent);
+            c.drop(port.index, Reason::TxFull, n - sent);
+            self.burst.free_all();
+        }
     }
 }
 
@@ -86,7 +150,7 @@ impl Worker {
         let mut rx = Burst::new();
         // One TX buffer per pipeline port, indexed by port index (allocated once).
         let nports = self.ports.iter().map(|p| p.index + 1).max().unwrap_or(0);
-        let mut tx: Vec<Burst> = (0..nports).map(|_| Burst::new()).collect();
+        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf::new()).collect();
         let mut by_index: Vec<Option<WorkerPort>> = vec![None; nports];
         for p in &self.ports {
             by_index[p.index] = Some(*p);
@@ -97,9 +161,10 @@ impl Worker {
         let mut last_publish = start;
         let mut last_rx = start;
         let mut received: u64 = 0;
-        let burst = self.burst.min(crate::MAX_BURST);
+        let burst = self.burst.min(MAX_BURST);
         'poll: loop {
             let now = tsc();
+            let now_ns = self.clock.ns(now);
             if self.stop.load(Relaxed) {
                 break;
             }
@@ -121,37 +186,39 @@ impl Worker {
                 }
                 got += n;
                 received += n as u64;
+                let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
                 let mut it = rx.drain();
                 while let Some(mut m) = it.next() {
                     if let Some(ahead) = it.peek(PREFETCH_AHEAD) {
                         ahead.prefetch();
                     }
                     c.rx(p.index, m.len());
-                    match self.router.process(m.data_mut()) {
-                        Verdict::Forward(out) => {
-                            let out = out as usize;
+                    match self.router.process_at(m.data_mut(), &ctx, &mut c) {
+                        Verdict::Forward { port, meta } => {
+                            let out = port as usize;
                             match (tx.get_mut(out), by_index.get(out).copied().flatten()) {
                                 (Some(buf), Some(op)) => {
-                                    if buf.len() >= burst {
-                                        flush(buf, &op, &mut c);
+                                    if buf.burst.len() >= burst {
+                                        buf.flush(&op, now_ns, &mut c);
                                     }
                                     // The buffer has room after a flush; a refused push is dropped.
-                                    if buf.push(m).is_err() {
+                                    if buf.push(m, meta).is_err() {
                                         c.drop(op.index, Reason::TxFull, 1);
                                     }
                                 }
                                 _ => c.drop(p.index, Reason::NoRoute, 1),
                             }
                         }
+                        Verdict::Flood { meta } => self.flood(m, meta, p.index, &by_index, &mut tx, now_ns, burst, &mut c),
                         Verdict::Drop(r) => c.drop(p.index, r, 1),
                     }
                 }
             }
             let drain_due = now.wrapping_sub(last_drain) >= self.drain_tsc;
             for (i, buf) in tx.iter_mut().enumerate() {
-                if !buf.is_empty() && (got == 0 || drain_due || buf.len() >= burst) {
+                if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
                     if let Some(op) = by_index[i] {
-                        flush(buf, &op, &mut c);
+                        buf.flush(&op, now_ns, &mut c);
                     }
                 }
             }
@@ -176,9 +243,10 @@ impl Worker {
             }
         }
         // Drain: send what is buffered, so nothing received stays unaccounted.
+        let now_ns = self.clock.ns(tsc());
         for (i, buf) in tx.iter_mut().enumerate() {
             if let Some(op) = by_index[i] {
-                flush(buf, &op, &mut c);
+                buf.flush(&op, now_ns, &mut c);
             }
         }
         let end = tsc();
@@ -189,6 +257,58 @@ impl Worker {
             end_tsc: end,
             last_rx_tsc: last_rx,
             loop_allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a),
+        }
+    }
+
+    /// Send a broadcast out of every port but the one it came in on: copies
+    /// for all but the last, the original for the last.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn flood(
+        &self,
+        m: Mbuf,
+        meta: TxMeta,
+        in_port: usize,
+        by_index: &[Option<WorkerPort>],
+        tx: &mut [TxBuf],
+        now_ns: u64,
+        burst: usize,
+        c: &mut Counters,
+    ) {
+        let outs = by_index.iter().flatten().filter(|p| p.index != in_port);
+        let last = by_index.iter().flatten().filter(|p| p.index != in_port).last().map(|p| p.index);
+        let Some(last) = last else {
+            c.drop(in_port, Reason::NoRoute, 1);
+            return;
+        };
+        let mut original = Some(m);
+        for op in outs {
+            let pkt = if op.index == last {
+                original.take()
+            } else {
+                match original.as_ref().and_then(|o| o.copy_into(&self.pool)) {
+                    Some(copy) => {
+                        c.event(in_port, Event::BroadcastCopies, 1);
+                        Some(copy)
+                    }
+                    None => {
+                        // A missing copy is a packet that never existed: count it
+                        // as created and dropped so the identity stays exact.
+                        c.event(in_port, Event::BroadcastCopies, 1);
+                        c.drop(op.index, Reason::NoMbuf, 1);
+                        None
+                    }
+                }
+            };
+            let Some(mut pkt) = pkt else { continue };
+            crate::packet::ether::set_macs(pkt.data_mut(), &self.router.flood_macs(op.index));
+            let buf = &mut tx[op.index];
+            if buf.burst.len() >= burst {
+                buf.flush(op, now_ns, c);
+            }
+            if buf.push(pkt, meta).is_err() {
+                c.drop(op.index, Reason::TxFull, 1);
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! relaxed stores (no read-modify-write atomics, no locks). Readers sum the
 //! published copies of every lcore.
 
-use super::reason::{Reason, N_REASONS};
+use super::reason::{Event, Reason, N_EVENTS, N_REASONS};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Most ports one pipeline may have.
@@ -17,11 +17,12 @@ pub struct PortCounters {
     pub tx: u64,
     pub tx_bytes: u64,
     pub drops: [u64; N_REASONS],
+    pub events: [u64; N_EVENTS],
 }
 
 impl Default for PortCounters {
     fn default() -> Self {
-        PortCounters { rx: 0, rx_bytes: 0, tx: 0, tx_bytes: 0, drops: [0; N_REASONS] }
+        PortCounters { rx: 0, rx_bytes: 0, tx: 0, tx_bytes: 0, drops: [0; N_REASONS], events: [0; N_EVENTS] }
     }
 }
 
@@ -38,6 +39,14 @@ impl PortCounters {
         for (a, b) in self.drops.iter_mut().zip(o.drops.iter()) {
             *a += b;
         }
+        for (a, b) in self.events.iter_mut().zip(o.events.iter()) {
+            *a += b;
+        }
+    }
+
+    /// Packets newipd created (broadcast copies): they count in tx but not rx.
+    pub fn created(&self) -> u64 {
+        self.events[Event::BroadcastCopies as usize]
     }
 }
 
@@ -77,6 +86,13 @@ impl Counters {
         }
     }
 
+    #[inline(always)]
+    pub fn event(&mut self, port: usize, e: Event, n: u64) {
+        if let Some(p) = self.ports.get_mut(port) {
+            p.events[e as usize] += n;
+        }
+    }
+
     pub fn add(&mut self, o: &Counters) {
         for (a, b) in self.ports.iter_mut().zip(o.ports.iter()) {
             a.add(b);
@@ -92,7 +108,8 @@ impl Counters {
     }
 }
 
-const FIELDS: usize = 4 + N_REASONS;
+const FIELDS: usize = 4 + N_REASONS + N_EVENTS;
+const EV: usize = 4 + N_REASONS;
 
 /// The published copy of one lcore's counters.
 pub struct SharedCounters {
@@ -113,7 +130,10 @@ impl SharedCounters {
             dst[1].store(src.rx_bytes, Relaxed);
             dst[2].store(src.tx, Relaxed);
             dst[3].store(src.tx_bytes, Relaxed);
-            for (d, s) in dst[4..].iter().zip(src.drops.iter()) {
+            for (d, s) in dst[4..EV].iter().zip(src.drops.iter()) {
+                d.store(*s, Relaxed);
+            }
+            for (d, s) in dst[EV..].iter().zip(src.events.iter()) {
                 d.store(*s, Relaxed);
             }
         }
@@ -127,7 +147,10 @@ impl SharedCounters {
             dst.rx_bytes = src[1].load(Relaxed);
             dst.tx = src[2].load(Relaxed);
             dst.tx_bytes = src[3].load(Relaxed);
-            for (d, s) in dst.drops.iter_mut().zip(src[4..].iter()) {
+            for (d, s) in dst.drops.iter_mut().zip(src[4..EV].iter()) {
+                *d = s.load(Relaxed);
+            }
+            for (d, s) in dst.events.iter_mut().zip(src[EV..].iter()) {
                 *d = s.load(Relaxed);
             }
         }
@@ -146,6 +169,7 @@ mod tests {
         a.rx(0, 64);
         a.tx(1, 1, 64);
         a.drop(0, Reason::NoRoute, 1);
+        a.event(1, Event::PingAnswered, 2);
         let s = SharedCounters::default();
         s.publish(&a);
         let snap = s.snapshot();

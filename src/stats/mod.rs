@@ -6,4 +6,4 @@ pub mod reason;
 pub mod report;
 
 pub use counters::{Counters, PortCounters, SharedCounters, MAX_PORTS};
-pub use reason::{Reason, N_REASONS};
+pub use reason::{Event, Reason, N_EVENTS, N_REASONS};

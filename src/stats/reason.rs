@@ -44,7 +44,88 @@ reasons! {
     HopLimitExpired => "hop-limit-expired": "IPv6 hop limit 0 or 1 on arrival",
     NoRoute => "no-route": "no route matches the destination",
     TxFull => "tx-full": "the egress TX queue had no room",
+    NoMbuf => "no-mbuf": "the mbuf pool was empty when a copy was needed (broadcast)",
+    MalformedNewipTruncated => "malformed-newip-truncated": "New IP header cut off by the end of the frame",
+    MalformedNewipOffsets => "malformed-newip-offsets": "New IP header spec offsets out of order or past the frame",
+    MalformedNewipAddrType => "malformed-newip-addr-type": "unknown New IP address type",
+    MalformedNewipAddrLength => "malformed-newip-addr-length": "New IP address runs past its section",
+    MalformedNewipFlexLength => "malformed-newip-flex-length": "flexible address length 0 or above 32",
+    MalformedNewipCast => "malformed-newip-cast": "unknown New IP addr_cast",
+    MalformedNewipContractTruncated => "malformed-newip-contract-truncated": "contract cut off by the payload offset",
+    MalformedNewipContractUnknown => "malformed-newip-contract-unknown": "unknown fixed-size contract type (below 0x8000)",
+    MalformedNewipTlvLength => "malformed-newip-tlv-length": "TLV contract length wrong or past the contract area",
+    MalformedNewipChunks => "malformed-newip-chunks": "qualitative chunks overlap, are unsorted or leave the payload",
+    MalformedHbhTruncated => "malformed-hbh-truncated": "IPv6 hop-by-hop header cut off",
+    MalformedHbhOptionLength => "malformed-hbh-option-length": "hop-by-hop option runs past its header",
+    MalformedHbhPlbfLength => "malformed-hbh-plbf-length": "latency option 0x3E with a length other than 16",
+    NewipUnsupportedCast => "newip-unsupported-cast": "multicast, coordcast or groupcast (not forwarded yet)",
+    NewipForRouter => "newip-for-router": "addressed to newipd itself but not a ping request",
+    NewipPingHopsExpired => "newip-ping-hops-expired": "ping contract with hops 0",
+    NewipMaxDelayExceeded => "newip-max-delay-exceeded": "max-delay contract: delay_exp plus local delay above max_allowed_delay",
+    NewipLbfNoHops => "newip-lbf-no-hops": "LBF contract with fib_tohops 0",
+    NewipEarlyDiscard => "newip-early-discard": "LBF contract: experienced + fib_todelay already above max_delay",
+    NewipInfeasible => "newip-infeasible": "precise LBF: the deadline cannot be met from here (late_ok not set)",
+    NewipLate => "newip-late": "deadline passed before the packet could be sent (late_ok not set)",
 }
+
+impl From<crate::packet::newip::Malformed> for Reason {
+    fn from(m: crate::packet::newip::Malformed) -> Reason {
+        use crate::packet::newip::Malformed as M;
+        match m {
+            M::Truncated => Reason::MalformedNewipTruncated,
+            M::Offsets => Reason::MalformedNewipOffsets,
+            M::AddrType => Reason::MalformedNewipAddrType,
+            M::AddrLength => Reason::MalformedNewipAddrLength,
+            M::FlexLength => Reason::MalformedNewipFlexLength,
+            M::Cast => Reason::MalformedNewipCast,
+            M::ContractTruncated => Reason::MalformedNewipContractTruncated,
+            M::ContractUnknown => Reason::MalformedNewipContractUnknown,
+            M::TlvLength => Reason::MalformedNewipTlvLength,
+            M::Chunks => Reason::MalformedNewipChunks,
+        }
+    }
+}
+
+impl From<crate::packet::newip::HbhMalformed> for Reason {
+    fn from(m: crate::packet::newip::HbhMalformed) -> Reason {
+        use crate::packet::newip::HbhMalformed as H;
+        match m {
+            H::Truncated => Reason::MalformedHbhTruncated,
+            H::OptionLength => Reason::MalformedHbhOptionLength,
+            H::PlbfLength => Reason::MalformedHbhPlbfLength,
+        }
+    }
+}
+
+/// Things worth counting that are not drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Event {
+    /// Unknown TLV contracts skipped (the packet is still forwarded).
+    UnknownTlvSkipped,
+    /// New IP ping requests to newipd's own addresses answered.
+    PingAnswered,
+    /// Packets that could not be on time but carried late_ok: sent as best effort.
+    LateOkDemoted,
+    /// Extra copies made to flood broadcast packets (they add to tx, not rx).
+    BroadcastCopies,
+}
+
+impl Event {
+    pub const ALL: &'static [Event] = &[Event::UnknownTlvSkipped, Event::PingAnswered, Event::LateOkDemoted, Event::BroadcastCopies];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Event::UnknownTlvSkipped => "newip-unknown-tlv-skipped",
+            Event::PingAnswered => "newip-ping-answered",
+            Event::LateOkDemoted => "late-ok-demoted",
+            Event::BroadcastCopies => "broadcast-copies",
+        }
+    }
+}
+
+/// Number of events.
+pub const N_EVENTS: usize = Event::ALL.len();
 
 /// Number of reasons (length of every drop counter array).
 pub const N_REASONS: usize = Reason::ALL.len();
@@ -52,6 +133,19 @@ pub const N_REASONS: usize = Reason::ALL.len();
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_newip_malformed_maps_to_its_own_name() {
+        for m in crate::packet::newip::Malformed::ALL {
+            assert_eq!(Reason::from(m).name(), m.name());
+        }
+        for h in crate::packet::newip::HbhMalformed::ALL {
+            assert_eq!(Reason::from(h).name(), h.name());
+        }
+        for (i, e) in Event::ALL.iter().enumerate() {
+            assert_eq!(*e as usize, i);
+        }
+    }
 
     #[test]
     fn names_are_unique_kebab_case_and_indexed_in_order() {

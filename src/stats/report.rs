@@ -3,7 +3,7 @@
 //! for scripts (`--report-json`).
 
 use super::counters::Counters;
-use super::reason::Reason;
+use super::reason::{Event, Reason};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -22,6 +22,9 @@ pub struct PortReport {
     pub tx_bytes: u64,
     /// Drops counted at this port (ingress checks, or TX queue full on egress), by reason.
     pub drops: BTreeMap<String, u64>,
+    /// Non-drop events at this port (unknown TLVs skipped, pings answered, ...).
+    #[serde(default)]
+    pub events: BTreeMap<String, u64>,
     /// What the driver counted (ipackets, opackets, imissed, ...), if asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hw: Option<BTreeMap<String, u64>>,
@@ -37,11 +40,16 @@ pub struct Report {
     /// Packets still held inside newipd (queues, rings); 0 after a clean stop.
     pub queued: u64,
     pub drops: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub events: BTreeMap<String, u64>,
+    /// Packets newipd made itself (broadcast copies); the identity counts them with rx.
+    #[serde(default)]
+    pub created: u64,
     /// Seconds the packet loop ran.
     pub elapsed_s: f64,
     pub rx_mpps: f64,
     pub tx_mpps: f64,
-    /// `rx == tx + dropped + queued`.
+    /// `rx + created == tx + dropped + queued`.
     pub identity_holds: bool,
     pub mbufs_in_use_start: u64,
     pub mbufs_in_use_end: u64,
@@ -57,6 +65,7 @@ impl Report {
     pub fn new(ports: &[(String, String)], c: &Counters, queued: u64, elapsed_s: f64) -> Report {
         let mut out = Vec::new();
         let mut all = BTreeMap::new();
+        let mut all_events = BTreeMap::new();
         for (i, (name, device)) in ports.iter().enumerate() {
             let p = &c.ports[i];
             let mut drops = BTreeMap::new();
@@ -65,6 +74,14 @@ impl Report {
                 if n > 0 {
                     drops.insert(r.name().to_string(), n);
                     *all.entry(r.name().to_string()).or_insert(0) += n;
+                }
+            }
+            let mut events = BTreeMap::new();
+            for e in Event::ALL {
+                let n = p.events[*e as usize];
+                if n > 0 {
+                    events.insert(e.name().to_string(), n);
+                    *all_events.entry(e.name().to_string()).or_insert(0) += n;
                 }
             }
             out.push(PortReport {
@@ -76,6 +93,7 @@ impl Report {
                 tx: p.tx,
                 tx_bytes: p.tx_bytes,
                 drops,
+                events,
                 hw: None,
             });
         }
@@ -88,10 +106,12 @@ impl Report {
             dropped: t.dropped(),
             queued,
             drops: all,
+            events: all_events,
+            created: t.created(),
             elapsed_s,
             rx_mpps: rate(t.rx),
             tx_mpps: rate(t.tx),
-            identity_holds: t.rx == t.tx + t.dropped() + queued,
+            identity_holds: t.rx + t.created() == t.tx + t.dropped() + queued,
             mbufs_in_use_start: 0,
             mbufs_in_use_end: 0,
             lcores: Vec::new(),
@@ -124,11 +144,18 @@ impl Report {
                 let _ = writeln!(s, "    {:<28} {:>12}", r, n);
             }
         }
+        if !self.events.is_empty() {
+            let _ = writeln!(s, "  events:");
+            for (e, n) in &self.events {
+                let _ = writeln!(s, "    {:<28} {:>12}", e, n);
+            }
+        }
         let _ = writeln!(s, "  rate: rx {:.3} Mpps, tx {:.3} Mpps", self.rx_mpps, self.tx_mpps);
         let _ = writeln!(
             s,
-            "  identity rx = tx + dropped + queued: {} = {} + {} + {} {}",
-            self.rx,
+            "  identity rx{} = tx + dropped + queued: {} = {} + {} + {} {}",
+            if self.created > 0 { " + created" } else { "" },
+            self.rx + self.created,
             self.tx,
             self.dropped,
             self.queued,

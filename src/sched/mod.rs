@@ -1,0 +1,3 @@
+//! Scheduling: latency-contract budget arithmetic (and, next, the deadline queue).
+
+pub mod budget;
