@@ -66,14 +66,16 @@ impl TxMeta {
     }
 }
 
-/// What to do with a packet.
+/// What to do with a packet. Small on purpose (it travels in registers):
+/// the transmit-time work of a packet with contracts goes to the caller's
+/// [`TxMeta`], and `with_meta` says it was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Send on this port (index into the pipeline's port list).
-    Forward { port: u16, meta: TxMeta },
+    Forward { port: u16, with_meta: bool },
     /// A broadcast: send a copy on every port except the ingress one, with the
     /// broadcast MAC as destination and each port's MAC as source.
-    Flood { meta: TxMeta },
+    Flood { with_meta: bool },
     /// Drop and count under this reason.
     Drop(Reason),
 }
@@ -176,23 +178,25 @@ impl Router {
 
     /// Decide and rewrite one frame, with no time and no counters (tools, tests).
     pub fn process(&self, frame: &mut [u8]) -> Verdict {
-        self.process_at(frame, &PacketCtx::default(), &mut Counters::default())
+        self.process_at(frame, &PacketCtx::default(), &mut Counters::default(), &mut TxMeta::NONE.clone())
     }
 
-    /// Decide and rewrite one frame in place; events go to `c`.
+    /// Decide and rewrite one frame in place; events go to `c`; for a packet
+    /// with contracts the transmit-time work is written to `meta` (and the
+    /// verdict says so); otherwise `meta` is left alone.
     #[inline(always)]
-    pub fn process_at(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters) -> Verdict {
-        match self.route(frame, ctx, c) {
+    pub fn process_at(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters, meta: &mut TxMeta) -> Verdict {
+        match self.route(frame, ctx, c, meta) {
             Ok(v) => v,
             Err(r) => Verdict::Drop(r),
         }
     }
 
     #[inline(always)]
-    fn route(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters) -> Result<Verdict, Reason> {
+    fn route(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
         let l2 = ether::parse(frame)?;
         let (head, ip) = frame.split_at_mut(l2.l3);
-        let (nh, meta) = match l2.ethertype {
+        let (nh, with_meta) = match l2.ethertype {
             ether::ETHERTYPE_IPV4 => {
                 let v = ipv4::check(ip, self.verify_ipv4_checksum)?;
                 if v.ttl <= 1 {
@@ -200,7 +204,7 @@ impl Router {
                 }
                 let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
                 ipv4::decrement_ttl(ip);
-                (nh, TxMeta::NONE)
+                (nh, false)
             }
             ether::ETHERTYPE_IPV6 => {
                 let v = ipv6::check(ip)?;
@@ -208,22 +212,28 @@ impl Router {
                     return Err(Reason::HopLimitExpired);
                 }
                 let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
-                let mut meta = TxMeta::NONE;
-                if v.next_header == 0 {
-                    if let Some(val) = nip::find_plbf_option(ip)? {
-                        meta.rx_ns = ctx.now_ns;
-                        meta.l3 = l2.l3 as u16;
-                        self.precise_lbf(ip, val, nh, ctx, c, &mut meta)?;
-                    }
-                }
+                let with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, nh, ctx, c, out)?;
                 ipv6::decrement_hop_limit(ip);
-                (nh, meta)
+                (nh, with_meta)
             }
-            nip::ETHERTYPE_NEWIP => return self.newip(head, ip, l2.l3, ctx, c),
+            nip::ETHERTYPE_NEWIP => return self.newip(head, ip, l2.l3, ctx, c, out),
             _ => return Err(Reason::UnsupportedEthertype),
         };
         ether::set_macs(head, &nh.macs);
-        Ok(Verdict::Forward { port: nh.port, meta })
+        Ok(Verdict::Forward { port: nh.port, with_meta })
+    }
+
+    /// An IPv6 hop-by-hop header: honour a latency option 0x3E like a New IP
+    /// precise-LBF contract. True if `out` was written.
+    #[inline(never)]
+    fn ipv6_option(&self, ip: &[u8], l3: usize, nh: &NextHop, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<bool, Reason> {
+        let Some(val) = nip::find_plbf_option(ip)? else { return Ok(false) };
+        let mut meta = TxMeta::NONE;
+        meta.rx_ns = ctx.now_ns;
+        meta.l3 = l3 as u16;
+        self.precise_lbf(ip, val, nh, ctx, c, &mut meta)?;
+        *out = meta;
+        Ok(true)
     }
 
     /// The 0x8001 contract (New IP TLV or IPv6 option value at `val` in `buf`).
@@ -244,8 +254,8 @@ impl Router {
     }
 
     /// New IP: `buf` starts at the New IP header.
-    #[inline]
-    fn newip(&self, head: &mut [u8], buf: &mut [u8], l3: usize, ctx: &PacketCtx, c: &mut Counters) -> Result<Verdict, Reason> {
+    #[inline(never)]
+    fn newip(&self, head: &mut [u8], buf: &mut [u8], l3: usize, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
         let h = nip::parse(buf)?;
         let port = ctx.in_port as usize;
         if h.contracts.unknown_tlvs > 0 {
@@ -300,12 +310,16 @@ impl Router {
         if let Some(val) = k.on_time_value() {
             meta.on_time = val as u16;
         }
+        let with_meta = meta.has_updates() || meta.on_time != 0;
+        if with_meta {
+            *out = meta;
+        }
         match nh {
             Some(nh) => {
                 ether::set_macs(head, &nh.macs);
-                Ok(Verdict::Forward { port: nh.port, meta })
+                Ok(Verdict::Forward { port: nh.port, with_meta })
             }
-            None => Ok(Verdict::Flood { meta }),
+            None => Ok(Verdict::Flood { with_meta }),
         }
     }
 
@@ -353,7 +367,7 @@ impl Router {
         macs[6..].copy_from_slice(self.port_macs.get(port as usize).unwrap_or(&[0; 6]));
         ether::set_macs(head, &macs);
         c.event(port as usize, Event::PingAnswered, 1);
-        Ok(Verdict::Forward { port, meta: TxMeta::NONE })
+        Ok(Verdict::Forward { port, with_meta: false })
     }
 
     /// MACs of a broadcast copy leaving `port`.
@@ -450,8 +464,12 @@ pub fn fuzz_one(data: &[u8]) {
     let mut c = Counters::default();
     let ctx = PacketCtx { now_ns: 1_000_000_000, in_port: 0 };
     let before = frame;
-    match r.process_at(&mut frame[..n], &ctx, &mut c) {
-        Verdict::Forward { meta, .. } | Verdict::Flood { meta } => {
+    let mut meta = TxMeta::NONE;
+    match r.process_at(&mut frame[..n], &ctx, &mut c, &mut meta) {
+        Verdict::Forward { with_meta, .. } | Verdict::Flood { with_meta } => {
+            if !with_meta {
+                assert_eq!(meta, TxMeta::NONE, "meta written without saying so");
+            }
             for t in [0, 10_000, 10_000_000_000] {
                 let mut f = frame;
                 let _ = on_transmit(&mut f[..n], &meta, ctx.now_ns + t, 500);

@@ -97,14 +97,24 @@ impl TxBuf {
         TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false }
     }
 
+    /// Queue a packet; `meta` is its transmit-time work, if it has any.
+    /// Metadata slots are only written once some packet in the burst needs
+    /// one, so contract-free traffic never touches them.
     #[inline(always)]
-    fn push(&mut self, m: Mbuf, meta: TxMeta) -> Result<(), Mbuf> {
+    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>) -> Result<(), Mbuf> {
         let i = self.burst.len();
         self.burst.push(m)?;
-        if let Some(slot) = self.meta.get_mut(i) {
-            *slot = meta;
+        match meta {
+            Some(meta) => {
+                if !self.updates {
+                    self.meta[..i].fill(TxMeta::NONE);
+                    self.updates = true;
+                }
+                self.meta[i] = *meta;
+            }
+            None if self.updates => self.meta[i] = TxMeta::NONE,
+            None => {}
         }
-        self.updates |= meta.has_updates();
         Ok(())
     }
 
@@ -187,14 +197,15 @@ impl Worker {
                 got += n;
                 received += n as u64;
                 let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
+                let mut meta = TxMeta::NONE;
                 let mut it = rx.drain();
                 while let Some(mut m) = it.next() {
                     if let Some(ahead) = it.peek(PREFETCH_AHEAD) {
                         ahead.prefetch();
                     }
                     c.rx(p.index, m.len());
-                    match self.router.process_at(m.data_mut(), &ctx, &mut c) {
-                        Verdict::Forward { port, meta } => {
+                    match self.router.process_at(m.data_mut(), &ctx, &mut c, &mut meta) {
+                        Verdict::Forward { port, with_meta } => {
                             let out = port as usize;
                             match (tx.get_mut(out), by_index.get(out).copied().flatten()) {
                                 (Some(buf), Some(op)) => {
@@ -202,14 +213,16 @@ impl Worker {
                                         buf.flush(&op, now_ns, &mut c);
                                     }
                                     // The buffer has room after a flush; a refused push is dropped.
-                                    if buf.push(m, meta).is_err() {
+                                    if buf.push(m, with_meta.then_some(&meta)).is_err() {
                                         c.drop(op.index, Reason::TxFull, 1);
                                     }
                                 }
                                 _ => c.drop(p.index, Reason::NoRoute, 1),
                             }
                         }
-                        Verdict::Flood { meta } => self.flood(m, meta, p.index, &by_index, &mut tx, now_ns, burst, &mut c),
+                        Verdict::Flood { with_meta } => {
+                            self.flood(m, with_meta.then_some(&meta), p.index, &by_index, &mut tx, now_ns, burst, &mut c)
+                        }
                         Verdict::Drop(r) => c.drop(p.index, r, 1),
                     }
                 }
@@ -267,7 +280,7 @@ impl Worker {
     fn flood(
         &self,
         m: Mbuf,
-        meta: TxMeta,
+        meta: Option<&TxMeta>,
         in_port: usize,
         by_index: &[Option<WorkerPort>],
         tx: &mut [TxBuf],
