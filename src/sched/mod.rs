@@ -1,3 +1,9 @@
-//! Scheduling: latency-contract budget arithmetic (and, next, the deadline queue).
+//! Scheduling: latency-contract budget arithmetic and the deadline queue.
+//!
+//! * [`budget`]: per-hop budgets from contracts (the spec's formulas).
+//! * [`bitmap`]: the three-level find-first-set bitmap.
+//! * [`queue`]: the bucketed deadline queue (calendar queue, FIFO per bucket).
 
+pub mod bitmap;
 pub mod budget;
+pub mod queue;

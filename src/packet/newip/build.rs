@@ -372,3 +372,212 @@ pub fn udp6_checksum(src: &[u8; 16], dst: &[u8; 16], udp: &[u8]) -> u16 {
         ck
     }
 }
+
+/// Parse the address syntax shared by the traffic generator's mix files and
+/// pipeline files:
+///
+/// | syntax | type |
+/// |---|---|
+/// | `10.0.0.1` | 0, IPv4 |
+/// | `2001:db8::1` | 1, IPv6 |
+/// | `8bit:5`, `8bit:0x05` | 2, 8-bit |
+/// | `16bit:4660`, `16bit:0x1234` | 3, 16-bit |
+/// | `flex:0a0201` | 4, flexible length, 1..=32 bytes in hex |
+///
+/// [`Display`](std::fmt::Display) writes the same syntax (decimal for the
+/// 8/16-bit types, lowercase hex for flex), so `to_string` round-trips.
+impl std::str::FromStr for Address {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("empty address".into());
+        }
+        if let Some(v) = strip_prefix_ci(t, "8bit:") {
+            let n = parse_uint(v).map_err(|e| format!("'{s}': 8-bit address {e}"))?;
+            let b = u8::try_from(n)
+                .map_err(|_| format!("'{s}': 8-bit address {n} is above 255"))?;
+            return Ok(Address::Bits8(b));
+        }
+        if let Some(v) = strip_prefix_ci(t, "16bit:") {
+            let n = parse_uint(v).map_err(|e| format!("'{s}': 16-bit address {e}"))?;
+            let b = u16::try_from(n)
+                .map_err(|_| format!("'{s}': 16-bit address {n} is above 65535"))?;
+            return Ok(Address::Bits16(b));
+        }
+        if let Some(v) = strip_prefix_ci(t, "flex:") {
+            let bytes = parse_hex(v).map_err(|e| format!("'{s}': flex address {e}"))?;
+            if bytes.is_empty() || bytes.len() > super::FLEX_MAX_LEN {
+                return Err(format!(
+                    "'{s}': flex address must have 1 to {} bytes, not {}",
+                    super::FLEX_MAX_LEN,
+                    bytes.len()
+                ));
+            }
+            return Ok(Address::Flex(bytes));
+        }
+        if t.contains(':') {
+            return t
+                .parse::<std::net::Ipv6Addr>()
+                .map(|a| Address::Ipv6(a.octets()))
+                .map_err(|_| format!("'{s}' is not an IPv6 address"));
+        }
+        if t.contains('.') {
+            return t
+                .parse::<std::net::Ipv4Addr>()
+                .map(|a| Address::Ipv4(a.octets()))
+                .map_err(|_| format!("'{s}' is not an IPv4 address"));
+        }
+        Err(format!(
+            "'{s}' is not an address: use 10.0.0.1, 2001:db8::1, 8bit:5, 16bit:0x1234 or flex:0a0201"
+        ))
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Ipv4(a) => write!(f, "{}", std::net::Ipv4Addr::from(*a)),
+            Address::Ipv6(a) => write!(f, "{}", std::net::Ipv6Addr::from(*a)),
+            Address::Bits8(a) => write!(f, "8bit:{a}"),
+            Address::Bits16(a) => write!(f, "16bit:{a}"),
+            Address::Flex(a) => {
+                f.write_str("flex:")?;
+                for b in a {
+                    write!(f, "{b:02x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Address {
+    /// This address plus `n`, wrapping within the width of its type (32 bits
+    /// for IPv4, 128 for IPv6, 8, 16, or 8 × L bits for a flex address of L
+    /// bytes, big-endian). The type and (for flex) the length never change.
+    pub fn wrapping_add(&self, n: u64) -> Address {
+        match self {
+            Address::Ipv4(a) => {
+                Address::Ipv4(u32::from_be_bytes(*a).wrapping_add(n as u32).to_be_bytes())
+            }
+            Address::Ipv6(a) => {
+                Address::Ipv6(u128::from_be_bytes(*a).wrapping_add(n as u128).to_be_bytes())
+            }
+            Address::Bits8(a) => Address::Bits8(a.wrapping_add(n as u8)),
+            Address::Bits16(a) => Address::Bits16(a.wrapping_add(n as u16)),
+            Address::Flex(a) => {
+                let mut out = a.clone();
+                let mut carry = n as u128;
+                for b in out.iter_mut().rev() {
+                    if carry == 0 {
+                        break;
+                    }
+                    let s = *b as u128 + (carry & 0xFF);
+                    *b = s as u8;
+                    carry = (carry >> 8) + (s >> 8);
+                }
+                Address::Flex(out)
+            }
+        }
+    }
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+/// Decimal or `0x` hexadecimal unsigned number.
+fn parse_uint(v: &str) -> Result<u64, String> {
+    let v = v.trim();
+    let r = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => v.parse::<u64>(),
+    };
+    r.map_err(|_| format!("'{v}' is not a number (decimal or 0x hex)"))
+}
+
+/// Hex digits (an even number of them, optionally `0x`-prefixed) to bytes.
+fn parse_hex(v: &str) -> Result<Vec<u8>, String> {
+    let v = v.trim();
+    let h = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")).unwrap_or(v);
+    if h.len() % 2 != 0 {
+        return Err(format!("'{v}' has an odd number of hex digits"));
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| {
+            h.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| format!("'{v}' is not hex"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod address_text_tests {
+    use super::Address;
+
+    #[test]
+    fn parses_every_type() {
+        assert_eq!("10.0.0.1".parse::<Address>(), Ok(Address::Ipv4([10, 0, 0, 1])));
+        let mut v6 = [0u8; 16];
+        v6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        v6[15] = 1;
+        assert_eq!("2001:db8::1".parse::<Address>(), Ok(Address::Ipv6(v6)));
+        assert_eq!("8bit:5".parse::<Address>(), Ok(Address::Bits8(5)));
+        assert_eq!("8bit:0x05".parse::<Address>(), Ok(Address::Bits8(5)));
+        assert_eq!("8bit:255".parse::<Address>(), Ok(Address::Bits8(255)));
+        assert_eq!("16bit:4660".parse::<Address>(), Ok(Address::Bits16(0x1234)));
+        assert_eq!("16bit:0x1234".parse::<Address>(), Ok(Address::Bits16(0x1234)));
+        assert_eq!("flex:0a0201".parse::<Address>(), Ok(Address::Flex(vec![0x0a, 2, 1])));
+        assert_eq!("flex:AB".parse::<Address>(), Ok(Address::Flex(vec![0xab])));
+        assert_eq!(" 10.0.0.1 ".parse::<Address>(), Ok(Address::Ipv4([10, 0, 0, 1])));
+        let long = format!("flex:{}", "ff".repeat(32));
+        assert_eq!(long.parse::<Address>(), Ok(Address::Flex(vec![0xff; 32])));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let e = |s: &str| s.parse::<Address>().unwrap_err();
+        assert!(e("8bit:256").contains("above 255"), "{}", e("8bit:256"));
+        assert!(e("8bit:x").contains("not a number"));
+        assert!(e("16bit:65536").contains("above 65535"));
+        assert!(e("16bit:0x1g").contains("not a number"));
+        assert!(e("flex:").contains("1 to 32 bytes"));
+        assert!(e(&format!("flex:{}", "00".repeat(33))).contains("not 33"));
+        assert!(e("flex:abc").contains("odd number"));
+        assert!(e("flex:zz").contains("not hex"));
+        assert!(e("10.0.0.256").contains("not an IPv4 address"));
+        assert!(e("2001:db8::g").contains("not an IPv6 address"));
+        assert!(e("router1").contains("not an address"));
+        assert!(e("").contains("empty"));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["10.0.0.1", "2001:db8::1", "8bit:5", "16bit:4660", "flex:0a0201", "::"] {
+            let a: Address = s.parse().unwrap();
+            assert_eq!(a.to_string(), s);
+            assert_eq!(a.to_string().parse::<Address>(), Ok(a));
+        }
+        assert_eq!("8bit:0x05".parse::<Address>().unwrap().to_string(), "8bit:5");
+        assert_eq!("16bit:0x1234".parse::<Address>().unwrap().to_string(), "16bit:4660");
+    }
+
+    #[test]
+    fn wrapping_add_stays_in_width() {
+        let a = |s: &str| s.parse::<Address>().unwrap();
+        assert_eq!(a("10.0.0.255").wrapping_add(1), a("10.0.1.0"));
+        assert_eq!(a("255.255.255.255").wrapping_add(2), a("0.0.0.1"));
+        assert_eq!(a("2001:db8::ffff").wrapping_add(1), a("2001:db8::1:0"));
+        assert_eq!(a("8bit:255").wrapping_add(1), a("8bit:0"));
+        assert_eq!(a("8bit:5").wrapping_add(256 + 3), a("8bit:8"));
+        assert_eq!(a("16bit:0xffff").wrapping_add(2), a("16bit:1"));
+        assert_eq!(a("flex:0a02ff").wrapping_add(1), a("flex:0a0300"));
+        assert_eq!(a("flex:ffff").wrapping_add(1), a("flex:0000"));
+        assert_eq!(a("flex:01").wrapping_add(0x1ff), a("flex:00"));
+    }
+}

@@ -1,0 +1,267 @@
+//! The deadline queue: a bucketed find-first-set priority queue (a calendar
+//! queue over a [`Bitmap3`]). Keys are times in ticks; a bucket spans
+//! `1 << shift` ticks; the buckets cover a circular range of `nbuckets`
+//! starting at `base`. FIFO inside a bucket. Every node is allocated up front:
+//! push and pop never allocate.
+//!
+//! * Keys before `base` (already late) go to the first bucket: they are the
+//!   most urgent there is.
+//! * Keys past the horizon (`base + nbuckets` buckets) go to the last bucket.
+//! * `base` follows the clock (`now`) and the earliest item, never beyond
+//!   either, so a new urgent key always finds its own bucket.
+//!
+//! Order is exact between buckets and FIFO within one: the resolution of the
+//! queue is one bucket width.
+
+use super::bitmap::{Bitmap3, MAX_SLOTS};
+
+const NIL: u32 = u32::MAX;
+
+/// Key and FIFO links of one node: 16 bytes, one cache line per operation.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    key: u64,
+    next: u32,
+    prev: u32,
+}
+
+/// A bounded priority queue of `T` keyed by time.
+pub struct BucketQueue<T> {
+    shift: u32,
+    mask: u64,
+    /// Absolute bucket number of the start of the range.
+    base: u64,
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    nodes: Vec<Node>,
+    items: Vec<Option<T>>,
+    free: u32,
+    len: usize,
+    bits: Bitmap3,
+}
+
+impl<T> BucketQueue<T> {
+    /// `capacity` items; `nbuckets` (rounded up to a power of two, 64 ..= 262144)
+    /// buckets of `1 << shift` ticks each.
+    pub fn new(capacity: usize, nbuckets: usize, shift: u32) -> BucketQueue<T> {
+        let nb = nbuckets.next_power_of_two().clamp(64, MAX_SLOTS);
+        let cap = capacity.clamp(1, NIL as usize - 1);
+        let mut nodes: Vec<Node> = (1..=cap as u32).map(|n| Node { key: 0, next: n, prev: NIL }).collect();
+        nodes[cap - 1].next = NIL;
+        BucketQueue {
+            shift: shift.min(63),
+            mask: nb as u64 - 1,
+            base: 0,
+            head: vec![NIL; nb],
+            tail: vec![NIL; nb],
+            nodes,
+            items: (0..cap).map(|_| None).collect(),
+            free: 0,
+            len: 0,
+            bits: Bitmap3::new(nb),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.len == self.items.len()
+    }
+
+    /// Ticks covered by the bucket range.
+    pub fn horizon(&self) -> u64 {
+        (self.mask + 1) << self.shift
+    }
+
+    #[inline(always)]
+    fn slot_of_bucket(&self, b: u64) -> usize {
+        (b & self.mask) as usize
+    }
+
+    /// Insert `item` with `key`; `now` is the current time (keeps the range
+    /// anchored to the clock). Gives the item back when the queue is full.
+    #[inline]
+    pub fn push(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
+        if self.free == NIL {
+            return Err(item);
+        }
+        if self.len == 0 {
+            self.base = self.base.max(now >> self.shift);
+        }
+        let b = (key >> self.shift).clamp(self.base, self.base + self.mask);
+        let slot = self.slot_of_bucket(b);
+        let n = self.free;
+        let ni = n as usize;
+        let t = self.tail[slot];
+        self.free = self.nodes[ni].next;
+        self.nodes[ni] = Node { key, next: NIL, prev: t };
+        self.items[ni] = Some(item);
+        if t == NIL {
+            self.head[slot] = n;
+            self.bits.set(slot);
+        } else {
+            self.nodes[t as usize].next = n;
+        }
+        self.tail[slot] = n;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Absolute bucket number of the first non-empty bucket.
+    #[inline(always)]
+    fn earliest_bucket(&self) -> Option<u64> {
+        let s0 = self.slot_of_bucket(self.base);
+        let s = self.bits.next_circular(s0)?;
+        Some(self.base + ((s as u64).wrapping_sub(s0 as u64) & self.mask))
+    }
+
+    /// The key at the head of the earliest bucket.
+    #[inline]
+    pub fn peek_key(&self) -> Option<u64> {
+        let s = self.bits.next_circular(self.slot_of_bucket(self.base))?;
+        Some(self.nodes[self.head[s] as usize].key)
+    }
+
+    /// Remove the head of the earliest bucket; `now` lets the range move on.
+    #[inline]
+    pub fn pop(&mut self, now: u64) -> Option<(u64, T)> {
+        let b = self.earliest_bucket()?;
+        // Move the range up to the earliest item, but never past the clock.
+        self.base = self.base.max(b.min(now >> self.shift));
+        let slot = self.slot_of_bucket(b);
+        let n = self.head[slot];
+        Some(self.unlink(slot, n))
+    }
+
+    /// Remove the newest item of the latest bucket (capacity drops).
+    #[inline]
+    pub fn pop_latest(&mut self) -> Option<(u64, T)> {
+        let last = self.slot_of_bucket(self.base + self.mask);
+        let slot = self.bits.prev_circular(last)?;
+        let n = self.tail[slot];
+        Some(self.unlink(slot, n))
+    }
+
+    fn unlink(&mut self, slot: usize, n: u32) -> (u64, T) {
+        let ni = n as usize;
+        let Node { key, next: x, prev: p } = self.nodes[ni];
+        if p == NIL {
+            self.head[slot] = x;
+        } else {
+            self.nodes[p as usize].next = x;
+        }
+        if x == NIL {
+            self.tail[slot] = p;
+        } else {
+            self.nodes[x as usize].prev = p;
+        }
+        if self.head[slot] == NIL {
+            self.bits.clear(slot);
+        }
+        self.nodes[ni].next = self.free;
+        self.free = n;
+        self.len -= 1;
+        // Every linked node holds an item (set in push, taken only here).
+        let item = self.items[ni].take().expect("linked node has an item");
+        (key, item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn orders_by_bucket_fifo_within() {
+        let mut q = BucketQueue::new(16, 64, 4); // 16-tick buckets, 1024-tick horizon
+        q.push(100, 'a', 0).unwrap();
+        q.push(20, 'b', 0).unwrap();
+        q.push(30, 'c', 0).unwrap(); // same bucket as 20 (16..31)
+        q.push(5000, 'd', 0).unwrap(); // past the horizon: last bucket
+        q.push(999, 'e', 0).unwrap();
+        assert_eq!(q.peek_key(), Some(20));
+        let order: Vec<char> = std::iter::from_fn(|| q.pop(0).map(|x| x.1)).collect();
+        assert_eq!(order, vec!['b', 'c', 'a', 'e', 'd']);
+    }
+
+    #[test]
+    fn late_keys_come_first_and_capacity_holds() {
+        let mut q = BucketQueue::new(3, 64, 0);
+        q.push(50, 1, 40).unwrap();
+        q.push(45, 2, 40).unwrap();
+        q.push(10, 3, 40).unwrap(); // before now: late, most urgent
+        assert_eq!(q.push(60, 4, 40), Err(4));
+        assert_eq!(q.pop_latest(), Some((50, 1)));
+        assert_eq!(q.pop(40), Some((10, 3)));
+        assert_eq!(q.pop(40), Some((45, 2)));
+        assert_eq!(q.pop(40), None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn range_follows_the_clock() {
+        let mut q = BucketQueue::new(8, 64, 0);
+        // Long idle, then far-future and urgent keys: the urgent one must come first.
+        q.push(1_000_000 + 60, 'f', 1_000_000).unwrap();
+        q.push(1_000_000 + 1, 'u', 1_000_000).unwrap();
+        assert_eq!(q.pop(1_000_000).unwrap().1, 'u');
+        q.push(1_000_000 + 2, 'v', 1_000_001).unwrap();
+        assert_eq!(q.pop(1_000_001).unwrap().1, 'v');
+        assert_eq!(q.pop(1_000_001).unwrap().1, 'f');
+    }
+
+    // Reference model: a sorted list by (bucket, insertion order), with the
+    // same clamping rule for the range.
+    proptest! {
+        #[test]
+        fn matches_sorted_list_model(ops in proptest::collection::vec((0u8..4, 0u64..3000), 1..400)) {
+            let shift = 3;
+            let nb = 64u64;
+            let mut q = BucketQueue::new(64, nb as usize, shift);
+            let mut now = 0u64;
+            let mut seq = 0u64;
+            let mut model: Vec<(u64, u64, u64)> = Vec::new(); // (key, seq, bucket)
+            let mut base = 0u64;
+            for (op, x) in ops {
+                match op {
+                    0 | 1 => {
+                        let key = now.saturating_sub(200) + x;
+                        if model.is_empty() { base = base.max(now >> shift); }
+                        let b = (key >> shift).clamp(base, base + nb - 1);
+                        match q.push(key, seq, now) {
+                            Ok(()) => model.push((key, seq, b)),
+                            Err(s) => { prop_assert_eq!(s, seq); prop_assert_eq!(model.len(), 64); }
+                        }
+                        seq += 1;
+                    }
+                    2 => {
+                        model.sort_by_key(|m| (m.2, m.1));
+                        let want = if model.is_empty() { None } else { Some(model.remove(0)) };
+                        if let Some(w) = want { base = base.max(w.2.min(now >> shift)); }
+                        prop_assert_eq!(q.pop(now), want.map(|w| (w.0, w.1)));
+                    }
+                    _ => {
+                        now += x % 50;
+                        model.sort_by_key(|m| (m.2, m.1));
+                        let want = model.pop();
+                        prop_assert_eq!(q.pop_latest(), want.map(|w| (w.0, w.1)));
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+                model.sort_by_key(|m| (m.2, m.1));
+                prop_assert_eq!(q.peek_key(), model.first().map(|m| m.0));
+            }
+        }
+    }
+}
