@@ -5,7 +5,12 @@
 # one forwarding core, TX dropped by the PMD. Prints both rates and, last,
 # `ratio: X.XX` (newipd / testpmd).
 #
-#   benches/vs-testpmd.sh [--traffic ipv4] [--seconds 10] [--flows 4096]
+#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf] [--seconds 10] [--flows 4096]
+#
+# ipv4: 60-byte UDP/IPv4 frames (64 on the wire), routed by longest prefix.
+# newip-lbf: New IP frames of the same size with IPv4-type addresses and a
+#   type-2 LBF contract, many destinations: parse, hybrid FIB, budget, and the
+#   contract rewrite at transmit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,13 +22,14 @@ while [ $# -gt 0 ]; do
     --traffic) traffic="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --flows) flows="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "vs-testpmd.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$traffic" in
   ipv4) gen_args=(--kind ipv4 --size 60) ;;
-  *) echo "vs-testpmd.sh: --traffic must be one of: ipv4" >&2; exit 2 ;;
+  newip-lbf) gen_args=(--kind newip-lbf --size 64) ;;
+  *) echo "vs-testpmd.sh: --traffic must be one of: ipv4, newip-lbf" >&2; exit 2 ;;
 esac
 command -v dpdk-testpmd >/dev/null || { echo "vs-testpmd.sh: dpdk-testpmd missing (ci/setup.sh installs dpdk-dev)" >&2; exit 1; }
 

@@ -3,7 +3,9 @@
 //! * [`budget`]: per-hop budgets from contracts (the spec's formulas).
 //! * [`bitmap`]: the three-level find-first-set bitmap.
 //! * [`queue`]: the bucketed deadline queue (calendar queue, FIFO per bucket).
+//! * [`port`]: one egress port's scheduler (EDF or FIFO, hold, shaper, drops).
 
 pub mod bitmap;
 pub mod budget;
+pub mod port;
 pub mod queue;

@@ -117,6 +117,33 @@ impl<T> BucketQueue<T> {
         Ok(())
     }
 
+    /// Put an item back at the head of its bucket (a packet the shaper held back).
+    pub fn push_front(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
+        if self.free == NIL {
+            return Err(item);
+        }
+        if self.len == 0 {
+            self.base = self.base.max(now >> self.shift);
+        }
+        let b = (key >> self.shift).clamp(self.base, self.base + self.mask);
+        let slot = self.slot_of_bucket(b);
+        let n = self.free;
+        let ni = n as usize;
+        let h = self.head[slot];
+        self.free = self.nodes[ni].next;
+        self.nodes[ni] = Node { key, next: h, prev: NIL };
+        self.items[ni] = Some(item);
+        if h == NIL {
+            self.tail[slot] = n;
+            self.bits.set(slot);
+        } else {
+            self.nodes[h as usize].prev = n;
+        }
+        self.head[slot] = n;
+        self.len += 1;
+        Ok(())
+    }
+
     /// Absolute bucket number of the first non-empty bucket.
     #[inline(always)]
     fn earliest_bucket(&self) -> Option<u64> {
@@ -207,6 +234,17 @@ mod tests {
         assert_eq!(q.pop(40), Some((45, 2)));
         assert_eq!(q.pop(40), None);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn push_front_goes_first_in_its_bucket() {
+        let mut q = BucketQueue::new(8, 64, 4);
+        q.push(17, 'a', 0).unwrap();
+        q.push(18, 'b', 0).unwrap();
+        let (k, x) = q.pop(0).unwrap();
+        q.push_front(k, x, 0).unwrap();
+        assert_eq!(q.pop(0), Some((17, 'a')));
+        assert_eq!(q.pop(0), Some((18, 'b')));
     }
 
     #[test]

@@ -66,6 +66,9 @@ reasons! {
     NewipEarlyDiscard => "newip-early-discard": "LBF contract: experienced + fib_todelay already above max_delay",
     NewipInfeasible => "newip-infeasible": "precise LBF: the deadline cannot be met from here (late_ok not set)",
     NewipLate => "newip-late": "deadline passed before the packet could be sent (late_ok not set)",
+    QueueFull => "queue-full": "egress queue full: the packet with the latest deadline was dropped",
+    QueueFullLate => "queue-full-late": "egress queue full: an already late packet was dropped to make room",
+    ShutdownDrained => "shutdown-drained": "still queued when newipd stopped and the drain time ran out",
 }
 
 impl From<crate::packet::newip::Malformed> for Reason {
