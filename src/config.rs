@@ -50,11 +50,14 @@ pub struct Settings {
     pub idle_sleep_us: u64,
     /// Longest a partly filled TX burst waits before it is sent, in µs.
     pub drain_us: u64,
+    /// On stop, keep sending queued packets for at most this long, then drop
+    /// the rest as `shutdown-drained`.
+    pub shutdown_drain_ms: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { burst: 32, mbufs: 0, mbuf_cache: 256, verify_ipv4_checksum: true, idle_sleep_us: 0, drain_us: 100 }
+        Settings { burst: 32, mbufs: 0, mbuf_cache: 256, verify_ipv4_checksum: true, idle_sleep_us: 0, drain_us: 100, shutdown_drain_ms: 1000 }
     }
 }
 
@@ -88,6 +91,41 @@ pub struct PortFile {
     /// Propagation delay of the link leaving this port, added to precise-LBF experienced time.
     #[serde(default)]
     pub link_delay_ns: u32,
+    /// Egress queue discipline: "edf" (earliest deadline first, default) or "fifo".
+    #[serde(default)]
+    pub scheduler: crate::sched::port::Discipline,
+    /// Egress link rate in bits/s (20 bytes of preamble and gap and the FCS
+    /// counted per frame); 0 = as fast as the device takes packets.
+    #[serde(default)]
+    pub rate_bps: u64,
+    /// Packets the egress queue may hold.
+    #[serde(default = "default_queue")]
+    pub queue_capacity: usize,
+    /// Deadline queue bucket width in ns (rounded down to a power of two).
+    #[serde(default = "default_bucket_ns")]
+    pub bucket_ns: u64,
+    /// Span of the deadline queue in µs; later deadlines share its last bucket.
+    #[serde(default = "default_horizon_us")]
+    pub horizon_us: u64,
+    /// Per-hop deadline given to best-effort packets, in µs (below the horizon).
+    #[serde(default = "default_best_effort_us")]
+    pub best_effort_us: u64,
+}
+
+fn default_queue() -> usize {
+    16384
+}
+
+fn default_bucket_ns() -> u64 {
+    1024
+}
+
+fn default_horizon_us() -> u64 {
+    16384
+}
+
+fn default_best_effort_us() -> u64 {
+    10000
 }
 
 fn default_desc() -> u16 {
@@ -141,6 +179,7 @@ pub struct PortSpec {
     pub promiscuous: bool,
     pub addresses: Vec<Prefix>,
     pub link_delay_ns: u32,
+    pub sched: crate::sched::port::SchedConfig,
 }
 
 /// A validated route.
@@ -283,6 +322,31 @@ impl Pipeline {
                 own.push((i, pfx));
                 addresses.push(pfx);
             }
+            if !(64..=1 << 20).contains(&p.queue_capacity) {
+                return err(at("queue_capacity"), format!("{} is outside 64..=1048576", p.queue_capacity));
+            }
+            if !(1..=1 << 30).contains(&p.bucket_ns) {
+                return err(at("bucket_ns"), format!("{} is outside 1..=2^30 ns", p.bucket_ns));
+            }
+            let shift = 63 - p.bucket_ns.leading_zeros();
+            let buckets = (p.horizon_us.saturating_mul(1000) >> shift).max(1).next_power_of_two();
+            if !(64..=crate::sched::bitmap::MAX_SLOTS as u64).contains(&buckets) {
+                return err(
+                    at("horizon_us"),
+                    format!("{} µs makes {buckets} buckets of {} ns; keep it between 64 and 262144 buckets", p.horizon_us, 1u64 << shift),
+                );
+            }
+            if p.best_effort_us == 0 || p.best_effort_us >= p.horizon_us {
+                return err(at("best_effort_us"), format!("{} must be above 0 and below horizon_us ({})", p.best_effort_us, p.horizon_us));
+            }
+            let sched = crate::sched::port::SchedConfig {
+                discipline: p.scheduler,
+                capacity: p.queue_capacity,
+                bucket_shift: shift,
+                buckets: buckets as usize,
+                rate_bps: p.rate_bps,
+                best_effort_ns: p.best_effort_us * 1000,
+            };
             ports.push(PortSpec {
                 name: p.name.clone(),
                 device,
@@ -294,6 +358,7 @@ impl Pipeline {
                 promiscuous: p.promiscuous,
                 addresses,
                 link_delay_ns: p.link_delay_ns,
+                sched,
             });
         }
         let mut routes = Vec::new();
@@ -387,6 +452,7 @@ next_hop_mac = "02:00:00:00:00:0a"
         let p = Pipeline::parse(&text).unwrap();
         assert_eq!(p.ports[1].addresses.len(), 3);
         assert_eq!(p.ports[1].link_delay_ns, 500);
+        assert_eq!((p.ports[1].sched.bucket_shift, p.ports[1].sched.buckets), (10, 16384));
         assert_eq!((p.routes[2].to_hops, p.routes[2].to_delay_ns), (3, 200_000));
         assert_eq!(p.routes[0].to_hops, 1);
         assert_eq!(p.ports[0].dev_name, "net_pcap0");
@@ -425,6 +491,10 @@ next_hop_mac = "02:00:00:00:00:0a"
         assert_eq!(e.field, "port[1].addresses[0]");
         let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\naddresses = [\"8bit:3\", \"8bit:3\"]"));
         assert!(e.msg.contains("already an address"), "{e}");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\nscheduler = \"lifo\""));
+        assert!(e.msg.contains("unknown variant `lifo`"), "{e}");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\nbest_effort_us = 20000"));
+        assert_eq!(e.field, "port[1].best_effort_us");
         let e = bad(&GOOD.replace("10.0.0.0/8", "flex:0a0f/12"));
         assert_eq!(e.field, "route[0].prefix");
         let e = bad("[[port]]\nname = \"x\"\n");

@@ -126,7 +126,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         ports: ids
             .iter()
             .enumerate()
-            .map(|(index, id)| WorkerPort { index, id: *id, rxq: 0, txq: 0, link_delay_ns: p.ports[index].link_delay_ns })
+            .map(|(index, id)| WorkerPort {
+                index,
+                id: *id,
+                rxq: 0,
+                txq: 0,
+                link_delay_ns: p.ports[index].link_delay_ns,
+                sched: p.ports[index].sched,
+            })
             .collect(),
         router,
         pool,
@@ -134,7 +141,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         stats: Arc::clone(&stats),
         stop: Arc::clone(&stop),
         burst: s.burst,
-        drain_tsc: hz * s.drain_us / 1_000_000,
+        tx_drain_tsc: hz * s.drain_us / 1_000_000,
+        drain_tsc: hz / 1000 * s.shutdown_drain_ms,
         publish_tsc: hz / 1000,
         idle_sleep_us: s.idle_sleep_us,
         limits: Limits {
@@ -178,7 +186,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         id.close();
     }
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
-    let mut report = Report::new(&names, &stats.snapshot(), 0, elapsed);
+    let mut report = Report::new(&names, &stats.snapshot(), outcome.queued, elapsed);
     report.mbufs_in_use_start = in_use_start as u64;
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = vec![lcore.0];

@@ -9,6 +9,7 @@ use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::time::tsc;
+use crate::sched::port::{PortSched, SchedConfig, Schedulable};
 use crate::stats::{Counters, Event, Reason, SharedCounters};
 use crate::MAX_BURST;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -27,6 +28,33 @@ pub struct WorkerPort {
     pub txq: u16,
     /// Egress link delay added to precise-LBF experienced time.
     pub link_delay_ns: u32,
+    /// The egress scheduler of this port.
+    pub sched: SchedConfig,
+}
+
+/// A packet waiting in a port scheduler.
+struct Queued {
+    m: Mbuf,
+    meta: TxMeta,
+}
+
+impl Schedulable for Queued {
+    #[inline(always)]
+    fn deadline_ns(&self) -> u64 {
+        self.meta.deadline_ns
+    }
+    #[inline(always)]
+    fn eligible_ns(&self) -> u64 {
+        self.meta.eligible_ns
+    }
+    #[inline(always)]
+    fn frame_len(&self) -> u32 {
+        self.m.len() as u32
+    }
+    #[inline(always)]
+    fn late_ok(&self) -> bool {
+        self.meta.late_ok
+    }
 }
 
 /// When the loop stops (besides the stop flag).
@@ -67,10 +95,12 @@ pub struct Worker {
     pub pool: Mempool,
     pub clock: Clock,
     pub burst: usize,
-    pub drain_tsc: u64,
+    pub tx_drain_tsc: u64,
     pub publish_tsc: u64,
     pub idle_sleep_us: u64,
     pub limits: Limits,
+    /// After a stop, keep sending queued packets for at most this long.
+    pub drain_tsc: u64,
 }
 
 /// What the loop reports when it ends.
@@ -82,6 +112,40 @@ pub struct Outcome {
     pub last_rx_tsc: u64,
     /// Heap allocations this lcore made inside the loop (None: not counted).
     pub loop_allocations: Option<u64>,
+    /// Packets still in the schedulers at the end (0 after a full drain).
+    pub queued: u64,
+}
+
+/// Move what the scheduler releases now into the port's TX buffer (flushing
+/// when it fills); drops (late at the head, ...) are counted on the port.
+#[inline]
+fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns: u64, burst: usize, c: &mut Counters) {
+    loop {
+        let room = burst.saturating_sub(buf.burst.len());
+        if room == 0 {
+            buf.flush(op, now_ns, c);
+            continue;
+        }
+        // `room` places are free, so a refused push cannot happen; if it ever
+        // did, the packet is still counted (and freed) as tx-full.
+        let mut refused = 0;
+        let n = sq.dequeue(
+            now_ns,
+            room,
+            |q| {
+                let meta = q.meta;
+                if buf.push(q.m, meta.has_updates().then_some(&meta)).is_err() {
+                    refused += 1;
+                }
+            },
+            |_, r| c.drop(op.index, r, 1),
+        );
+        c.drop(op.index, Reason::TxFull, refused);
+        if n < room {
+            break;
+        }
+        buf.flush(op, now_ns, c);
+    }
 }
 
 /// One egress port's TX buffer: packets and what to write into each at send time.
@@ -165,6 +229,9 @@ impl Worker {
         for p in &self.ports {
             by_index[p.index] = Some(*p);
         }
+        let t0 = self.clock.ns(tsc());
+        let mut sched: Vec<PortSched<Queued>> =
+            (0..nports).map(|i| PortSched::new(by_index[i].map(|p| p.sched).unwrap_or_default(), t0)).collect();
         let allocs_before = crate::dpdk::heap::thread_allocations();
         let start = tsc();
         let mut last_drain = start;
@@ -207,14 +274,20 @@ impl Worker {
                     match self.router.process_at(m.data_mut(), &ctx, &mut c, &mut meta) {
                         Verdict::Forward { port, with_meta } => {
                             let out = port as usize;
-                            match (tx.get_mut(out), by_index.get(out).copied().flatten()) {
-                                (Some(buf), Some(op)) => {
-                                    if buf.burst.len() >= burst {
-                                        buf.flush(&op, now_ns, &mut c);
-                                    }
-                                    // The buffer has room after a flush; a refused push is dropped.
-                                    if buf.push(m, with_meta.then_some(&meta)).is_err() {
-                                        c.drop(op.index, Reason::TxFull, 1);
+                            match (tx.get_mut(out), sched.get_mut(out), by_index.get(out).copied().flatten()) {
+                                (Some(buf), Some(sq), Some(op)) => {
+                                    let (eligible, len) = if with_meta { (meta.eligible_ns, m.len() as u32) } else { (0, m.len() as u32) };
+                                    if sq.try_bypass_with(eligible, len, now_ns) {
+                                        if buf.burst.len() >= burst {
+                                            buf.flush(&op, now_ns, &mut c);
+                                        }
+                                        // The buffer has room after a flush; a refused push is dropped.
+                                        if buf.push(m, with_meta.then_some(&meta)).is_err() {
+                                            c.drop(op.index, Reason::TxFull, 1);
+                                        }
+                                    } else {
+                                        let q = Queued { m, meta: if with_meta { meta } else { TxMeta { rx_ns: now_ns, ..TxMeta::NONE } } };
+                                        sq.enqueue(q, now_ns, |_, r| c.drop(out, r, 1));
                                     }
                                 }
                                 _ => c.drop(p.index, Reason::NoRoute, 1),
@@ -227,12 +300,16 @@ impl Worker {
                     }
                 }
             }
-            let drain_due = now.wrapping_sub(last_drain) >= self.drain_tsc;
-            for (i, buf) in tx.iter_mut().enumerate() {
+            let drain_due = now.wrapping_sub(last_drain) >= self.tx_drain_tsc;
+            let mut queued = 0;
+            for (i, (buf, sq)) in tx.iter_mut().zip(sched.iter_mut()).enumerate() {
+                let Some(op) = by_index[i] else { continue };
+                if !sq.is_empty() {
+                    release(sq, buf, &op, now_ns, burst, &mut c);
+                    queued += sq.len();
+                }
                 if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
-                    if let Some(op) = by_index[i] {
-                        buf.flush(&op, now_ns, &mut c);
-                    }
+                    buf.flush(&op, now_ns, &mut c);
                 }
             }
             if drain_due {
@@ -244,7 +321,7 @@ impl Worker {
             }
             if got > 0 {
                 last_rx = now;
-            } else {
+            } else if queued == 0 {
                 if let Some(idle) = self.limits.idle_tsc {
                     if now.wrapping_sub(last_rx) >= idle {
                         break;
@@ -255,13 +332,31 @@ impl Worker {
                 }
             }
         }
-        // Drain: send what is buffered, so nothing received stays unaccounted.
-        let now_ns = self.clock.ns(tsc());
-        for (i, buf) in tx.iter_mut().enumerate() {
-            if let Some(op) = by_index[i] {
+        // Drain: keep sending what the schedulers hold (for at most drain_tsc),
+        // then drop the rest by name; send what is buffered. Nothing received
+        // stays unaccounted.
+        let stop_at = tsc();
+        loop {
+            let now = tsc();
+            let now_ns = self.clock.ns(now);
+            let mut left = 0;
+            for (i, (buf, sq)) in tx.iter_mut().zip(sched.iter_mut()).enumerate() {
+                let Some(op) = by_index[i] else { continue };
+                if !sq.is_empty() {
+                    if now.wrapping_sub(stop_at) >= self.drain_tsc {
+                        sq.drain(now_ns, |_, r| c.drop(op.index, r, 1));
+                    } else {
+                        release(sq, buf, &op, now_ns, burst, &mut c);
+                    }
+                }
                 buf.flush(&op, now_ns, &mut c);
+                left += sq.len();
+            }
+            if left == 0 {
+                break;
             }
         }
+        let queued = sched.iter().map(|s| s.len() as u64).sum();
         let end = tsc();
         self.stats.publish(&c);
         let allocs_after = crate::dpdk::heap::thread_allocations();
@@ -270,6 +365,7 @@ impl Worker {
             end_tsc: end,
             last_rx_tsc: last_rx,
             loop_allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a),
+            queued,
         }
     }
 

@@ -151,14 +151,20 @@ impl<P: Schedulable> PortSched<P> {
     /// tokens: then every discipline would send it first anyway.
     #[inline(always)]
     pub fn try_bypass(&mut self, p: &P, now: u64) -> bool {
-        if !self.is_empty() || p.eligible_ns() > now {
+        self.try_bypass_with(p.eligible_ns(), p.frame_len(), now)
+    }
+
+    /// [`try_bypass`](Self::try_bypass) from the two numbers it needs.
+    #[inline(always)]
+    pub fn try_bypass_with(&mut self, eligible_ns: u64, frame_len: u32, now: u64) -> bool {
+        if !self.is_empty() || eligible_ns > now {
             return false;
         }
         match &mut self.shaper {
             None => true,
             Some(s) => {
                 s.refill(now);
-                s.try_take(p.frame_len())
+                s.try_take(frame_len)
             }
         }
     }
