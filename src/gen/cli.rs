@@ -1,6 +1,6 @@
 //! `newipd gen`: command-line front end of the traffic generator.
 
-use super::{pcap, Kind, Mix};
+use super::{mixfile, pcap, Kind, Mix};
 use clap::Args;
 
 /// `newipd gen` arguments.
@@ -9,7 +9,14 @@ pub struct GenArgs {
     /// Output pcap file.
     #[arg(short, long, value_name = "FILE")]
     pub out: std::path::PathBuf,
-    /// What to send.
+    /// Traffic mix TOML file (flows of any kind, contracts, shares; see
+    /// docs/traffic.md). When given with other flags, the file wins for
+    /// every value it sets; the flags fill in what it leaves out (--seed,
+    /// --packets, --rate, --malformed, --dst-mac, --size, --dst4, --dst6, and
+    /// --kind/--flows when it has no [[flow]]).
+    #[arg(long, value_name = "FILE")]
+    pub mix: Option<std::path::PathBuf>,
+    /// What to send (ignored for a --mix file with [[flow]] tables).
     #[arg(long, value_enum, default_value_t = Kind::Ipv4)]
     pub kind: Kind,
     /// Number of packets.
@@ -64,8 +71,19 @@ pub fn run(a: &GenArgs) -> Result<String, String> {
         rate_pps: a.rate,
         dst_mac,
     };
-    let g = mix.generate();
+    let (g, from) = match &a.mix {
+        Some(path) => {
+            let t = mixfile::load(path, &mix)?;
+            (t.generate(), format!(" from mix {} ({} flow sets)", path.display(), t.flows.len()))
+        }
+        None => (mix.generate(), String::new()),
+    };
     pcap::write(&a.out, &g.frames).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    let bad: usize = g.malformed.iter().map(|m| m.1).sum();
-    Ok(format!("wrote {} packets ({} well-formed, {} malformed) to {}", g.frames.len(), g.good, bad, a.out.display()))
+    let bad: usize = g.by_reason.values().sum();
+    let mut msg = format!("wrote {} packets ({} well-formed, {} malformed) to {}{from}", g.frames.len(), g.good, bad, a.out.display());
+    if bad > 0 {
+        let reasons: Vec<String> = g.by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        msg.push_str(&format!("\nmalformed by reason: {}", reasons.join(", ")));
+    }
+    Ok(msg)
 }

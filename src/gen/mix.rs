@@ -16,6 +16,21 @@ pub enum Kind {
     Ipv6,
     /// Half IPv4, half IPv6, some with an 802.1Q tag.
     Mix,
+    /// New IP benchmark traffic: IPv4-type addresses (192.168.0.1 to
+    /// dst4 + flow), one LBF contract (max 50 ms), frames of exactly --size.
+    NewipLbf,
+    /// As newip-lbf with a 0x8001 precise LBF contract (max 5 ms).
+    NewipPlbf,
+    /// Every New IP address type (also asymmetric), every contract kind,
+    /// qualitative payloads, unknown TLVs, and IPv6 with the Hop-by-Hop option.
+    NewipMix,
+}
+
+impl Kind {
+    /// Whether this kind sends New IP (or the IPv6 Hop-by-Hop latency option).
+    pub fn is_newip(self) -> bool {
+        matches!(self, Kind::NewipLbf | Kind::NewipPlbf | Kind::NewipMix)
+    }
 }
 
 /// Ways the generator breaks a packet on purpose; each maps to one drop reason.
@@ -169,17 +184,30 @@ pub struct Generated {
     pub good: usize,
     /// How many of each malformation, in [`Malformation::ALL`] order.
     pub malformed: Vec<(Malformation, usize)>,
+    /// How many malformed packets were generated per drop-reason name
+    /// (legacy ones under [`Malformation::reason`]`().name()`, New IP ones
+    /// under `malformed-newip-...` / `malformed-hbh-...`). Only reasons
+    /// with at least one packet appear; the values sum to the number of
+    /// malformed frames.
+    pub by_reason: std::collections::BTreeMap<&'static str, usize>,
 }
 
 impl Mix {
-    /// Generate the frames with their timestamps (ns).
+    /// Generate the frames with their timestamps (ns). Payloads of at least
+    /// 16 bytes start with the frame's index and timestamp (see
+    /// [`traffic`](super::traffic)). The New IP kinds are generated through
+    /// [`Traffic::from_mix`](super::Traffic::from_mix).
     pub fn generate(&self) -> Generated {
+        if self.kind.is_newip() {
+            return super::Traffic::from_mix(self).generate();
+        }
         let mut rng = Pcg64Mcg::seed_from_u64(self.seed);
         let mut out = Generated { malformed: Malformation::ALL.iter().map(|m| (*m, 0)).collect(), ..Default::default() };
         let gap = 1_000_000_000 / self.rate_pps.max(1);
         let flows = self.flows.max(1);
         for i in 0..self.packets {
             let flow = rng.gen_range(0..flows);
+            let ts = i as u64 * gap;
             let v4 = Udp4 {
                 dst_mac: self.dst_mac,
                 dst: self.dst4.wrapping_add(flow),
@@ -198,26 +226,48 @@ impl Mix {
             let frame = if self.malformed > 0.0 && rng.gen_bool(self.malformed.min(1.0)) {
                 let k = rng.gen_range(0..Malformation::ALL.len());
                 out.malformed[k].1 += 1;
+                *out.by_reason.entry(Malformation::ALL[k].reason().name()).or_insert(0) += 1;
                 Malformation::ALL[k].make(&v4, &v6)
             } else {
                 out.good += 1;
+                // The payload stamp, sized for the frame actually built.
+                let s4 = |d: Udp4| {
+                    let eth = if d.vlan.is_some() { 18 } else { 14 };
+                    let plen = d.frame_len.saturating_sub(eth + 28);
+                    build::udp4(Udp4 { payload: stamp(plen, i as u64, ts), ..d })
+                };
+                let s6 = |d: Udp6| {
+                    let eth = if d.vlan.is_some() { 18 } else { 14 };
+                    let plen = d.frame_len.saturating_sub(eth + 48);
+                    build::udp6(Udp6 { payload: stamp(plen, i as u64, ts), ..d })
+                };
                 match self.kind {
-                    Kind::Ipv4 => build::udp4(v4),
-                    Kind::Ipv6 => build::udp6(v6),
+                    Kind::Ipv4 => s4(v4),
+                    Kind::Ipv6 => s6(v6),
                     Kind::Mix => {
                         let vlan = (i % 8 == 7).then_some(100);
                         if rng.gen_bool(0.5) {
-                            build::udp4(Udp4 { vlan, ..v4 })
+                            s4(Udp4 { vlan, ..v4 })
                         } else {
-                            build::udp6(Udp6 { vlan, ..v6 })
+                            s6(Udp6 { vlan, ..v6 })
                         }
                     }
+                    Kind::NewipLbf | Kind::NewipPlbf | Kind::NewipMix => unreachable!("handled above"),
                 }
             };
-            out.frames.push((i as u64 * gap, frame));
+            out.frames.push((ts, frame));
         }
         out
     }
+}
+
+/// The first 16 bytes of a payload of `plen` bytes: the stamp, or nothing
+/// when it does not fit (the builders fill the rest with their pattern).
+fn stamp(plen: usize, seq: u64, ts: u64) -> Vec<u8> {
+    if plen < super::traffic::STAMP_LEN {
+        return Vec::new();
+    }
+    super::traffic::payload(super::traffic::STAMP_LEN, seq, ts)
 }
 
 #[cfg(test)]
@@ -233,8 +283,29 @@ mod tests {
         assert_eq!(a, m.generate());
         assert_ne!(a.frames, Mix { seed: 2, ..m.clone() }.generate().frames);
         assert_eq!(a.good + a.malformed.iter().map(|x| x.1).sum::<usize>(), 200);
+        assert_eq!(a.by_reason.values().sum::<usize>(), 200 - a.good);
         let m = Mix { packets: 50, size: 60, ..Default::default() };
         assert!(m.generate().frames.iter().all(|f| f.1.len() == 60));
+    }
+
+    #[test]
+    fn legacy_payloads_carry_the_stamp_without_changing_sizes() {
+        for kind in [Kind::Ipv4, Kind::Ipv6, Kind::Mix] {
+            for size in [60, 61, 62, 64, 100] {
+                let m = Mix { kind, packets: 40, size, rate_pps: 1000, ..Default::default() };
+                for (i, (ts, f)) in m.generate().frames.iter().enumerate() {
+                    let eth = if f[12..14] == [0x81, 0x00] { 18 } else { 14 };
+                    let v6 = f[eth - 2..eth] == [0x86, 0xdd];
+                    let frame_len = if v6 { size.max(62) } else { size };
+                    assert_eq!(f.len(), frame_len.max(eth + if v6 { 48 } else { 28 }), "{kind:?} {size}");
+                    let p = crate::gen::traffic::frame_payload(f).unwrap();
+                    if p.len() >= 16 {
+                        assert_eq!(crate::gen::traffic::read_stamp(p), Some((i as u64, *ts)));
+                    }
+                    assert_eq!(*ts, i as u64 * 1_000_000);
+                }
+            }
+        }
     }
 
     #[test]

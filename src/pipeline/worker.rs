@@ -55,6 +55,10 @@ impl Schedulable for Queued {
     fn late_ok(&self) -> bool {
         self.meta.late_ok
     }
+    #[inline(always)]
+    fn set_deadline_ns(&mut self, d: u64) {
+        self.meta.deadline_ns = d;
+    }
 }
 
 /// When the loop stops (besides the stop flag).
@@ -286,7 +290,9 @@ impl Worker {
                                             c.drop(op.index, Reason::TxFull, 1);
                                         }
                                     } else {
-                                        let q = Queued { m, meta: if with_meta { meta } else { TxMeta { rx_ns: now_ns, ..TxMeta::NONE } } };
+                                        // No contract: best effort, never dropped for lateness.
+                                        let meta = if with_meta { meta } else { TxMeta { rx_ns: now_ns, late_ok: true, ..TxMeta::NONE } };
+                                        let q = Queued { m, meta };
                                         sq.enqueue(q, now_ns, |_, r| c.drop(out, r, 1));
                                     }
                                 }
@@ -307,6 +313,7 @@ impl Worker {
                 if !sq.is_empty() {
                     release(sq, buf, &op, now_ns, burst, &mut c);
                     queued += sq.len();
+                    c.event(op.index, Event::LateOkDemoted, sq.take_demoted());
                 }
                 if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
                     buf.flush(&op, now_ns, &mut c);

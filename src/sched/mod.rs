@@ -4,8 +4,10 @@
 //! * [`bitmap`]: the three-level find-first-set bitmap.
 //! * [`queue`]: the bucketed deadline queue (calendar queue, FIFO per bucket).
 //! * [`port`]: one egress port's scheduler (EDF or FIFO, hold, shaper, drops).
+//! * [`experiment`]: EDF against FIFO through a shaped bottleneck, in virtual time.
 
 pub mod bitmap;
 pub mod budget;
+pub mod experiment;
 pub mod port;
 pub mod queue;

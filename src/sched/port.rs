@@ -11,7 +11,9 @@
 //! * When full, it drops an already late packet if there is one, else the
 //!   one with the latest deadline (`queue-full-late`, `queue-full`).
 //! * At the head, a packet past its deadline is dropped (`newip-late`)
-//!   unless it is `late_ok`.
+//!   unless it is `late_ok`: then (EDF) it is demoted to best effort, with a
+//!   fresh best-effort deadline, so a late packet never outranks packets
+//!   that can still be on time.
 //!
 //! Times are nanoseconds. Pure code: the item type is generic.
 
@@ -28,6 +30,8 @@ pub trait Schedulable {
     fn frame_len(&self) -> u32;
     /// Deliver late rather than drop.
     fn late_ok(&self) -> bool;
+    /// Give the packet a new deadline (a late_ok packet demoted to best effort).
+    fn set_deadline_ns(&mut self, deadline_ns: u64);
 }
 
 /// Queue discipline.
@@ -113,6 +117,7 @@ pub struct PortSched<P> {
     hold: BucketQueue<P>,
     shaper: Option<Shaper>,
     queued_bytes: u64,
+    demoted: u64,
 }
 
 impl<P: Schedulable> PortSched<P> {
@@ -125,6 +130,7 @@ impl<P: Schedulable> PortSched<P> {
             hold: BucketQueue::new(hold_cap, cfg.buckets, cfg.bucket_shift),
             shaper: (cfg.rate_bps > 0).then(|| Shaper::new(cfg.rate_bps, now)),
             queued_bytes: 0,
+            demoted: 0,
         }
     }
 
@@ -139,6 +145,11 @@ impl<P: Schedulable> PortSched<P> {
 
     pub fn is_empty(&self) -> bool {
         self.ready.is_empty() && self.hold.is_empty()
+    }
+
+    /// Late packets demoted to best effort since the last call.
+    pub fn take_demoted(&mut self) -> u64 {
+        std::mem::take(&mut self.demoted)
     }
 
     /// Frame bytes queued (for packet wash budgets).
@@ -248,11 +259,24 @@ impl<P: Schedulable> PortSched<P> {
             let Some(k) = self.ready.peek_key() else { break };
             let _ = k;
             // Look at the head without committing: the shaper may say wait.
-            let Some((key, p)) = self.ready.pop(now) else { break };
-            if p.deadline_ns() < now && !p.late_ok() {
-                self.queued_bytes -= p.frame_len() as u64;
-                drop(p, Reason::NewipLate);
-                continue;
+            let Some((key, mut p)) = self.ready.pop(now) else { break };
+            if p.deadline_ns() < now {
+                if !p.late_ok() {
+                    self.queued_bytes -= p.frame_len() as u64;
+                    drop(p, Reason::NewipLate);
+                    continue;
+                }
+                if self.cfg.discipline == Discipline::Edf {
+                    // Demote to best effort: behind everything that can still be on time.
+                    let d = now.saturating_add(self.cfg.best_effort_ns);
+                    p.set_deadline_ns(d);
+                    self.demoted += 1;
+                    if let Err(p) = self.ready.push(d, p, now) {
+                        self.queued_bytes -= p.frame_len() as u64;
+                        drop(p, Reason::QueueFull);
+                    }
+                    continue;
+                }
             }
             if let Some(s) = &mut self.shaper {
                 if !s.try_take(p.frame_len()) {
@@ -311,6 +335,9 @@ mod tests {
         fn late_ok(&self) -> bool {
             self.late_ok
         }
+        fn set_deadline_ns(&mut self, d: u64) {
+            self.deadline = d;
+        }
     }
 
     fn t(id: u32, deadline: u64) -> T {
@@ -357,8 +384,10 @@ mod tests {
         s.enqueue(T { late_ok: true, ..t(2, 20) }, 0, |_, _| panic!());
         s.enqueue(t(3, 100), 0, |_, _| panic!());
         let (sent, dropped) = drain_ids(&mut s, 50);
-        assert_eq!(sent, vec![2, 3]);
+        // 2 is late but late_ok: demoted behind 3, which can still be on time.
+        assert_eq!(sent, vec![3, 2]);
         assert_eq!(dropped, vec![(1, Reason::NewipLate)]);
+        assert_eq!(s.take_demoted(), 1);
     }
 
     #[test]

@@ -503,7 +503,7 @@ fn parse_uint(v: &str) -> Result<u64, String> {
 fn parse_hex(v: &str) -> Result<Vec<u8>, String> {
     let v = v.trim();
     let h = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")).unwrap_or(v);
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return Err(format!("'{v}' has an odd number of hex digits"));
     }
     (0..h.len())

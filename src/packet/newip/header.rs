@@ -98,7 +98,7 @@ pub struct Contracts {
     pub precise_lbf: Option<u8>,
     /// First on-time TLV (0x8002). The value is at `off + 4`.
     pub on_time: Option<u8>,
-    /// First qualitative TLV (0x8003). The value is at `off + 4`.
+    /// The qualitative TLV (0x8003); a packet may carry only one. The value is at `off + 4`.
     pub qualitative: Option<u8>,
     /// Unknown TLVs skipped.
     pub unknown_tlvs: u8,
@@ -269,7 +269,11 @@ pub fn parse(buf: &[u8]) -> Result<NewIp, Malformed> {
                     c.precise_lbf = c.precise_lbf.or(o);
                 }
                 ContractRef::OnTime { .. } => c.on_time = c.on_time.or(o),
-                ContractRef::Qualitative { .. } => c.qualitative = c.qualitative.or(o),
+                // One payload has one chunk table: a second one would contradict
+                // it (and a wash by one would leave the other pointing past the
+                // payload), so it counts as overlapping chunk lists.
+                ContractRef::Qualitative { .. } if c.qualitative.is_some() => return Err(Malformed::Chunks),
+                ContractRef::Qualitative { .. } => c.qualitative = o,
                 ContractRef::UnknownTlv { .. } => c.unknown_tlvs = c.unknown_tlvs.saturating_add(1),
             }
             pos = next;

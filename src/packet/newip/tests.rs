@@ -1537,3 +1537,23 @@ fn small_copy_structs() {
     is_copy::<Malformed>();
     is_copy::<WashOutcome>();
 }
+
+/// Found by the fuzzer: two qualitative tables over one payload. A wash by
+/// the first left the second pointing past the payload; such a packet is now
+/// malformed at parse (a second table is an overlapping chunk list).
+#[test]
+fn second_qualitative_table_is_malformed() {
+    use super::build::{ContractDesc, PacketDesc, Address};
+    use super::Chunk;
+    let chunk = |offset, length, significance| Chunk { offset, length, significance, flags: 0 };
+    let d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2))
+        .contract(ContractDesc::Qualitative(vec![chunk(0, 4, 0), chunk(4, 4, 5)]))
+        .contract(ContractDesc::Qualitative(vec![chunk(0, 8, 0)]))
+        .payload(vec![7u8; 8]);
+    let b = d.build().unwrap();
+    assert_eq!(super::parse(&b), Err(super::Malformed::Chunks));
+    let one = PacketDesc::new(Address::Bits8(1), Address::Bits8(2))
+        .contract(ContractDesc::Qualitative(vec![chunk(0, 4, 0), chunk(4, 4, 5)]))
+        .payload(vec![7u8; 8]);
+    assert!(super::parse(&one.build().unwrap()).is_ok());
+}
