@@ -31,6 +31,8 @@ fn bench_router(c: &mut Criterion) {
         ("ipv4_vlan", burst_of(vec![build::udp4(Udp4 { vlan: Some(5), ..Default::default() })])),
         ("ipv6_udp", burst_of(vec![build::udp6(Udp6::default())])),
     ];
+    let mut cnt = newipd::stats::Counters::default();
+    let ctx = newipd::pipeline::router::PacketCtx { now_ns: 1_000_000, in_port: 0 };
     for (name, template) in cases {
         let mut work = template.clone();
         g.bench_function(name, |b| {
@@ -39,7 +41,8 @@ fn bench_router(c: &mut Criterion) {
                     w.copy_from_slice(t); // restore the TTL
                 }
                 for w in work.iter_mut() {
-                    black_box(r.process(black_box(w)));
+                    let mut meta = newipd::pipeline::router::TxMeta::NONE;
+                    black_box(r.process_at(black_box(w), &ctx, &mut cnt, &mut meta));
                 }
             })
         });
@@ -74,5 +77,31 @@ fn bench_newip(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_router, bench_lpm, bench_newip);
+fn bench_newip_stage(c: &mut Criterion) {
+    use newipd::gen::{Kind, Mix};
+    use newipd::pipeline::router::{on_transmit, PacketCtx, TxMeta};
+    use newipd::stats::Counters;
+    let r = router();
+    let frames: Vec<Vec<u8>> = Mix { kind: Kind::NewipLbf, packets: BURST, size: 64, ..Default::default() }.generate().frames.into_iter().map(|f| f.1).collect();
+    let mut work = frames.clone();
+    let mut cnt = Counters::default();
+    let mut g = c.benchmark_group("router");
+    g.throughput(Throughput::Elements(BURST as u64));
+    g.bench_function("newip_lbf_64B_with_transmit", |b| {
+        b.iter(|| {
+            for (w, t) in work.iter_mut().zip(&frames) {
+                w.copy_from_slice(t);
+            }
+            for w in work.iter_mut() {
+                let mut meta = TxMeta::NONE;
+                let ctx = PacketCtx { now_ns: 1_000_000, in_port: 0 };
+                black_box(r.process_at(black_box(w), &ctx, &mut cnt, &mut meta));
+                black_box(on_transmit(w, &meta, 1_000_500, 0).is_ok());
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_router, bench_lpm, bench_newip, bench_newip_stage);
 criterion_main!(benches);

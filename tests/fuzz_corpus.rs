@@ -19,10 +19,17 @@ fn fuzz_dir() -> PathBuf {
 
 /// Files directly inside `dir` (no recursion), sorted; none if `dir` is absent.
 fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut v: Vec<PathBuf> = rd
         .map(|e| e.expect("read corpus dir entry").path())
-        .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     v.sort();
     v
@@ -43,14 +50,20 @@ fn run(f: fn(&[u8]), data: &[u8]) -> Result<(), String> {
 }
 
 fn replay(files: &[PathBuf]) -> Vec<String> {
-    let targets: [(&str, fn(&[u8])); 2] =
-        [("forward", newipd::pipeline::router::fuzz_one), ("newip", check::check_frame)];
+    let targets: [(&str, fn(&[u8])); 2] = [
+        ("forward", newipd::pipeline::router::fuzz_one),
+        ("newip", check::check_frame),
+    ];
     let mut failures = Vec::new();
     for p in files {
         let data = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
         for (name, f) in targets {
             if let Err(msg) = run(f, &data) {
-                failures.push(format!("{} [{name}]: {msg}\n  input: {}", p.display(), hex(&data)));
+                failures.push(format!(
+                    "{} [{name}]: {msg}\n  input: {}",
+                    p.display(),
+                    hex(&data)
+                ));
             }
         }
     }
@@ -66,7 +79,11 @@ fn corpus_replays_without_panics() {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    assert!(!dirs.is_empty(), "no target directories in {}", corpus.display());
+    assert!(
+        !dirs.is_empty(),
+        "no target directories in {}",
+        corpus.display()
+    );
     let mut files = Vec::new();
     for d in &dirs {
         let f = files_in(d);
@@ -74,17 +91,31 @@ fn corpus_replays_without_panics() {
         files.extend(f);
     }
     for t in ["forward", "newip"] {
-        assert!(dirs.iter().any(|d| d.ends_with(t)), "no corpus for target {t}");
+        assert!(
+            dirs.iter().any(|d| d.ends_with(t)),
+            "no corpus for target {t}"
+        );
     }
     let failures = replay(&files);
-    assert!(failures.is_empty(), "{} of {} corpus runs panicked:\n{}", failures.len(), 2 * files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus runs panicked:\n{}",
+        failures.len(),
+        2 * files.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn regressions_replay_without_panics() {
     let files = files_in(&fuzz_dir().join("regressions"));
     let failures = replay(&files);
-    assert!(failures.is_empty(), "{} regression runs panicked:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} regression runs panicked:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The checks themselves must be able to fail: a wash that broke an

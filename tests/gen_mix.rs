@@ -194,8 +194,8 @@ fn newip_lbf_kind_is_benchmark_traffic() {
                 min_delay: 0,
                 max_delay: 50,
                 experienced_delay: 0,
-                fib_todelay: 0,
-                fib_tohops: 0,
+                fib_todelay: 5,
+                fib_tohops: 8,
                 ..
             } => {}
             c => panic!("{c:?}"),

@@ -23,8 +23,12 @@ use newipd::packet::newip::{self as nip, contract, qual, Chunk, ContractRef, New
 /// Run one input through every check. Panics (with a message naming the
 /// broken promise) if one fails.
 pub fn check_frame(data: &[u8]) {
-    let Some((_, l3)) = nip::ethernet_payload(data) else { return };
-    let (Some(k), Some(l3buf)) = (data.get(6..12), data.get(l3..)) else { return };
+    let Some((_, l3)) = nip::ethernet_payload(data) else {
+        return;
+    };
+    let (Some(k), Some(l3buf)) = (data.get(6..12), data.get(l3..)) else {
+        return;
+    };
     let budget = u16::from_be_bytes([k[0], k[1]]) as usize;
     let val = u32::from_be_bytes([k[2], k[3], k[4], k[5]]);
     check_l3(l3buf, budget, val);
@@ -44,26 +48,55 @@ pub fn check_l3(buf: &[u8], budget: usize, val: u32) {
 
 /// Offsets of the header and the addresses lie where the format says.
 fn check_header(buf: &[u8], h: &NewIp) {
-    let (so, co, po) = (h.shipping_off as usize, h.contract_off as usize, h.payload_off as usize);
+    let (so, co, po) = (
+        h.shipping_off as usize,
+        h.contract_off as usize,
+        h.payload_off as usize,
+    );
     assert!(so >= 3, "shipping offset {so} < 3");
-    assert!(po <= buf.len(), "payload offset {po} past the end {}", buf.len());
-    assert!(co == 0 || (so < co && co < po), "contract offset {co} not in ({so}, {po})");
+    assert!(
+        po <= buf.len(),
+        "payload offset {po} past the end {}",
+        buf.len()
+    );
+    assert!(
+        co == 0 || (so < co && co < po),
+        "contract offset {co} not in ({so}, {po})"
+    );
     let end = h.shipping_end();
     assert!(so + 3 <= end, "no room for the shipping spec");
     for (name, a) in [("src", h.src), ("dst", h.dst)] {
         let wire_end = a.wire_off() + a.wire_len();
-        assert!(a.wire_off() >= so + 3 && wire_end <= end, "{name} address outside the shipping spec");
+        assert!(
+            a.wire_off() >= so + 3 && wire_end <= end,
+            "{name} address outside the shipping spec"
+        );
         assert_eq!(a.bytes(buf).len(), a.len as usize, "{name} address bytes");
         match a.ty.fixed_len() {
             Some(n) => assert_eq!(a.len as usize, n, "{name} fixed length"),
             None => {
-                assert!((1..=nip::FLEX_MAX_LEN).contains(&(a.len as usize)), "{name} flex length");
-                assert_eq!(buf[a.wire_off()] as usize, a.len as usize, "{name} flex length byte");
+                assert!(
+                    (1..=nip::FLEX_MAX_LEN).contains(&(a.len as usize)),
+                    "{name} flex length"
+                );
+                assert_eq!(
+                    buf[a.wire_off()] as usize,
+                    a.len as usize,
+                    "{name} flex length byte"
+                );
             }
         }
     }
-    assert_eq!(h.src.wire_off(), so + 3, "src not right after the type bytes");
-    assert_eq!(h.dst.wire_off(), h.src.wire_off() + h.src.wire_len(), "dst not right after src");
+    assert_eq!(
+        h.src.wire_off(),
+        so + 3,
+        "src not right after the type bytes"
+    );
+    assert_eq!(
+        h.dst.wire_off(),
+        h.src.wire_off() + h.src.wire_len(),
+        "dst not right after src"
+    );
     assert_eq!(h.payload(buf).len(), h.payload_len(buf.len()));
 }
 
@@ -91,13 +124,28 @@ fn check_contracts(buf: &[u8], h: &NewIp) -> Vec<ContractRef> {
         let off = c.off();
         assert_eq!(off, pos, "contract not where the previous one ended");
         let end = off + wire_size(buf, &c);
-        assert!(off >= co && end <= po, "contract {off}..{end} outside {co}..{po}");
-        assert_eq!(u16::from_be_bytes([buf[off], buf[off + 1]]), c.ty(), "type field");
-        assert_eq!(nip::contract_at(buf, h, off), Ok(c), "contract_at disagrees");
+        assert!(
+            off >= co && end <= po,
+            "contract {off}..{end} outside {co}..{po}"
+        );
+        assert_eq!(
+            u16::from_be_bytes([buf[off], buf[off + 1]]),
+            c.ty(),
+            "type field"
+        );
+        assert_eq!(
+            nip::contract_at(buf, h, off),
+            Ok(c),
+            "contract_at disagrees"
+        );
         match c {
             ContractRef::PreciseLbf { v, .. } => {
                 assert_eq!(nip::PreciseLbf::read(buf, off + 4), Some(v));
-                assert_eq!(&v.to_bytes()[..], &buf[off + 4..off + 20], "precise LBF re-encoding");
+                assert_eq!(
+                    &v.to_bytes()[..],
+                    &buf[off + 4..off + 20],
+                    "precise LBF re-encoding"
+                );
             }
             ContractRef::OnTime { v, .. } => assert_eq!(nip::OnTime::read(buf, off + 4), Some(v)),
             ContractRef::Qualitative { count, .. } => check_chunk_table(buf, h, off + 4, count),
@@ -120,14 +168,30 @@ fn check_contracts(buf: &[u8], h: &NewIp) -> Vec<ContractRef> {
     assert_eq!(s.max_delay, first(nip::CT_MAX_DELAY), "summary max_delay");
     assert_eq!(s.lbf, first(nip::CT_LBF), "summary lbf");
     assert_eq!(s.ping, first(nip::CT_PING), "summary ping");
-    assert_eq!(s.precise_lbf, first(nip::CT_PRECISE_LBF), "summary precise_lbf");
+    assert_eq!(
+        s.precise_lbf,
+        first(nip::CT_PRECISE_LBF),
+        "summary precise_lbf"
+    );
     assert_eq!(s.on_time, first(nip::CT_ON_TIME), "summary on_time");
-    assert_eq!(s.qualitative, first(nip::CT_QUALITATIVE), "summary qualitative");
-    let unknown = cs.iter().filter(|c| matches!(c, ContractRef::UnknownTlv { .. })).count();
+    assert_eq!(
+        s.qualitative,
+        first(nip::CT_QUALITATIVE),
+        "summary qualitative"
+    );
+    let unknown = cs
+        .iter()
+        .filter(|c| matches!(c, ContractRef::UnknownTlv { .. }))
+        .count();
     assert_eq!(s.unknown_tlvs as usize, unknown, "summary unknown_tlvs");
-    let deadlines: Vec<_> = nip::deadline_contracts(buf, h).map(|r| r.expect("deadline walk")).collect();
+    let deadlines: Vec<_> = nip::deadline_contracts(buf, h)
+        .map(|r| r.expect("deadline walk"))
+        .collect();
     assert!(deadlines.iter().all(|c| c.has_deadline()));
-    assert_eq!(deadlines.len(), cs.iter().filter(|c| c.has_deadline()).count());
+    assert_eq!(
+        deadlines.len(),
+        cs.iter().filter(|c| c.has_deadline()).count()
+    );
     assert_eq!(s.deadlines as usize, deadlines.len(), "summary deadlines");
     cs
 }
@@ -140,7 +204,10 @@ fn check_chunk_table(buf: &[u8], h: &NewIp, val: usize, count: u8) {
     let mut n = 0usize;
     for (i, c) in qual::chunks(buf, val).enumerate() {
         let (o, l) = (c.offset as usize, c.length as usize);
-        assert!(o >= prev_end && o + l <= plen, "chunk {i} {o}+{l} (prev end {prev_end}, payload {plen})");
+        assert!(
+            o >= prev_end && o + l <= plen,
+            "chunk {i} {o}+{l} (prev end {prev_end}, payload {plen})"
+        );
         assert_eq!(qual::chunk_offset(buf, val, i), Some(c.offset));
         prev_end = o + l;
         n += 1;
@@ -160,41 +227,81 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
         let off = c.off();
         let before = m.clone();
         match *c {
-            ContractRef::MaxDelay { max_allowed_delay, .. } => {
-                assert!(!contract::set_lbf_fib_tohops(&mut m, off, v16), "LBF setter on a Max Delay contract");
-                assert!(!contract::set_ping_hops(&mut m, off, v16), "Ping setter on a Max Delay contract");
+            ContractRef::MaxDelay {
+                max_allowed_delay, ..
+            } => {
+                assert!(
+                    !contract::set_lbf_fib_tohops(&mut m, off, v16),
+                    "LBF setter on a Max Delay contract"
+                );
+                assert!(
+                    !contract::set_ping_hops(&mut m, off, v16),
+                    "Ping setter on a Max Delay contract"
+                );
                 assert_eq!(m, before, "refused setter wrote");
-                assert!(contract::set_delay_exp(&mut m, off, v16), "set_delay_exp at {off}");
+                assert!(
+                    contract::set_delay_exp(&mut m, off, v16),
+                    "set_delay_exp at {off}"
+                );
                 match nip::contract_at(&m, h, off) {
-                    Ok(ContractRef::MaxDelay { max_allowed_delay: a, delay_exp, .. }) => {
+                    Ok(ContractRef::MaxDelay {
+                        max_allowed_delay: a,
+                        delay_exp,
+                        ..
+                    }) => {
                         assert_eq!((a, delay_exp), (max_allowed_delay, v16));
                     }
                     other => panic!("after set_delay_exp: {other:?}"),
                 }
             }
-            ContractRef::Lbf { min_delay, max_delay, .. } => {
-                assert!(!contract::set_delay_exp(&mut m, off, v16), "Max Delay setter on an LBF contract");
+            ContractRef::Lbf {
+                min_delay,
+                max_delay,
+                ..
+            } => {
+                assert!(
+                    !contract::set_delay_exp(&mut m, off, v16),
+                    "Max Delay setter on an LBF contract"
+                );
                 assert_eq!(m, before, "refused setter wrote");
                 assert!(contract::set_lbf_experienced_delay(&mut m, off, v16));
                 assert!(contract::set_lbf_fib_todelay(&mut m, off, v16 ^ 1));
                 assert!(contract::set_lbf_fib_tohops(&mut m, off, v16 ^ 2));
                 match nip::contract_at(&m, h, off) {
-                    Ok(ContractRef::Lbf { min_delay: a, max_delay: b, experienced_delay, fib_todelay, fib_tohops, .. }) => {
+                    Ok(ContractRef::Lbf {
+                        min_delay: a,
+                        max_delay: b,
+                        experienced_delay,
+                        fib_todelay,
+                        fib_tohops,
+                        ..
+                    }) => {
                         assert_eq!((a, b), (min_delay, max_delay));
-                        assert_eq!((experienced_delay, fib_todelay, fib_tohops), (v16, v16 ^ 1, v16 ^ 2));
+                        assert_eq!(
+                            (experienced_delay, fib_todelay, fib_tohops),
+                            (v16, v16 ^ 1, v16 ^ 2)
+                        );
                     }
                     other => panic!("after LBF setters: {other:?}"),
                 }
             }
             ContractRef::Ping { .. } => {
-                assert!(!contract::set_lbf_fib_todelay(&mut m, off, v16), "LBF setter on a Ping contract");
+                assert!(
+                    !contract::set_lbf_fib_todelay(&mut m, off, v16),
+                    "LBF setter on a Ping contract"
+                );
                 assert_eq!(m, before, "refused setter wrote");
                 let ts = (val as u64) << 24 | 0xabc;
                 assert!(contract::set_ping_code(&mut m, off, v16 & 1));
                 assert!(contract::set_ping_hops(&mut m, off, v16));
                 assert!(contract::set_ping_timestamp(&mut m, off, ts));
                 match nip::contract_at(&m, h, off) {
-                    Ok(ContractRef::Ping { code, hops, timestamp, .. }) => {
+                    Ok(ContractRef::Ping {
+                        code,
+                        hops,
+                        timestamp,
+                        ..
+                    }) => {
                         assert_eq!((code, hops, timestamp), (v16 & 1, v16, ts));
                     }
                     other => panic!("after Ping setters: {other:?}"),
@@ -207,7 +314,10 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
                 assert!(contract::set_plbf_flags(&mut m, vo, v16 ^ 0xffff));
                 let p = nip::PreciseLbf::read(&m, vo).expect("precise LBF value");
                 assert_eq!((p.min_ns, p.max_ns), (v.min_ns, v.max_ns));
-                assert_eq!((p.experienced_ns, p.hops, p.flags), (val, v16, v16 ^ 0xffff));
+                assert_eq!(
+                    (p.experienced_ns, p.hops, p.flags),
+                    (val, v16, v16 ^ 0xffff)
+                );
                 let q = contract::plbf_on_transmit(&mut m, vo, 1_500).expect("plbf_on_transmit");
                 assert_eq!(q.experienced_ns, val.saturating_add(1_500));
                 assert_eq!(q.hops, v16.wrapping_add(1));
@@ -236,13 +346,25 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
                     assert_eq!(qual::chunk(&m, vo, i).map(|c| c.flags), Some(v8 ^ i as u8));
                 }
                 let again = m.clone();
-                assert!(!qual::set_chunk_offset(&mut m, vo, n, 0), "chunk setter past count");
-                assert!(!qual::set_chunk_length(&mut m, vo, n, 0), "chunk setter past count");
-                assert!(!qual::set_chunk_flags(&mut m, vo, n, 0), "chunk setter past count");
+                assert!(
+                    !qual::set_chunk_offset(&mut m, vo, n, 0),
+                    "chunk setter past count"
+                );
+                assert!(
+                    !qual::set_chunk_length(&mut m, vo, n, 0),
+                    "chunk setter past count"
+                );
+                assert!(
+                    !qual::set_chunk_flags(&mut m, vo, n, 0),
+                    "chunk setter past count"
+                );
                 assert_eq!(m, again, "refused chunk setter wrote");
             }
             ContractRef::UnknownTlv { .. } => {
-                assert!(!contract::set_delay_exp(&mut m, off, v16), "Max Delay setter on an unknown TLV");
+                assert!(
+                    !contract::set_delay_exp(&mut m, off, v16),
+                    "Max Delay setter on an unknown TLV"
+                );
                 assert_eq!(m, before, "refused setter wrote");
             }
         }
@@ -252,18 +374,48 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
     if co == 0 {
         assert_eq!(m, buf, "setters wrote without contracts");
     } else {
-        assert_eq!(m[..co], buf[..co], "a setter wrote before the contract area");
+        assert_eq!(
+            m[..co],
+            buf[..co],
+            "a setter wrote before the contract area"
+        );
         assert_eq!(m[po..], buf[po..], "a setter wrote into the payload");
     }
     let h2 = nip::parse(&m).unwrap_or_else(|e| panic!("setters broke the packet: {e}"));
-    assert_eq!((h2.src, h2.dst, h2.cast), (h.src, h.dst, h.cast), "setters moved the addresses");
-    let s = |c: nip::Contracts| (c.max_delay, c.lbf, c.ping, c.precise_lbf, c.on_time, c.qualitative, c.count, c.deadlines, c.unknown_tlvs);
-    assert_eq!(s(h2.contracts), s(h.contracts), "setters changed the contract structure");
+    assert_eq!(
+        (h2.src, h2.dst, h2.cast),
+        (h.src, h.dst, h.cast),
+        "setters moved the addresses"
+    );
+    let s = |c: nip::Contracts| {
+        (
+            c.max_delay,
+            c.lbf,
+            c.ping,
+            c.precise_lbf,
+            c.on_time,
+            c.qualitative,
+            c.count,
+            c.deadlines,
+            c.unknown_tlvs,
+        )
+    };
+    assert_eq!(
+        s(h2.contracts),
+        s(h.contracts),
+        "setters changed the contract structure"
+    );
 
     // Out of bounds: nothing written, no panic.
     let len = m.len();
     let snapshot = m.clone();
-    for off in [len, len.saturating_sub(1), len + 100, usize::MAX - 1, usize::MAX] {
+    for off in [
+        len,
+        len.saturating_sub(1),
+        len + 100,
+        usize::MAX - 1,
+        usize::MAX,
+    ] {
         assert!(!contract::set_delay_exp(&mut m, off, 1));
         assert!(!contract::set_lbf_experienced_delay(&mut m, off, 1));
         assert!(!contract::set_lbf_fib_todelay(&mut m, off, 1));
@@ -289,10 +441,19 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
 /// `swap_addresses` returned; swapping back restores the bytes.
 fn check_swap(buf: &[u8], h: &NewIp) {
     let mut m = buf.to_vec();
-    let out = contract::swap_addresses(&mut m, h).unwrap_or_else(|e| panic!("swap_addresses on a parsed packet: {e:?}"));
+    let out = contract::swap_addresses(&mut m, h)
+        .unwrap_or_else(|e| panic!("swap_addresses on a parsed packet: {e:?}"));
     assert_eq!(nip::parse(&m), Ok(out), "swapped packet parses differently");
-    assert_eq!(out.src.bytes(&m), h.dst.bytes(buf), "new src is not the old dst");
-    assert_eq!(out.dst.bytes(&m), h.src.bytes(buf), "new dst is not the old src");
+    assert_eq!(
+        out.src.bytes(&m),
+        h.dst.bytes(buf),
+        "new src is not the old dst"
+    );
+    assert_eq!(
+        out.dst.bytes(&m),
+        h.src.bytes(buf),
+        "new dst is not the old src"
+    );
     let back = contract::swap_addresses(&mut m, &out).expect("swap back");
     assert_eq!(back, *h, "double swap changed the header");
     assert_eq!(m, buf, "double swap changed the bytes");
@@ -306,10 +467,18 @@ fn check_wash(buf: &[u8], h: &NewIp, budget: usize) {
     let out = nip::wash(&mut w, h, budget);
     let po = h.payload_off as usize;
     let plen = buf.len() - po;
-    assert!(out.removed <= plen, "wash removed {} of a {plen}-byte payload", out.removed);
+    assert!(
+        out.removed <= plen,
+        "wash removed {} of a {plen}-byte payload",
+        out.removed
+    );
     assert_eq!(out.reached, out.removed >= budget, "reached flag");
     let Some(val) = h.contracts.qualitative_value() else {
-        assert_eq!((out.removed, out.chunks_washed, &w[..]), (0, 0, buf), "wash without a qualitative contract");
+        assert_eq!(
+            (out.removed, out.chunks_washed, &w[..]),
+            (0, 0, buf),
+            "wash without a qualitative contract"
+        );
         return;
     };
     if budget == 0 {
@@ -319,50 +488,100 @@ fn check_wash(buf: &[u8], h: &NewIp, budget: usize) {
     let old: Vec<Chunk> = qual::chunks(buf, val).collect();
     let new: Vec<Chunk> = qual::chunks(&w, val).collect();
     assert_eq!(old.len(), new.len(), "wash changed the chunk count");
-    assert_eq!(w[..val], buf[..val], "wash changed bytes before the chunk table");
+    assert_eq!(
+        w[..val],
+        buf[..val],
+        "wash changed bytes before the chunk table"
+    );
 
     w.truncate(buf.len() - out.removed);
     let h2 = nip::parse(&w).unwrap_or_else(|e| {
-        panic!("washed packet does not parse: {e} (budget {budget}, removed {})", out.removed)
+        panic!(
+            "washed packet does not parse: {e} (budget {budget}, removed {})",
+            out.removed
+        )
     });
     assert_eq!(h2.contracts.qualitative_value(), Some(val));
     let (p_old, p_new) = (&buf[po..], &w[po..]);
 
-    let washed: Vec<usize> = (0..old.len()).filter(|&i| old[i].length > 0 && new[i].length == 0).collect();
+    let washed: Vec<usize> = (0..old.len())
+        .filter(|&i| old[i].length > 0 && new[i].length == 0)
+        .collect();
     assert_eq!(washed.len(), out.chunks_washed as usize, "chunks_washed");
-    assert_eq!(washed.iter().map(|&i| old[i].length as usize).sum::<usize>(), out.removed, "removed bytes");
+    assert_eq!(
+        washed
+            .iter()
+            .map(|&i| old[i].length as usize)
+            .sum::<usize>(),
+        out.removed,
+        "removed bytes"
+    );
     let mut expect = Vec::with_capacity(p_old.len());
     let mut read = 0usize;
     for (i, (o, n)) in old.iter().zip(&new).enumerate() {
-        assert_eq!(o.significance, n.significance, "chunk {i} significance changed");
+        assert_eq!(
+            o.significance, n.significance,
+            "chunk {i} significance changed"
+        );
         let (oo, ol) = (o.offset as usize, o.length as usize);
         if washed.contains(&i) {
             assert_ne!(o.significance, 0, "essential chunk {i} washed");
-            assert!(n.washed() && n.flags == o.flags | Chunk::WASHED, "chunk {i} flags {:#x} -> {:#x}", o.flags, n.flags);
+            assert!(
+                n.washed() && n.flags == o.flags | Chunk::WASHED,
+                "chunk {i} flags {:#x} -> {:#x}",
+                o.flags,
+                n.flags
+            );
             expect.extend_from_slice(&p_old[read..oo]);
             read = oo + ol;
         } else {
-            assert_eq!((n.length, n.flags), (o.length, o.flags), "kept chunk {i} changed");
+            assert_eq!(
+                (n.length, n.flags),
+                (o.length, o.flags),
+                "kept chunk {i} changed"
+            );
             let no = n.offset as usize;
-            assert_eq!(p_new.get(no..no + ol), Some(&p_old[oo..oo + ol]), "kept chunk {i} bytes (significance {})", o.significance);
+            assert_eq!(
+                p_new.get(no..no + ol),
+                Some(&p_old[oo..oo + ol]),
+                "kept chunk {i} bytes (significance {})",
+                o.significance
+            );
         }
     }
     expect.extend_from_slice(&p_old[read..]);
-    assert_eq!(p_new, &expect[..], "payload is not the old one minus the washed chunks");
+    assert_eq!(
+        p_new,
+        &expect[..],
+        "payload is not the old one minus the washed chunks"
+    );
 
     // Order and minimality.
-    let washable: Vec<usize> = (0..old.len()).filter(|&i| old[i].length > 0 && old[i].significance != 0).collect();
+    let washable: Vec<usize> = (0..old.len())
+        .filter(|&i| old[i].length > 0 && old[i].significance != 0)
+        .collect();
     if !out.reached {
-        assert_eq!(washed, washable, "target not reached but washable chunks left");
+        assert_eq!(
+            washed, washable,
+            "target not reached but washable chunks left"
+        );
     }
     if let Some(&cut) = washed.iter().min_by_key(|&&i| (sig(&old[i]), i)) {
         let (cs, ci) = (sig(&old[cut]), cut);
         for &i in &washable {
             let must = sig(&old[i]) > cs || (sig(&old[i]) == cs && i >= ci);
-            assert_eq!(washed.contains(&i), must, "wash order: chunk {i} (sig {}) vs cut {ci} (sig {cs})", old[i].significance);
+            assert_eq!(
+                washed.contains(&i),
+                must,
+                "wash order: chunk {i} (sig {}) vs cut {ci} (sig {cs})",
+                old[i].significance
+            );
         }
         if out.reached {
-            assert!(out.removed - (old[cut].length as usize) < budget, "washed more than needed");
+            assert!(
+                out.removed - (old[cut].length as usize) < budget,
+                "washed more than needed"
+            );
         }
     }
 }
@@ -370,11 +589,20 @@ fn check_wash(buf: &[u8], h: &NewIp, budget: usize) {
 /// IPv6 Hop-by-Hop option 0x3E: a value offset, when found, points at a
 /// 16-byte value inside the Hop-by-Hop header, which the setters accept.
 fn check_hbh(buf: &[u8], val: u32) {
-    let Ok(Some(v)) = nip::find_plbf_option(buf) else { return };
+    let Ok(Some(v)) = nip::find_plbf_option(buf) else {
+        return;
+    };
     let ext_end = 40 + (buf[41] as usize + 1) * 8;
-    assert!(v >= 42 && v + nip::PRECISE_LBF_LEN <= ext_end && ext_end <= buf.len(), "option value {v} outside the header ..{ext_end}");
+    assert!(
+        v >= 42 && v + nip::PRECISE_LBF_LEN <= ext_end && ext_end <= buf.len(),
+        "option value {v} outside the header ..{ext_end}"
+    );
     assert_eq!(buf[6], 0, "found an option without a Hop-by-Hop header");
-    assert_eq!((buf[v - 2], buf[v - 1] as usize), (nip::hbh::OPT_PLBF, nip::PRECISE_LBF_LEN), "not an option 0x3E header");
+    assert_eq!(
+        (buf[v - 2], buf[v - 1] as usize),
+        (nip::hbh::OPT_PLBF, nip::PRECISE_LBF_LEN),
+        "not an option 0x3E header"
+    );
     let p = nip::PreciseLbf::read(buf, v).expect("value readable");
     let mut m = buf.to_vec();
     assert!(contract::set_plbf_experienced_ns(&mut m, v, val));
@@ -382,8 +610,19 @@ fn check_hbh(buf: &[u8], val: u32) {
     assert!(contract::set_plbf_flags(&mut m, v, p.flags));
     let q = contract::plbf_on_transmit(&mut m, v, 7).expect("on transmit");
     assert_eq!((q.min_ns, q.max_ns, q.flags), (p.min_ns, p.max_ns, p.flags));
-    assert_eq!((q.experienced_ns, q.hops), (val.saturating_add(7), (val as u16).wrapping_add(1)));
+    assert_eq!(
+        (q.experienced_ns, q.hops),
+        (val.saturating_add(7), (val as u16).wrapping_add(1))
+    );
     assert_eq!(m[..v], buf[..v], "option setters wrote before the value");
-    assert_eq!(m[v + 16..], buf[v + 16..], "option setters wrote after the value");
-    assert_eq!(nip::find_plbf_option(&m), Ok(Some(v)), "setters moved the option");
+    assert_eq!(
+        m[v + 16..],
+        buf[v + 16..],
+        "option setters wrote after the value"
+    );
+    assert_eq!(
+        nip::find_plbf_option(&m),
+        Ok(Some(v)),
+        "setters moved the option"
+    );
 }

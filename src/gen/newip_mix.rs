@@ -9,13 +9,13 @@ use crate::packet::newip::build::{self as nb, Address, ContractDesc, Ipv6HbhDesc
 use crate::packet::newip::{self as nip, Cast, HbhMalformed, Malformed, OnTime, PreciseLbf};
 
 /// The LBF contract of the `newip-lbf` benchmark traffic: min 0, max 50 ms,
-/// experienced 0, fib_todelay 0, fib_tohops 0.
+/// experienced 0, fib_todelay 5 ms, fib_tohops 8 (a path newipd forwards).
 pub const BENCH_LBF: ContractDesc = ContractDesc::Lbf {
     min_delay: 0,
     max_delay: 50,
     experienced_delay: 0,
-    fib_todelay: 0,
-    fib_tohops: 0,
+    fib_todelay: 5,
+    fib_tohops: 8,
 };
 
 /// The precise LBF value of the `newip-plbf` traffic: max 5 ms.
@@ -455,8 +455,8 @@ mod tests {
                             min_delay: 0,
                             max_delay: 50,
                             experienced_delay: 0,
-                            fib_todelay: 0,
-                            fib_tohops: 0,
+                            fib_todelay: 5,
+                            fib_tohops: 8,
                             ..
                         })) => {}
                         other => panic!("{other:?}"),

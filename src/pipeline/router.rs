@@ -176,14 +176,16 @@ impl Router {
         nh.and_then(|i| self.next_hops.get(i as usize)).ok_or(Reason::NoRoute)
     }
 
-    /// Decide and rewrite one frame, with no time and no counters (tools, tests).
+    /// Decide and rewrite one frame, with no time and no counters (tools,
+    /// tests). It builds a fresh counter set each call: not for hot loops,
+    /// which use [`process_at`](Self::process_at).
     pub fn process(&self, frame: &mut [u8]) -> Verdict {
         self.process_at(frame, &PacketCtx::default(), &mut Counters::default(), &mut TxMeta::NONE.clone())
     }
 
     /// Decide and rewrite one frame in place; events go to `c`; for a packet
-    /// with contracts the transmit-time work is written to `meta` (and the
-    /// verdict says so); otherwise `meta` is left alone.
+    /// with contracts the transmit-time work is written to `meta` and the
+    /// verdict says so (`with_meta`); otherwise `meta` means nothing.
     #[inline(always)]
     pub fn process_at(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters, meta: &mut TxMeta) -> Verdict {
         match self.route(frame, ctx, c, meta) {
@@ -228,11 +230,8 @@ impl Router {
     #[inline(never)]
     fn ipv6_option(&self, ip: &[u8], l3: usize, nh: &NextHop, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<bool, Reason> {
         let Some(val) = nip::find_plbf_option(ip)? else { return Ok(false) };
-        let mut meta = TxMeta::NONE;
-        meta.rx_ns = ctx.now_ns;
-        meta.l3 = l3 as u16;
-        self.precise_lbf(ip, val, nh, ctx, c, &mut meta)?;
-        *out = meta;
+        *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        self.precise_lbf(ip, val, nh, ctx, c, out)?;
         Ok(true)
     }
 
@@ -266,9 +265,9 @@ impl Router {
         if h.cast == Cast::Unicast && self.locals.iter().any(|l| l.matches(&dst)) {
             return self.ping_reply(head, buf, &h, ctx, c);
         }
-        let mut meta = TxMeta::NONE;
-        meta.rx_ns = ctx.now_ns;
-        meta.l3 = l3 as u16;
+        // Built in place in the caller's slot: no copy of a local afterwards.
+        let meta = out;
+        *meta = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         let nh = match h.cast {
             Cast::Unicast => Some(self.next_hop(self.fib.lookup_newip(&dst))?),
             Cast::Broadcast => None,
@@ -276,31 +275,33 @@ impl Router {
         };
         let path = nh.copied().unwrap_or(NextHop::new(0, [0; 6], [0; 6]));
         let k = h.contracts;
+        // Fixed-size contracts were validated by parse: read their fields in place.
         if let Some(off) = k.max_delay {
-            if let Ok(ContractRef::MaxDelay { max_allowed_delay, delay_exp, .. }) = nip::contract_at(buf, &h, off as usize) {
-                meta.apply(ctx.now_ns, budget::max_delay(max_allowed_delay, delay_exp).map_err(refusal)?);
+            let off = off as usize;
+            if let (Some(max), Some(exp)) = (rd16(buf, off + 2), rd16(buf, off + 4)) {
+                meta.apply(ctx.now_ns, budget::max_delay(max, exp).map_err(refusal)?);
                 meta.max_delay = off as u16;
             }
         }
         if let Some(off) = k.lbf {
-            if let Ok(ContractRef::Lbf { min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops, .. }) =
-                nip::contract_at(buf, &h, off as usize)
-            {
-                meta.apply(ctx.now_ns, budget::lbf(min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops).map_err(refusal)?);
+            let off = off as usize;
+            if let Some(f) = fields::<12>(buf, off) {
+                let b = budget::lbf(be(f, 2), be(f, 4), be(f, 6), be(f, 8), be(f, 10)).map_err(refusal)?;
+                meta.apply(ctx.now_ns, b);
                 meta.lbf = off as u16;
             }
         }
         if let Some(val) = k.precise_lbf_value() {
-            self.precise_lbf(buf, val, &path, ctx, c, &mut meta)?;
+            self.precise_lbf(buf, val, &path, ctx, c, meta)?;
         }
         // A second contract of a kind already seen: its deadline counts too
         // (the earliest wins), its fields are left as they are.
         let kinds = k.max_delay.is_some() as u8 + k.lbf.is_some() as u8 + k.precise_lbf.is_some() as u8;
         if k.deadlines > kinds {
-            self.extra_deadlines(buf, &h, &path, ctx, &mut meta)?;
+            self.extra_deadlines(buf, &h, &path, ctx, meta)?;
         }
         if let Some(off) = k.ping {
-            if let Ok(ContractRef::Ping { hops, .. }) = nip::contract_at(buf, &h, off as usize) {
+            if let Some(hops) = rd16(buf, off as usize + 4) {
                 if hops == 0 {
                     return Err(Reason::NewipPingHopsExpired);
                 }
@@ -311,9 +312,6 @@ impl Router {
             meta.on_time = val as u16;
         }
         let with_meta = meta.has_updates() || meta.on_time != 0;
-        if with_meta {
-            *out = meta;
-        }
         match nh {
             Some(nh) => {
                 ether::set_macs(head, &nh.macs);
@@ -415,10 +413,10 @@ pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: 
     }
     if meta.lbf != 0 {
         let off = meta.lbf as usize;
-        if let (Some(exp), Some(hops)) = (rd16(buf, off + 6), rd16(buf, off + 10)) {
-            let (e, h) = budget::lbf_on_transmit(exp, hops, local);
-            contract::set_lbf_experienced_delay(buf, off, e);
-            contract::set_lbf_fib_tohops(buf, off, h);
+        if let Some(f) = buf.get_mut(off..off + 12) {
+            let (e, h) = budget::lbf_on_transmit(u16::from_be_bytes([f[6], f[7]]), u16::from_be_bytes([f[10], f[11]]), local);
+            f[6..8].copy_from_slice(&e.to_be_bytes());
+            f[10..12].copy_from_slice(&h.to_be_bytes());
         }
     }
     if meta.plbf != 0 {
@@ -426,6 +424,18 @@ pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: 
         contract::plbf_on_transmit(buf, meta.plbf as usize, add);
     }
     Ok(())
+}
+
+/// The `N` bytes at `off` as an array (one bounds check for all the fields).
+#[inline(always)]
+fn fields<const N: usize>(b: &[u8], off: usize) -> Option<&[u8; N]> {
+    b.get(off..off.checked_add(N)?)?.try_into().ok()
+}
+
+/// Big-endian u16 at `i` of a fixed array (bounds known at compile time).
+#[inline(always)]
+fn be<const N: usize>(f: &[u8; N], i: usize) -> u16 {
+    u16::from_be_bytes([f[i], f[i + 1]])
 }
 
 #[inline(always)]
@@ -468,7 +478,7 @@ pub fn fuzz_one(data: &[u8]) {
     match r.process_at(&mut frame[..n], &ctx, &mut c, &mut meta) {
         Verdict::Forward { with_meta, .. } | Verdict::Flood { with_meta } => {
             if !with_meta {
-                assert_eq!(meta, TxMeta::NONE, "meta written without saying so");
+                meta = TxMeta::NONE;
             }
             for t in [0, 10_000, 10_000_000_000] {
                 let mut f = frame;

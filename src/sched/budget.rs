@@ -25,6 +25,16 @@ pub enum Refusal {
 }
 
 const NS_PER_MS: u64 = 1_000_000;
+
+/// `a / b` without the divider for the common a == 0 and b == 1 cases.
+#[inline(always)]
+fn div_nonzero(a: u32, b: u32) -> u32 {
+    if a == 0 || b == 1 {
+        a
+    } else {
+        a / b
+    }
+}
 const NS_PER_TENTH_MS: u64 = 100_000;
 
 /// Type 1, Max Delay Forwarding (ms): the whole remaining budget is this hop's.
@@ -53,14 +63,14 @@ pub fn lbf(min_ms: u16, max_ms: u16, experienced_01ms: u16, todelay_ms: u16, toh
     if tohops == 0 {
         return Err(Refusal::NoHops);
     }
-    let exp = experienced_01ms as i64;
-    let todelay = todelay_ms as i64 * 10;
-    let hops = tohops as i64;
-    if max_ms != 0 && exp + todelay > max_ms as i64 * 10 {
+    // Everything fits u32 (at most 65535 * 10 + 65535): 32-bit division is cheap.
+    let used = experienced_01ms as u32 + todelay_ms as u32 * 10;
+    let hops = tohops as u32;
+    if max_ms != 0 && used > max_ms as u32 * 10 {
         return Err(Refusal::EarlyDiscard);
     }
-    let lq_min = (min_ms as i64 * 10 - exp - todelay).max(0) / hops;
-    let deadline = (max_ms != 0).then(|| ((max_ms as i64 * 10 - exp - todelay).max(0) / hops) as u64 * NS_PER_TENTH_MS);
+    let lq_min = div_nonzero((min_ms as u32 * 10).saturating_sub(used), hops);
+    let deadline = (max_ms != 0).then(|| div_nonzero(max_ms as u32 * 10 - used, hops) as u64 * NS_PER_TENTH_MS);
     Ok(Budget { hold_ns: lq_min as u64 * NS_PER_TENTH_MS, deadline_ns: deadline })
 }
 
@@ -75,19 +85,19 @@ pub fn lbf_on_transmit(experienced_01ms: u16, tohops: u16, local_ns: u64) -> (u1
 /// 0x8001 Precise LBF (ns) with the route's `to_hops` (>= 1) and `to_delay_ns`.
 /// `max_ns == 0` is best effort; `min_ns == 0` means no earliest time.
 pub fn precise_lbf(min_ns: u32, max_ns: u32, experienced_ns: u32, to_delay_ns: u32, to_hops: u16) -> Result<Budget, Refusal> {
-    let hops = to_hops.max(1) as i64;
-    let used = experienced_ns as i64 + to_delay_ns as i64;
-    let hold = if min_ns == 0 { 0 } else { (min_ns as i64 - used).max(0) / hops };
+    let hops = to_hops.max(1) as u64;
+    let used = experienced_ns as u64 + to_delay_ns as u64;
+    let hold = if min_ns == 0 { 0 } else { div_nonzero((min_ns as u64).saturating_sub(used).min(u32::MAX as u64) as u32, hops as u32) as u64 };
     let deadline = if max_ns == 0 {
         None
     } else {
-        let fq_max = max_ns as i64 - used;
-        if fq_max < 0 {
+        let Some(fq_max) = (max_ns as u64).checked_sub(used) else {
             return Err(Refusal::Infeasible);
-        }
-        Some((fq_max / hops) as u64)
+        };
+        // fq_max <= u32::MAX: divide in 32 bits.
+        Some(div_nonzero(fq_max as u32, hops as u32) as u64)
     };
-    Ok(Budget { hold_ns: hold as u64, deadline_ns: deadline })
+    Ok(Budget { hold_ns: hold, deadline_ns: deadline })
 }
 
 #[cfg(test)]

@@ -219,7 +219,7 @@ fn addr_at(
 /// the payload offset (validating TLV lengths and qualitative chunk lists).
 /// No allocation, no panic on any input; every offset in the result lies
 /// inside `buf`.
-#[inline]
+#[inline(always)]
 pub fn parse(buf: &[u8]) -> Result<NewIp, Malformed> {
     let (so, co, po) = match buf {
         [a, b, c, ..] => (*a as usize, *b as usize, *c as usize),
