@@ -43,6 +43,32 @@ enum Cmd {
     Demo(DemoArgs),
     /// Write a reproducible pcap of generated traffic (for tests, benchmarks and pktgen).
     Gen(newipd::gen::cli::GenArgs),
+    /// EDF against FIFO through a shaped bottleneck: deadline flows and best
+    /// effort at several offered loads, through the real router stage and
+    /// port scheduler in virtual time (no DPDK needed).
+    Experiment(ExperimentArgs),
+}
+
+#[derive(Args)]
+struct ExperimentArgs {
+    /// Offered loads as shares of the link rate (repeatable).
+    #[arg(long = "load", default_values_t = vec![0.9, 1.0, 1.2])]
+    loads: Vec<f64>,
+    /// Bottleneck link rate in bits/s.
+    #[arg(long, default_value_t = 100_000_000)]
+    rate_bps: u64,
+    /// Virtual seconds of traffic per run.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Share of offered bytes that carry a precise-LBF deadline.
+    #[arg(long, default_value_t = 0.5)]
+    deadline_share: f64,
+    /// Random seed (the same traffic for EDF and FIFO).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Also write every run's figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -137,6 +163,7 @@ fn main() -> ExitCode {
             finish(run(&p, &opts), a.report_json.as_deref())
         }
         Cmd::Demo(a) => demo(a),
+        Cmd::Experiment(a) => experiment(a),
         Cmd::Gen(a) => match newipd::gen::cli::run(&a) {
             Ok(msg) => {
                 println!("{msg}");
@@ -169,6 +196,56 @@ fn finish(r: Result<newipd::stats::report::Report, newipd::pipeline::run::RunErr
             ExitCode::from(1)
         }
     }
+}
+
+fn experiment(a: ExperimentArgs) -> ExitCode {
+    use newipd::sched::experiment::{run as run_exp, traffic, Setup};
+    use newipd::sched::port::Discipline;
+    if a.loads.iter().any(|l| !(*l > 0.0 && *l <= 10.0)) {
+        return fail("--load: each load must be above 0 and at most 10");
+    }
+    if !(a.seconds > 0.0 && a.seconds <= 60.0) {
+        return fail("--seconds: must be above 0 and at most 60");
+    }
+    if !(0.0..=1.0).contains(&a.deadline_share) {
+        return fail("--deadline-share: must be between 0 and 1");
+    }
+    println!(
+        "{:>6} {:>5} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>8}",
+        "load", "disc", "deadline", "on_time", "share", "p50_late", "p99_late", "p999_late", "be_sent"
+    );
+    let mut all = Vec::new();
+    let mut last = (0.0, 0.0);
+    for load in &a.loads {
+        let s = Setup { rate_bps: a.rate_bps, load: *load, seconds: a.seconds, seed: a.seed, deadline_share: a.deadline_share, ..Default::default() };
+        let t = traffic(&s);
+        let mut pair = [0.0; 2];
+        for (i, d) in [Discipline::Edf, Discipline::Fifo].into_iter().enumerate() {
+            let o = run_exp(&s, d, &t);
+            println!(
+                "{:>5.0}% {:>5} {:>9} {:>9} {:>9.4} {:>8}us {:>8}us {:>8}us {:>8}",
+                o.load * 100.0,
+                o.discipline,
+                o.deadline_packets,
+                o.on_time,
+                o.on_time_share,
+                o.lateness_p50_ns / 1000,
+                o.lateness_p99_ns / 1000,
+                o.lateness_p999_ns / 1000,
+                o.best_effort_sent
+            );
+            pair[i] = o.on_time_share;
+            all.push(o);
+        }
+        last = (pair[0], pair[1]);
+    }
+    if let Some(path) = &a.json {
+        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&all).unwrap_or_default()) {
+            return fail(format!("--json {}: {e}", path.display()));
+        }
+    }
+    println!("edf_on_time: {:.4} fifo_on_time: {:.4}", last.0, last.1);
+    ExitCode::SUCCESS
 }
 
 const DEMO_PIPELINE: &str = include_str!("../pipelines/demo.toml");

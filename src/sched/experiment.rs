@@ -7,8 +7,10 @@
 //! On time: a deadline packet sent (released by the scheduler) no later
 //! than its per-hop deadline. Feasible: a deadline packet not refused on
 //! arrival (here every one is, since budgets exceed one frame time).
-//! Lateness: send time minus deadline for deadline packets sent late;
-//! packets dropped (late at the head or queue full) are not on time.
+//! Lateness: how long after its deadline a deadline packet was sent (0 when
+//! on time); for packets dropped late at the head, how late they were when
+//! they reached it (a lower bound). Packets dropped late or for a full
+//! queue are not on time.
 
 use super::port::{Discipline, PortSched, SchedConfig, Schedulable, WIRE_OVERHEAD};
 use crate::classify::{NextHop, Prefix};
@@ -149,7 +151,8 @@ pub fn run(s: &Setup, discipline: Discipline, traffic: &[(u64, Vec<u8>, bool)]) 
     );
     let cfg = SchedConfig { discipline, capacity: s.capacity, bucket_shift: 10, buckets: 262_144, rate_bps: s.rate_bps, best_effort_ns: s.best_effort_ns };
     let mut sched: PortSched<Item> = PortSched::new(cfg, 0);
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+    // Both dequeue callbacks record into it: a RefCell lets them share it.
+    let hist = std::cell::RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram"));
     let mut c = Counters::default();
     let (mut dl, mut on_time, mut late_sent, mut dropped_dl, mut be, mut be_sent, mut sent_bytes) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut i = 0;
@@ -201,19 +204,25 @@ pub fn run(s: &Setup, discipline: Discipline, traffic: &[(u64, Vec<u8>, bool)]) 
                     } else {
                         late_sent += 1;
                     }
-                    let _ = hist.record(late.max(1));
+                    // Stored +1 so on time (0) fits the histogram's range.
+                    let _ = hist.borrow_mut().record(late + 1);
                 } else {
                     be_sent += 1;
                 }
             },
-            |x, _| {
+            |x, r| {
                 if x.deadline_flow {
                     dropped_dl += 1;
+                    // Late at the head: it would have been at least this late.
+                    if r == crate::stats::Reason::NewipLate {
+                        let _ = hist.borrow_mut().record(now.saturating_sub(x.meta.deadline_ns).max(1) + 1);
+                    }
                 }
             },
         );
         now += step;
     }
+    let hist = hist.into_inner();
     let q = |p: f64| if hist.is_empty() { 0 } else { hist.value_at_quantile(p).saturating_sub(1) };
     let span_ns = traffic.last().map(|x| x.0).unwrap_or(1).max(1) as f64;
     Outcome {
