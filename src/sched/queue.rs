@@ -92,20 +92,9 @@ impl<T> BucketQueue<T> {
     /// anchored to the clock). Gives the item back when the queue is full.
     #[inline]
     pub fn push(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
-        if self.free == NIL {
-            return Err(item);
-        }
-        if self.len == 0 {
-            self.base = self.base.max(now >> self.shift);
-        }
-        let b = (key >> self.shift).clamp(self.base, self.base + self.mask);
-        let slot = self.slot_of_bucket(b);
-        let n = self.free;
-        let ni = n as usize;
+        let (slot, n) = self.take_node(key, item, now)?;
         let t = self.tail[slot];
-        self.free = self.nodes[ni].next;
-        self.nodes[ni] = Node { key, next: NIL, prev: t };
-        self.items[ni] = Some(item);
+        self.nodes[n as usize].prev = t;
         if t == NIL {
             self.head[slot] = n;
             self.bits.set(slot);
@@ -113,26 +102,14 @@ impl<T> BucketQueue<T> {
             self.nodes[t as usize].next = n;
         }
         self.tail[slot] = n;
-        self.len += 1;
         Ok(())
     }
 
     /// Put an item back at the head of its bucket (a packet the shaper held back).
     pub fn push_front(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
-        if self.free == NIL {
-            return Err(item);
-        }
-        if self.len == 0 {
-            self.base = self.base.max(now >> self.shift);
-        }
-        let b = (key >> self.shift).clamp(self.base, self.base + self.mask);
-        let slot = self.slot_of_bucket(b);
-        let n = self.free;
-        let ni = n as usize;
+        let (slot, n) = self.take_node(key, item, now)?;
         let h = self.head[slot];
-        self.free = self.nodes[ni].next;
-        self.nodes[ni] = Node { key, next: h, prev: NIL };
-        self.items[ni] = Some(item);
+        self.nodes[n as usize].next = h;
         if h == NIL {
             self.tail[slot] = n;
             self.bits.set(slot);
@@ -140,8 +117,26 @@ impl<T> BucketQueue<T> {
             self.nodes[h as usize].prev = n;
         }
         self.head[slot] = n;
-        self.len += 1;
         Ok(())
+    }
+
+    /// Take a free node for `item` (unlinked) and pick its bucket slot.
+    #[inline(always)]
+    fn take_node(&mut self, key: u64, item: T, now: u64) -> Result<(usize, u32), T> {
+        if self.free == NIL {
+            return Err(item);
+        }
+        if self.len == 0 {
+            self.base = self.base.max(now >> self.shift);
+        }
+        let b = (key >> self.shift).clamp(self.base, self.base + self.mask);
+        let n = self.free;
+        let ni = n as usize;
+        self.free = self.nodes[ni].next;
+        self.nodes[ni] = Node { key, next: NIL, prev: NIL };
+        self.items[ni] = Some(item);
+        self.len += 1;
+        Ok((self.slot_of_bucket(b), n))
     }
 
     /// Absolute bucket number of the first non-empty bucket.
