@@ -11,6 +11,10 @@ use newipd::packet::newip::{self as nip, PreciseLbf};
 const FRAME: usize = 1000;
 
 fn pipeline(discipline: &str, rate_bps: u64, capacity: usize) -> String {
+    pipeline_h(discipline, rate_bps, capacity, 400_000)
+}
+
+fn pipeline_h(discipline: &str, rate_bps: u64, capacity: usize, horizon_us: u64) -> String {
     format!(
         r#"
 [[port]]
@@ -25,7 +29,7 @@ scheduler = "{discipline}"
 rate_bps = {rate_bps}
 queue_capacity = {capacity}
 bucket_ns = 4096
-horizon_us = 400000
+horizon_us = {horizon_us}
 best_effort_us = 200000
 
 [[route]]
@@ -98,10 +102,12 @@ fn edf_sends_by_deadline_fifo_by_arrival() {
 #[test]
 fn full_queue_drops_the_latest_deadline_by_name() {
     // 1 Mb/s (8.2 ms a frame) and room for 64: of 100 packets most cannot queue.
-    // Earlier packets have later deadlines (all inside the 400 ms horizon),
-    // so newcomers evict them; what waits too long is dropped late at the head.
-    let frames: Vec<_> = (0..100u16).map(|i| frame(i, Some(390 - i as u32 * 3))).collect();
-    let (sent, r) = run_case("full", &pipeline("edf", 1_000_000, 64), &frames);
+    // Earlier packets have later deadlines (all inside the 1 s horizon), so
+    // newcomers evict them; what waits too long is dropped late at the head.
+    // Deadlines are arrival + budget: budgets 9 ms apart keep the order even
+    // if consecutive packets arrive in different bursts (a slow debug build).
+    let frames: Vec<_> = (0..100u16).map(|i| frame(i, Some(950 - i as u32 * 9))).collect();
+    let (sent, r) = run_case("full", &pipeline_h("edf", 1_000_000, 64, 1_000_000), &frames);
     let dropped = drops(&r, "queue-full");
     assert!(dropped >= 100 - 64 - BYPASS as u64 - 2, "queue-full {dropped}: {r}");
     assert_eq!(sent.len() as u64 + dropped + drops(&r, "newip-late"), 100);
