@@ -256,9 +256,7 @@ impl<P: Schedulable> PortSched<P> {
         }
         let mut sent = 0;
         while sent < max {
-            let Some(k) = self.ready.peek_key() else { break };
-            let _ = k;
-            // Look at the head without committing: the shaper may say wait.
+            // Take the head; if the shaper says wait it goes back in front.
             let Some((key, mut p)) = self.ready.pop(now) else { break };
             if p.deadline_ns() < now {
                 if !p.late_ok() {
@@ -303,8 +301,8 @@ impl<P: Schedulable> PortSched<P> {
         self.queued_bytes = 0;
     }
 
-    /// When the next held packet becomes eligible, or the shaper allows the next send.
-    pub fn next_event(&self) -> Option<u64> {
+    /// When the next held packet becomes eligible.
+    pub fn next_eligible(&self) -> Option<u64> {
         self.hold.peek_key()
     }
 }
