@@ -140,6 +140,12 @@ pub struct Router {
     next_hops: Vec<NextHop>,
     port_macs: Vec<[u8; 6]>,
     locals: Vec<LocalAddr>,
+    /// Bit `t` set: newipd has an address of New IP address type `t`, so
+    /// such destinations must be compared with it (general path).
+    local_types: u8,
+    /// Take [`nip::parse_simple`]'s shortcut for simple New IP packets
+    /// (off only to test that both paths agree).
+    shortcut: bool,
     verify_ipv4_checksum: bool,
 }
 
@@ -162,13 +168,23 @@ impl Router {
         local: &[Prefix],
         verify_ipv4_checksum: bool,
     ) -> Router {
+        let locals: Vec<LocalAddr> = local.iter().filter_map(LocalAddr::from_prefix).collect();
         Router {
             fib: Fib::build(routes),
             next_hops,
             port_macs,
-            locals: local.iter().filter_map(LocalAddr::from_prefix).collect(),
+            local_types: locals.iter().fold(0, |m, l| m | 1 << l.ty as u8),
+            locals,
+            shortcut: true,
             verify_ipv4_checksum,
         }
+    }
+
+    /// The same router without the simple-packet shortcut: every New IP
+    /// packet takes the general parse (tests compare the two).
+    pub fn without_shortcut(mut self) -> Router {
+        self.shortcut = false;
+        self
     }
 
     #[inline(always)]
@@ -218,7 +234,12 @@ impl Router {
                 ipv6::decrement_hop_limit(ip);
                 (nh, with_meta)
             }
-            nip::ETHERTYPE_NEWIP => return self.newip(head, ip, l2.l3, ctx, c, out),
+            nip::ETHERTYPE_NEWIP => {
+                if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
+                    return self.newip_simple(head, ip, l2.l3, s, ctx, out);
+                }
+                return self.newip(head, ip, l2.l3, ctx, c, out);
+            }
             _ => return Err(Reason::UnsupportedEthertype),
         };
         ether::set_macs(head, &nh.macs);
@@ -277,19 +298,10 @@ impl Router {
         let k = h.contracts;
         // Fixed-size contracts were validated by parse: read their fields in place.
         if let Some(off) = k.max_delay {
-            let off = off as usize;
-            if let (Some(max), Some(exp)) = (rd16(buf, off + 2), rd16(buf, off + 4)) {
-                meta.apply(ctx.now_ns, budget::max_delay(max, exp).map_err(refusal)?);
-                meta.max_delay = off as u16;
-            }
+            apply_max_delay(buf, off as usize, ctx, meta)?;
         }
         if let Some(off) = k.lbf {
-            let off = off as usize;
-            if let Some(f) = fields::<12>(buf, off) {
-                let b = budget::lbf(be(f, 2), be(f, 4), be(f, 6), be(f, 8), be(f, 10)).map_err(refusal)?;
-                meta.apply(ctx.now_ns, b);
-                meta.lbf = off as u16;
-            }
+            apply_lbf(buf, off as usize, ctx, meta)?;
         }
         if let Some(val) = k.precise_lbf_value() {
             self.precise_lbf(buf, val, &path, ctx, c, meta)?;
@@ -319,6 +331,22 @@ impl Router {
             }
             None => Ok(Verdict::Flood { with_meta }),
         }
+    }
+
+    /// A packet [`nip::parse_simple`] recognised (unicast, fixed-width
+    /// addresses, not ours, at most one Max Delay or LBF contract): the
+    /// general path's decisions without its walk over the contract spec.
+    #[inline(always)]
+    fn newip_simple(&self, head: &mut [u8], buf: &mut [u8], l3: usize, s: nip::Simple, ctx: &PacketCtx, out: &mut TxMeta) -> Result<Verdict, Reason> {
+        let nh = self.next_hop(self.fib.lookup_newip(&s.dst.addr(buf)))?;
+        *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        match s.contract {
+            nip::Single::None => {}
+            nip::Single::MaxDelay(off) => apply_max_delay(buf, off as usize, ctx, out)?,
+            nip::Single::Lbf(off) => apply_lbf(buf, off as usize, ctx, out)?,
+        }
+        ether::set_macs(head, &nh.macs);
+        Ok(Verdict::Forward { port: nh.port, with_meta: out.has_updates() })
     }
 
     #[cold]
@@ -375,6 +403,27 @@ impl Router {
         m[6..].copy_from_slice(self.port_macs.get(port).unwrap_or(&[0; 6]));
         m
     }
+}
+
+/// A Max Delay contract at `off` on arrival: its budget, and its field
+/// offset for the transmit-time update.
+#[inline(always)]
+fn apply_max_delay(buf: &[u8], off: usize, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
+    if let Some(f) = fields::<6>(buf, off) {
+        meta.apply(ctx.now_ns, budget::max_delay(be(f, 2), be(f, 4)).map_err(refusal)?);
+        meta.max_delay = off as u16;
+    }
+    Ok(())
+}
+
+/// An LBF contract at `off` on arrival, as [`apply_max_delay`].
+#[inline(always)]
+fn apply_lbf(buf: &[u8], off: usize, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
+    if let Some(f) = fields::<12>(buf, off) {
+        meta.apply(ctx.now_ns, budget::lbf(be(f, 2), be(f, 4), be(f, 6), be(f, 8), be(f, 10)).map_err(refusal)?);
+        meta.lbf = off as u16;
+    }
+    Ok(())
 }
 
 fn refusal(r: Refusal) -> Reason {
@@ -448,36 +497,27 @@ fn rd16(b: &[u8], off: usize) -> Option<u16> {
 /// per-packet stage, as the forwarding path would. Must never panic.
 pub fn fuzz_one(data: &[u8]) {
     use std::sync::OnceLock;
-    static R: OnceLock<Router> = OnceLock::new();
-    let r = R.get_or_init(|| {
-        let nhs = vec![
-            NextHop::new(0, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]),
-            NextHop::new(1, [2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4]).with_path(3, 200_000),
-        ];
-        let p = |s: &str| Prefix::parse(s).expect("test prefix");
-        let routes = [
-            (p("10.0.0.0/8"), 1),
-            (p("0.0.0.0/0"), 0),
-            (p("2001:db8::/32"), 1),
-            (p("::/0"), 0),
-            (p("8bit:2"), 1),
-            (p("16bit:0x0102"), 1),
-            (p("flex:0a/8"), 1),
-            (p("flex:00/0"), 0),
-        ];
-        let locals = [p("10.0.0.1"), p("8bit:1"), p("flex:0a0001")];
-        Router::build(&routes, nhs, vec![[2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 4]], &locals, true)
-    });
+    static R: OnceLock<(Router, Router)> = OnceLock::new();
+    let (r, general) = R.get_or_init(|| (fuzz_router(), fuzz_router().without_shortcut()));
     let mut frame = [0u8; 2048];
     let n = data.len().min(frame.len());
     frame[..n].copy_from_slice(&data[..n]);
-    let mut c = Counters::default();
     let ctx = PacketCtx { now_ns: 1_000_000_000, in_port: 0 };
     let before = frame;
+    // The simple-packet shortcut and the general path decide and rewrite alike.
+    let mut other = frame;
+    let mut other_meta = TxMeta::NONE;
+    let other_verdict = general.process_at(&mut other[..n], &ctx, &mut Counters::default(), &mut other_meta);
+    let mut c = Counters::default();
     let mut meta = TxMeta::NONE;
-    match r.process_at(&mut frame[..n], &ctx, &mut c, &mut meta) {
+    let verdict = r.process_at(&mut frame[..n], &ctx, &mut c, &mut meta);
+    assert_eq!(verdict, other_verdict, "shortcut and general path disagree");
+    assert_eq!(&frame[..n], &other[..n], "shortcut and general path rewrite differently");
+    match verdict {
         Verdict::Forward { with_meta, .. } | Verdict::Flood { with_meta } => {
-            if !with_meta {
+            if with_meta {
+                assert_eq!(meta, other_meta, "shortcut and general path schedule differently");
+            } else {
                 meta = TxMeta::NONE;
             }
             for t in [0, 10_000, 10_000_000_000] {
@@ -487,6 +527,27 @@ pub fn fuzz_one(data: &[u8]) {
         }
         Verdict::Drop(_) => assert_eq!(&frame[..n], &before[..n], "a dropped frame was modified"),
     }
+}
+
+/// The router [`fuzz_one`] uses: every kind of route, local addresses.
+fn fuzz_router() -> Router {
+    let nhs = vec![
+        NextHop::new(0, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]),
+        NextHop::new(1, [2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4]).with_path(3, 200_000),
+    ];
+    let p = |s: &str| Prefix::parse(s).expect("test prefix");
+    let routes = [
+        (p("10.0.0.0/8"), 1),
+        (p("0.0.0.0/0"), 0),
+        (p("2001:db8::/32"), 1),
+        (p("::/0"), 0),
+        (p("8bit:2"), 1),
+        (p("16bit:0x0102"), 1),
+        (p("flex:0a/8"), 1),
+        (p("flex:00/0"), 0),
+    ];
+    let locals = [p("10.0.0.1"), p("8bit:1"), p("flex:0a0001")];
+    Router::build(&routes, nhs, vec![[2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 4]], &locals, true)
 }
 
 #[cfg(test)]
@@ -552,7 +613,41 @@ mod tests {
         assert_eq!(f, before);
     }
 
+    /// New IP frames of the simple shape (and near it), with any contract
+    /// values: `fuzz_one` checks that the shortcut and the general path agree.
+    fn simple_newip_frame() -> impl Strategy<Value = Vec<u8>> {
+        use crate::packet::newip::build::{Address, ContractDesc, PacketDesc};
+        let addr = prop_oneof![
+            any::<[u8; 4]>().prop_map(Address::Ipv4),
+            prop_oneof![Just([10u8, 0, 0, 1]), Just([10, 9, 9, 9]), Just([11, 0, 0, 0])].prop_map(Address::Ipv4),
+            any::<[u8; 16]>().prop_map(Address::Ipv6),
+            (0u8..4).prop_map(Address::Bits8),
+            prop_oneof![Just(0x0102u16), any::<u16>()].prop_map(Address::Bits16),
+        ];
+        let contract = prop_oneof![
+            (any::<u16>(), any::<u16>()).prop_map(|(m, e)| ContractDesc::MaxDelay { max_allowed_delay: m % 64, delay_exp: e % 64 }),
+            any::<[u16; 5]>().prop_map(|v| ContractDesc::Lbf {
+                min_delay: v[0] % 32,
+                max_delay: v[1] % 64,
+                experienced_delay: v[2] % 300,
+                fib_todelay: v[3] % 16,
+                fib_tohops: v[4] % 4,
+            }),
+        ];
+        (addr.clone(), addr, proptest::collection::vec(contract, 0..3), 0usize..20).prop_map(|(src, dst, contracts, pl)| {
+            let d = PacketDesc { src, dst, cast: nip::Cast::Unicast, contracts, payload: vec![0x5a; pl] };
+            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
+            f.extend(d.build().expect("small header"));
+            f
+        })
+    }
+
     proptest! {
+        #[test]
+        fn shortcut_agrees_with_general_path(f in simple_newip_frame()) {
+            fuzz_one(&f);
+        }
+
         #[test]
         fn never_panics_and_drops_leave_frame_untouched(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
             fuzz_one(&bytes);

@@ -15,6 +15,8 @@
 //! * [`contract`]: contract decoding ([`contracts`], [`ContractRef`]) and the
 //!   in-place setters a router uses.
 //! * [`qual`]: qualitative payload chunks and [`wash`].
+//! * [`simple`]: [`parse_simple`], the forwarding shortcut for the common
+//!   shape (unicast, fixed-width addresses, at most one Max Delay or LBF).
 //! * [`hbh`]: IPv6 Hop-by-Hop option 0x3E.
 //! * [`build`]: packet builders (allocate; not for the forwarding path).
 //! * [`vectors`]: named hex test vectors shared by docs and tests.
@@ -56,6 +58,7 @@ pub mod contract;
 pub mod hbh;
 pub mod header;
 pub mod qual;
+pub mod simple;
 pub mod vectors;
 
 #[cfg(test)]
@@ -68,6 +71,7 @@ pub use contract::{
 pub use hbh::{find_plbf_option, HbhMalformed};
 pub use header::{parse, Contracts, Malformed, NewIp};
 pub use qual::{wash, Chunk, WashOutcome};
+pub use simple::{parse_simple, Simple, Single};
 
 /// EtherType of New IP.
 pub const ETHERTYPE_NEWIP: u16 = 0x88B6;

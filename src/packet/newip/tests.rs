@@ -1144,6 +1144,60 @@ fn build_errors() {
     assert_eq!(many.build(), Err(BuildError::TooManyChunks));
 }
 
+
+/// The shortcut parser against the general one: whenever `parse_simple`
+/// answers, `parse` accepts the packet with the same destination and exactly
+/// that one contract; and every packet of the simple shape is recognised.
+fn simple_agrees_with_parse(buf: &[u8]) {
+    let full = parse(buf);
+    match (parse_simple(buf), full) {
+        (Some(s), Ok(n)) => {
+            assert_eq!(n.cast, Cast::Unicast, "{}", hex(buf));
+            assert_eq!(n.dst, s.dst, "{}", hex(buf));
+            let one = |o: u8| Some(o);
+            let want = match s.contract {
+                Single::None => Contracts::default(),
+                Single::MaxDelay(o) => Contracts { max_delay: one(o), deadlines: 1, count: 1, ..Contracts::default() },
+                Single::Lbf(o) => Contracts { lbf: one(o), deadlines: 1, count: 1, ..Contracts::default() },
+            };
+            assert_eq!(n.contracts, want, "{}", hex(buf));
+        }
+        (Some(s), Err(m)) => panic!("shortcut accepted {s:?} but parse says {m:?}: {}", hex(buf)),
+        (None, Ok(n)) => {
+            let c = n.contracts;
+            let one_fixed = c.count == 1 && c.deadlines == 1 && (c.max_delay.is_some() || c.lbf.is_some());
+            let simple_shape = n.cast == Cast::Unicast
+                && n.src.ty != AddrType::Flex
+                && n.dst.ty != AddrType::Flex
+                && (c == Contracts::default() || one_fixed);
+            assert!(!simple_shape, "shortcut missed a simple packet: {}", hex(buf));
+        }
+        (None, Err(_)) => {}
+    }
+}
+
+#[test]
+fn simple_shortcut_on_vectors() {
+    let mut recognised = 0;
+    for (_, h) in vectors::NEWIP_VECTORS {
+        let b = vectors::decode_hex(h).unwrap();
+        simple_agrees_with_parse(&b);
+        recognised += parse_simple(&b).is_some() as usize;
+    }
+    assert!(recognised >= 3, "the plain vectors take the shortcut ({recognised})");
+    // A contract area longer than the single contract is not simple.
+    let d = PacketDesc {
+        src: Address::Ipv4([1, 2, 3, 4]),
+        dst: Address::Bits16(7),
+        cast: Cast::Unicast,
+        contracts: vec![ContractDesc::MaxDelay { max_allowed_delay: 9, delay_exp: 1 }, ContractDesc::MaxDelay { max_allowed_delay: 5, delay_exp: 0 }],
+        payload: vec![1],
+    };
+    let b = d.build().unwrap();
+    assert_eq!(parse_simple(&b), None);
+    simple_agrees_with_parse(&b);
+}
+
 // -------------------------------------------------------------- proptests ---
 
 fn arb_addr() -> impl Strategy<Value = Address> {
@@ -1334,6 +1388,7 @@ proptest! {
         let b = match d.build() { Ok(b) => b, Err(BuildError::HeaderTooLong) => return Ok(()), Err(e) => panic!("{e:?}") };
         let n = parse(&b).unwrap();
         check_offsets_inside(&b, &n);
+        simple_agrees_with_parse(&b);
         prop_assert_eq!(n.src.addr(&b), Addr { ty: src.ty(), bytes: &src.bytes() });
         prop_assert_eq!(n.dst.addr(&b), Addr { ty: dst.ty(), bytes: &dst.bytes() });
         prop_assert_eq!(n.cast, cast);
@@ -1376,6 +1431,7 @@ proptest! {
 
     #[test]
     fn prop_parse_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..300)) {
+        simple_agrees_with_parse(&buf);
         if let Ok(n) = parse(&buf) {
             check_offsets_inside(&buf, &n);
             let mut b = buf.clone();
@@ -1395,6 +1451,7 @@ proptest! {
         for (i, x) in flips { let l = b.len(); b[i % l] = x; }
         let l = b.len();
         b.truncate(cut % (l + 1));
+        simple_agrees_with_parse(&b);
         if let Ok(n) = parse(&b) {
             check_offsets_inside(&b, &n);
         }
