@@ -40,7 +40,7 @@ impl Fib {
     }
 
     /// Look a New IP destination up in the table of its own type.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_newip(&self, dst: &Addr<'_>) -> Option<NhIndex> {
         match dst.ty {
             AddrType::Ipv4 => dst.ipv4().and_then(|a| self.v4.lookup(u32::from_be_bytes(a))),
