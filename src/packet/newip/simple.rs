@@ -5,9 +5,11 @@
 //! [`parse_simple`] recognises that shape with a handful of loads and
 //! compares and says nothing about anything else (`None`: use [`parse`]).
 //! Whenever it answers, [`parse`] would have accepted the packet with the
-//! same destination and the same single contract; `tests::simple_agrees_with_parse`
-//! checks that on arbitrary bytes and on mutated valid packets, and the
-//! `newip` fuzz target checks it on everything it generates.
+//! same destination and the same single contract. The unit tests check that
+//! on arbitrary bytes and on mutated valid packets, and the router's
+//! `fuzz_one` (the `forward` fuzz target, a proptest, the corpus test) runs
+//! every frame through both paths and requires the same verdict, bytes and
+//! transmit-time work.
 //!
 //! [`parse`]: super::parse
 
