@@ -645,6 +645,83 @@ next_hop_mac = "02:00:00:00:00:0a"
         assert!(e.msg.contains("missing field `device`"), "{e}");
     }
 
+    const CLASSES: &str = r#"
+[[class]]
+name = "voice"
+dscp = [46, 40]
+budget_us = 500
+
+[[class]]
+name = "video"
+family = "ipv6"
+protocol = "udp"
+dst_port = "5004-5010"
+src_port = 7
+budget_us = 4000
+late_ok = true
+
+[[class]]
+name = "bulk"
+protocol = 6
+"#;
+
+    #[test]
+    fn classes_validate_in_order() {
+        let p = Pipeline::parse(&(GOOD.to_string() + CLASSES)).unwrap();
+        let c = &p.classes;
+        assert_eq!(c.len(), 5);
+        assert_eq!((c.name(2), c.name(3), c.name(4)), ("voice", "video", "bulk"));
+        assert_eq!(c.action(2), ClassAction { budget_ns: 500_000, late_ok: false });
+        assert_eq!(c.action(3), ClassAction { budget_ns: 4_000_000, late_ok: true });
+        assert_eq!(c.action(4), ClassAction::default());
+        let k = |v6, dscp, proto, ports| class::Key { v6, dscp, proto, ports };
+        assert_eq!(c.lookup(&k(false, 40, 17, None)), 2);
+        assert_eq!(c.lookup(&k(true, 0, 17, Some((7, 5010)))), 3);
+        assert_eq!(c.lookup(&k(false, 0, 17, Some((7, 5010)))), 0, "video is IPv6 only");
+        assert_eq!(c.lookup(&k(false, 0, 6, Some((1, 2)))), 4);
+        assert!(p.summary().contains("class 3 video"), "{}", p.summary());
+        // Defaults: no classes; on-time bounds from best_effort_us; wash off.
+        let p = Pipeline::parse(GOOD).unwrap();
+        assert!(p.classes.is_empty());
+        assert_eq!(p.ports[0].sched.on_time_bound_ns[0], 1_250_000);
+        assert_eq!(p.ports[0].sched.on_time_bound_ns[7], 10_000_000);
+        assert_eq!(p.ports[0].sched.wash_bytes, 0);
+        let text = GOOD.replace("03:00.1\"", "03:00.1\"\nrate_bps = 8000000\nwash_threshold_us = 500\non_time_bound_us = [1, 2, 3, 4, 5, 6, 7, 8]");
+        let p = Pipeline::parse(&text).unwrap();
+        assert_eq!(p.ports[1].sched.wash_bytes, 500);
+        assert_eq!(p.ports[1].sched.on_time_bound_ns[7], 8000);
+    }
+
+    #[test]
+    fn class_errors_name_the_field() {
+        let with = |from: &str, to: &str| bad(&(GOOD.to_string() + &CLASSES.replace(from, to)));
+        for (from, to, field) in [
+            ("name = \"video\"", "name = \"voice\"", "class[1].name"),
+            ("name = \"bulk\"", "name = \"best-effort\"", "class[2].name"),
+            ("name = \"bulk\"", "name = \"a b\"", "class[2].name"),
+            ("[46, 40]", "[46, 64]", "class[0].dscp"),
+            ("[46, 40]", "[]", "class[0].dscp"),
+            ("protocol = \"udp\"", "protocol = \"udpp\"", "class[1].protocol"),
+            ("\"5004-5010\"", "\"5010-5004\"", "class[1].dst_port"),
+            ("\"5004-5010\"", "\"http\"", "class[1].dst_port"),
+            ("protocol = \"udp\"", "protocol = \"icmp\"", "class[1].src_port"),
+            ("budget_us = 500", "budget_us = 0", "class[0].budget_us"),
+            ("protocol = 6", "protocol = 6\nlate_ok = true", "class[2].late_ok"),
+        ] {
+            assert_eq!(with(from, to).field, field, "{from} -> {to}");
+        }
+        let e = with("budget_us = 500", "budget_ms = 5");
+        assert!(e.msg.contains("unknown field `budget_ms`"), "{e}");
+        let many: String = (0..15).map(|i| format!("[[class]]\nname = \"c{i}\"\n")).collect();
+        assert_eq!(bad(&(GOOD.to_string() + &many)).field, "class");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\nwash_threshold_us = 100"));
+        assert_eq!(e.field, "port[1].wash_threshold_us");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\non_time_bound_us = [1, 2]"));
+        assert_eq!(e.field, "port[1].on_time_bound_us");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\non_time_bound_us = [1, 2, 3, 4, 5, 6, 7, 16384]"));
+        assert_eq!(e.field, "port[1].on_time_bound_us");
+    }
+
     #[test]
     fn device_override() {
         let mut f: PipelineFile = toml::from_str(GOOD).unwrap();

@@ -650,6 +650,116 @@ mod tests {
         assert_eq!(f, before);
     }
 
+    fn classed_router() -> Router {
+        use crate::classify::class::{ClassAction, Rule};
+        let entries = vec![
+            ("voice".to_string(), Rule { dscp: 1 << 46, ..Rule::ANY }, ClassAction { budget_ns: 500_000, late_ok: false }),
+            ("bulk".to_string(), Rule { proto: Some(17), dst_ports: Some((9000, 9100)), ..Rule::ANY }, ClassAction::default()),
+        ];
+        router().with_classes(Classes::new(&entries))
+    }
+
+    fn ctx() -> PacketCtx {
+        PacketCtx { now_ns: 7_000_000, in_port: 0 }
+    }
+
+    fn run(r: &Router, f: &mut [u8]) -> (Verdict, TxMeta) {
+        let mut meta = TxMeta::NONE;
+        let v = r.process_at(f, &ctx(), &mut Counters::default(), &mut meta);
+        (v, meta)
+    }
+
+    #[test]
+    fn legacy_classes_set_deadline_and_class() {
+        let r = classed_router();
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, tos: 46 << 2, ..Default::default() });
+        let (v, m) = run(&r, &mut f);
+        assert_eq!(v, Verdict::Forward { port: 1, with_meta: true });
+        assert_eq!((m.class, m.deadline_ns, m.late_ok, m.rx_ns, m.l3), (2, 7_500_000, false, 7_000_000, 14));
+        assert!(!m.has_updates(), "nothing to write at transmit");
+        assert_eq!(m.late_reason(), Reason::ClassLate);
+        // A best-effort class still carries its number; late_ok (never dropped late).
+        let mut f = build::udp6(build::Udp6 { dport: 9050, ..Default::default() });
+        let (v, m) = run(&r, &mut f);
+        assert_eq!(v, Verdict::Forward { port: 0, with_meta: true });
+        assert_eq!((m.class, m.deadline_ns, m.late_ok), (3, u64::MAX, true));
+        // Unmatched: best effort with nothing to carry; the rewrite is unchanged.
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, ..Default::default() });
+        let mut g = f.clone();
+        assert_eq!(run(&r, &mut f).0, Verdict::Forward { port: 1, with_meta: false });
+        assert_eq!(router().process(&mut g), Verdict::Forward { port: 1, with_meta: false });
+        assert_eq!(f, g);
+    }
+
+    #[test]
+    fn newip_classes_on_time_and_qual() {
+        use crate::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+        use crate::packet::newip::{Chunk, OnTime, PreciseLbf};
+        let r = Router::build(
+            &[(Prefix::Bits8(2), 0)],
+            vec![NextHop::new(0, PEER, PORT_MAC)],
+            vec![PORT_MAC],
+            &[],
+            true,
+        )
+        .with_classes(classed_router().classes.clone());
+        let frame = |c: Vec<ContractDesc>| {
+            let mut d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2)).payload(vec![0u8; 40]);
+            for c in c {
+                d = d.contract(c);
+            }
+            ethernet_frame(PEER, PORT_MAC, nip::ETHERTYPE_NEWIP, None, &d.build().unwrap())
+        };
+        // No contract: best effort, nothing to carry (DSCP rules do not apply to New IP).
+        let (v, m) = run(&r, &mut frame(vec![]));
+        assert_eq!((v, m.class), (Verdict::Forward { port: 0, with_meta: false }, class::BEST_EFFORT));
+        // Precise LBF: the contract's deadline, class "contract".
+        let p = PreciseLbf { max_ns: 3_000_000, ..Default::default() };
+        let (_, m) = run(&r, &mut frame(vec![ContractDesc::PreciseLbf(p)]));
+        assert_eq!((m.class, m.deadline_ns), (class::CONTRACT, 10_000_000));
+        // On-time: held for damper_ns, prio kept, Di means late_ok.
+        let ot = OnTime { damper_ns: 250_000, prio: 3, flags: OnTime::DI };
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::OnTime(ot)]));
+        assert_eq!(v, Verdict::Forward { port: 0, with_meta: true });
+        assert_eq!((m.class, m.eligible_ns, m.prio, m.late_ok, m.deadline_ns), (class::CONTRACT, 7_250_000, 3, true, u64::MAX));
+        assert!(m.on_time != 0 && m.has_updates());
+        assert_eq!(m.late_reason(), Reason::NewipOnTimeBroken);
+        // Ds already set: best effort here, no hold, nothing to rewrite.
+        let ot = OnTime { damper_ns: 250_000, prio: 3, flags: OnTime::DI | OnTime::DS };
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::OnTime(ot)]));
+        assert_eq!((v, m.on_time, m.eligible_ns, m.class), (Verdict::Forward { port: 0, with_meta: false }, 0, 0, class::BEST_EFFORT));
+        // Qualitative: carried so the port may wash it.
+        let q = vec![Chunk { offset: 0, length: 10, significance: 2, flags: 0 }];
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::Qualitative(q)]));
+        assert_eq!((v, m.qual, m.has_updates()), (Verdict::Forward { port: 0, with_meta: true }, true, false));
+    }
+
+    #[test]
+    fn on_transmit_rewrites_the_damper() {
+        use crate::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+        use crate::packet::newip::OnTime;
+        let r = Router::build(&[(Prefix::Bits8(2), 0)], vec![NextHop::new(0, PEER, PORT_MAC)], vec![PORT_MAC], &[], true);
+        let d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2))
+            .contract(ContractDesc::OnTime(OnTime { damper_ns: 1000, prio: 0, flags: 0 }))
+            .payload(vec![1u8; 8]);
+        let f0 = ethernet_frame(PEER, PORT_MAC, nip::ETHERTYPE_NEWIP, None, &d.build().unwrap());
+        let mut port = OnTimePort::new([100_000; 8]);
+        let damper = |f: &[u8]| OnTime::read(&f[14..], nip::parse(&f[14..]).unwrap().contracts.on_time_value().unwrap()).unwrap();
+        // Eligible at 7_001_000; queued 60 us, then 20 us: the second gets 40 us.
+        for (queued, want) in [(60_000u64, 0u32), (20_000, 40_000)] {
+            let mut f = f0.clone();
+            let (_, m) = run(&r, &mut f);
+            assert_eq!(on_transmit(&mut f, &m, m.eligible_ns + queued, 0, &mut port), Ok(()));
+            assert_eq!(damper(&f).damper_ns, want);
+        }
+        // Past the bound: refused by name, the frame untouched.
+        let mut f = f0.clone();
+        let (_, m) = run(&r, &mut f);
+        let before = f.clone();
+        assert_eq!(on_transmit(&mut f, &m, m.eligible_ns + 100_001, 0, &mut port), Err(Reason::NewipOnTimeBroken));
+        assert_eq!(f, before);
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_drops_leave_frame_untouched(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
