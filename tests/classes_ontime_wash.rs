@@ -123,12 +123,12 @@ fn a_class_that_cannot_keep_up_drops_by_name_late_ok_is_demoted() {
     // voice frames that cannot leave within 8 ms are dropped as class-late;
     // late video is demoted to best effort and still delivered.
     let frames: Vec<_> =
-        (0..100u16).map(|i| legacy(i, if i % 5 == 0 { Legacy::Voice4 } else { Legacy::Video })).collect();
+        (0..100u16).map(|i| legacy(i, if i.is_multiple_of(5) { Legacy::Voice4 } else { Legacy::Video })).collect();
     let (out, r) = run_case("classlate", &shipped("classes.toml"), &frames);
     let late = drops(&r, "class-late");
     assert!(late > 0, "{r}");
     assert_eq!(r["dropped"].as_u64(), Some(late), "only class-late drops: {r}");
-    let video = out.iter().filter(|f| legacy_tag(f) % 5 != 0).count();
+    let video = out.iter().filter(|f| !legacy_tag(f).is_multiple_of(5)).count();
     assert_eq!(video, 80, "late_ok video is delivered");
     assert!(event(&r, "late-ok-demoted") > 0, "{r}");
     assert_eq!(out.len() as u64 + late, 100);

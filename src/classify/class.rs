@@ -87,7 +87,7 @@ impl Rule {
         };
         self.dscp & (1u64 << (k.dscp & 63)) != 0
             && (self.family == Family::Any || (self.family == Family::Ipv6) == k.v6)
-            && self.proto.map_or(true, |p| p == k.proto)
+            && self.proto.is_none_or(|p| p == k.proto)
             && in_range(self.src_ports, k.ports.map(|p| p.0))
             && in_range(self.dst_ports, k.ports.map(|p| p.1))
     }
