@@ -51,7 +51,8 @@ pub struct TxMeta {
     /// Deliver late rather than drop.
     pub late_ok: bool,
     /// Traffic class ([`class::BEST_EFFORT`], [`class::CONTRACT`] or a
-    /// configured one): for per-class statistics and late-drop names.
+    /// configured one): for per-class statistics and late-drop names. A
+    /// verdict without `with_meta` means class [`class::BEST_EFFORT`].
     pub class: u8,
     /// Prio of the on-time contract (meaningful when `on_time != 0`).
     pub prio: u8,
