@@ -69,6 +69,7 @@ reasons! {
     QueueFull => "queue-full": "egress queue full: the packet with the latest deadline was dropped",
     QueueFullLate => "queue-full-late": "egress queue full: an already late packet was dropped to make room",
     ShutdownDrained => "shutdown-drained": "still queued when newipd stopped and the drain time ran out",
+    RingFull => "ring-full": "the ring to the lcore that owns the egress port had no room",
 }
 
 impl From<crate::packet::newip::Malformed> for Reason {
