@@ -207,7 +207,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         }
     }
     let _ = std::io::stdout().flush();
-    let lcores: Vec<u32> = jobs.iter().map(|(l, _)| l.0).collect();
+    let mut lcores: Vec<u32> = jobs.iter().map(|(l, _)| l.0).collect();
+    lcores.sort_unstable();
     let outcome = run_jobs(jobs, &stop, &p.ports, &ids)?;
 
     // Rates count the time packets were flowing: a run that ends on idleness
