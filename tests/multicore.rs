@@ -1,8 +1,9 @@
 //! Pipelined lcores against run to completion, and stopping under traffic.
 //!
-//! * The same pcap through one lcore (run to completion) and through an RX
-//!   lcore and a TX lcore joined by a ring gives the same set of output
-//!   packets on every port and exactly the same counters. Traffic: IPv4,
+//! * The same pcap through one lcore (run to completion), through an RX
+//!   lcore and a TX lcore joined by a ring, and through two RX lcores (one
+//!   RX queue each) and two TX lcores gives the same set of output packets
+//!   on every port and exactly the same counters. Traffic: IPv4,
 //!   IPv6 with VLAN tags, New IP with LBF and max-delay contracts (metadata
 //!   carried across the ring in the mbuf), pings, broadcasts (copies),
 //!   unknown TLVs, malformed packets and packets without a route. The only
@@ -28,6 +29,7 @@ name = "a"
 device = "net_pcap0"
 peer_mac = "02:00:00:00:00:0a"
 addresses = ["16bit:0x0a0a"]
+rx_queues = 2
 
 [[port]]
 name = "b"
@@ -132,7 +134,8 @@ fn gen_mix(dir: &Path) -> std::path::PathBuf {
 fn devices(dir: &Path, tag: &str, input: &Path) -> Vec<String> {
     let o = |p: &str| dir.join(format!("{tag}-{p}.pcap")).display().to_string();
     vec![
-        format!("a=net_pcap0,rx_pcap={},tx_pcap={}", input.display(), o("a")),
+        // Two RX queues, one per file (net_pcap has no RSS: each queue reads its own).
+        format!("a=net_pcap0,rx_pcap={i},rx_pcap={i},tx_pcap={}", o("a"), i = input.display()),
         format!("b=net_pcap1,tx_pcap={}", o("b")),
         format!("c=net_pcap2,tx_pcap={}", o("c")),
     ]
@@ -196,12 +199,17 @@ fn pipelined_and_run_to_completion_agree() {
     let rtc = run_with(&dir, "rtc", PORTS, &devices(&dir, "rtc", &input), &["-l", "0"]);
     // RX lcore 1 shares CPU 0 with the main lcore, TX lcore 2 has CPU 1; both
     // back off when idle. Rings hold the whole input: no ring-full drops.
-    let piped_conf = format!("[settings]\nidle_sleep_us = 20\nring_size = 4096\n\n[lcores]\nrx = [1]\ntx = [2]\n{PORTS}");
+    let piped_conf = format!("[settings]\nidle_sleep_us = 20\nring_size = 8192\n\n[lcores]\nrx = [1]\ntx = [2]\n{PORTS}");
     let piped = run_with(&dir, "piped", &piped_conf, &devices(&dir, "piped", &input), &["--lcores=0@0,1@0,2@1"]);
     assert_eq!(piped["lcores"], serde_json::json!([1, 2]));
-    for r in [&rtc, &piped] {
+    // Two RX lcores (one queue each) and two TX lcores (ports a, c on one, b on the other).
+    // Each of its four rings carries at most one queue's 3000 packets.
+    let wide_conf = piped_conf.replace("rx = [1]\ntx = [2]", "rx = [1, 3]\ntx = [2, 4]").replace("ring_size = 8192", "ring_size = 4096");
+    let wide = run_with(&dir, "wide", &wide_conf, &devices(&dir, "wide", &input), &["--lcores=0@0,1@0,2@1,3@1,4@0"]);
+    assert_eq!(wide["lcores"], serde_json::json!([1, 2, 3, 4]));
+    for r in [&rtc, &piped, &wide] {
         assert_clean(r);
-        assert_eq!(r["rx"], 3000);
+        assert_eq!(r["rx"], 6000);
         for k in ["no-route", "malformed-ethernet"] {
             assert!(drops(r, k) > 0, "the mix exercises {k}: {r:#}");
         }
@@ -209,16 +217,18 @@ fn pipelined_and_run_to_completion_agree() {
             assert!(r["events"][k].as_u64().unwrap_or(0) > 0, "the mix exercises {k}: {r:#}");
         }
     }
-    for k in ["rx", "tx", "dropped", "created", "drops", "events"] {
-        assert_eq!(rtc[k], piped[k], "{k} differs");
-    }
-    for name in ["a", "b", "c"] {
-        for k in ["rx", "rx_bytes", "tx", "tx_bytes", "drops", "events"] {
-            assert_eq!(port(&rtc, name)[k], port(&piped, name)[k], "port {name} {k} differs");
+    for (tag, other) in [("piped", &piped), ("wide", &wide)] {
+        for k in ["rx", "tx", "dropped", "created", "drops", "events"] {
+            assert_eq!(rtc[k], other[k], "{tag}: {k} differs");
         }
-        let (x, y) = (frames(&dir, "rtc", name), frames(&dir, "piped", name));
-        assert_eq!(x.values().sum::<usize>() as u64, port(&rtc, name)["tx"].as_u64().unwrap());
-        assert!(x == y, "port {name}: different output packets ({} vs {} distinct)", x.len(), y.len());
+        for name in ["a", "b", "c"] {
+            for k in ["rx", "rx_bytes", "tx", "tx_bytes", "drops", "events"] {
+                assert_eq!(port(&rtc, name)[k], port(other, name)[k], "{tag}: port {name} {k} differs");
+            }
+            let (x, y) = (frames(&dir, "rtc", name), frames(&dir, tag, name));
+            assert_eq!(x.values().sum::<usize>() as u64, port(&rtc, name)["tx"].as_u64().unwrap());
+            assert!(x == y, "{tag}: port {name}: different output packets ({} vs {} distinct)", x.len(), y.len());
+        }
     }
     // LBF metadata crossed the ring: fib_tohops was decremented at transmit
     // (and the frames equal run to completion's, checked above).
