@@ -60,6 +60,7 @@ fn main() {
         .allowlist_var("RTE_.*")
         .allowlist_var("RTE_MAX_LCORE")
         .allowlist_var("SOCKET_ID_ANY")
+        .allowlist_var("RING_F_.*")
         .opaque_type("rte_mempool")
         .opaque_type("rte_ring")
         .blocklist_type("max_align_t");
@@ -100,6 +101,7 @@ fn main() {
         "rte_eth_promiscuous_enable",
         "rte_eth_dev_set_link_up",
         "rte_ring_create",
+        "rte_ring_create_elem",
         "rte_ring_free",
         "rte_telemetry_register_cmd",
     ] {

@@ -3,33 +3,46 @@
 # ceiling for "touch every packet") and newipd on the same input: a pcap of
 # 64-byte frames with many flows, replayed forever by net_pcap (infinite_rx=1),
 # one forwarding core, TX dropped by the PMD. Prints both rates and, last,
-# `ratio: X.XX` (newipd / testpmd).
+# `ratio: X.XX` (newipd on one lcore / testpmd on one core).
 #
-#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf] [--seconds 10] [--flows 4096]
+#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf|mix] [--seconds 10] [--flows 4096] [--lcores 1|2]
 #
 # ipv4: 60-byte UDP/IPv4 frames (64 on the wire), routed by longest prefix.
 # newip-lbf: New IP frames of the same size with IPv4-type addresses and a
 #   type-2 LBF contract, many destinations: parse, hybrid FIB, budget, and the
 #   contract rewrite at transmit.
+# mix: pipelines/mixes/bench-mix.toml: legacy IPv4, New IP with LBF, New IP
+#   best effort and New IP with a delivery window (held, then sent by the
+#   deadline queue): the full pipeline.
+# --lcores 2: also run newipd pipelined (an RX lcore handing over a ring to a
+#   TX lcore, one CPU each) and print its rate against the one-lcore run
+#   (`pipelined_vs_one_lcore:`) before the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 traffic=ipv4
 seconds=10
 flows=4096
+lcores=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --traffic) traffic="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --flows) flows="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --lcores) lcores="$2"; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "vs-testpmd.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$traffic" in
   ipv4) gen_args=(--kind ipv4 --size 60) ;;
   newip-lbf) gen_args=(--kind newip-lbf --size 64) ;;
-  *) echo "vs-testpmd.sh: --traffic must be one of: ipv4, newip-lbf" >&2; exit 2 ;;
+  mix) gen_args=(--mix pipelines/mixes/bench-mix.toml) ;;
+  *) echo "vs-testpmd.sh: --traffic must be one of: ipv4, newip-lbf, mix" >&2; exit 2 ;;
+esac
+case "$lcores" in
+  1|2) ;;
+  *) echo "vs-testpmd.sh: --lcores must be 1 or 2" >&2; exit 2 ;;
 esac
 command -v dpdk-testpmd >/dev/null || { echo "vs-testpmd.sh: dpdk-testpmd missing (ci/setup.sh installs dpdk-dev)" >&2; exit 1; }
 
@@ -47,13 +60,15 @@ timeout -s INT "$((seconds + 2))" dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1
 tp_pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
 [ -n "$tp_pps" ] || { echo "vs-testpmd.sh: no Rx-pps from testpmd:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
 
-# newipd: the same input, one packet lcore (lcore 1), routes covering every flow.
-cat >"$out/pipeline.toml" <<TOML
+# newipd: the same input, routes covering every flow. $1: the [lcores]
+# table; $2: the EAL lcore arguments; $3: a tag. Prints forwarded Mpps.
+run_newipd() {
+  cat >"$out/pipeline-$3.toml" <<TOML
 [settings]
 mbufs = 16383
 
 [lcores]
-worker = 1
+$1
 
 [[port]]
 name = "p0"
@@ -68,15 +83,27 @@ port = "p0"
 prefix = "2001:db8::/32"
 port = "p0"
 TOML
-./target/release/newipd run --pipeline "$out/pipeline.toml" --duration "$seconds" \
-  --port "p0=net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" --report-json "$out/report.json" -- \
-  --no-huge -m 1024 --no-pci -l 0-1 --no-shconf --log-level='*:warning' >"$out/newipd.log" 2>&1 \
-  || { echo "vs-testpmd.sh: newipd failed:" >&2; tail -20 "$out/newipd.log" >&2; exit 1; }
-nd_mpps=$(grep -Eo '"tx_mpps": *[0-9.]+' "$out/report.json" | grep -Eo '[0-9.]+$')
-drops=$(grep -Eo '"dropped": *[0-9]+' "$out/report.json" | head -1 | grep -Eo '[0-9]+$')
+  ./target/release/newipd run --pipeline "$out/pipeline-$3.toml" --duration "$seconds" \
+    --port "p0=net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" --report-json "$out/report-$3.json" -- \
+    --no-huge -m 1024 --no-pci $2 --no-shconf --file-prefix "vs-nd-$3-$$" --log-level='*:warning' >"$out/newipd-$3.log" 2>&1 \
+    || { echo "vs-testpmd.sh: newipd ($3) failed:" >&2; tail -20 "$out/newipd-$3.log" >&2; exit 1; }
+  grep -Eo '"tx_mpps": *[0-9.]+' "$out/report-$3.json" | grep -Eo '[0-9.]+$'
+}
+
+# One packet lcore (lcore 1 on CPU 1; the main lcore on CPU 0 only waits).
+nd_mpps=$(run_newipd "worker = 1" "-l 0-1" one)
+drops=$(grep -Eo '"dropped": *[0-9]+' "$out/report-one.json" | head -1 | grep -Eo '[0-9]+$')
+if [ "$lcores" = 2 ]; then
+  # RX lcore 1 on CPU 0 (beside the sleeping main lcore), TX lcore 2 on CPU 1.
+  pl_mpps=$(run_newipd $'rx = [1]\ntx = [2]' "--lcores=0@0,1@0,2@1" two)
+  awk -v one="$nd_mpps" -v two="$pl_mpps" 'BEGIN {
+    printf "newipd pipelined, 2 lcores: %.2f Mpps\n", two
+    printf "pipelined_vs_one_lcore: %.2f\n", two / one
+  }'
+fi
 
 awk -v tp="$tp_pps" -v nd="$nd_mpps" -v tr="$traffic" -v dr="$drops" 'BEGIN {
   printf "testpmd macswap: %.2f Mpps\n", tp / 1e6
-  printf "newipd %s: %.2f Mpps (forwarded; %d dropped)\n", tr, nd, dr
+  printf "newipd %s, 1 lcore: %.2f Mpps (forwarded; %d dropped)\n", tr, nd, dr
   printf "ratio: %.2f\n", nd / (tp / 1e6)
 }'

@@ -57,9 +57,15 @@ uint64_t newipd_rdtsc(void);
 /* Lcore helpers. */
 unsigned int newipd_lcore_id(void);
 
-/* Rings (single producer / single consumer use, bulk and burst). */
-unsigned int newipd_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned int n, unsigned int *free_space);
-unsigned int newipd_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned int n, unsigned int *available);
+/* Rings of fixed-size elements (esize a multiple of 4): burst moves what fits,
+ * bulk all or nothing. The SP/SC behaviour comes from the ring's creation flags. */
+unsigned int newipd_ring_enqueue_burst_elem(struct rte_ring *r, const void *objs, unsigned int esize, unsigned int n, unsigned int *free_space);
+unsigned int newipd_ring_dequeue_burst_elem(struct rte_ring *r, void *objs, unsigned int esize, unsigned int n, unsigned int *available);
+unsigned int newipd_ring_enqueue_bulk_elem(struct rte_ring *r, const void *objs, unsigned int esize, unsigned int n, unsigned int *free_space);
+unsigned int newipd_ring_dequeue_bulk_elem(struct rte_ring *r, void *objs, unsigned int esize, unsigned int n, unsigned int *available);
 unsigned int newipd_ring_count(const struct rte_ring *r);
+
+/* Ask a port for RSS over IP/UDP/TCP hashes (as far as the device offers them). */
+void newipd_eth_conf_rss(struct rte_eth_conf *conf, uint64_t device_rss_offloads);
 
 #endif

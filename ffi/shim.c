@@ -130,17 +130,34 @@ unsigned int newipd_lcore_id(void)
 	return rte_lcore_id();
 }
 
-unsigned int newipd_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned int n, unsigned int *free_space)
+unsigned int newipd_ring_enqueue_burst_elem(struct rte_ring *r, const void *objs, unsigned int esize, unsigned int n, unsigned int *free_space)
 {
-	return rte_ring_enqueue_burst(r, objs, n, free_space);
+	return rte_ring_enqueue_burst_elem(r, objs, esize, n, free_space);
 }
 
-unsigned int newipd_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned int n, unsigned int *available)
+unsigned int newipd_ring_dequeue_burst_elem(struct rte_ring *r, void *objs, unsigned int esize, unsigned int n, unsigned int *available)
 {
-	return rte_ring_dequeue_burst(r, objs, n, available);
+	return rte_ring_dequeue_burst_elem(r, objs, esize, n, available);
+}
+
+unsigned int newipd_ring_enqueue_bulk_elem(struct rte_ring *r, const void *objs, unsigned int esize, unsigned int n, unsigned int *free_space)
+{
+	return rte_ring_enqueue_bulk_elem(r, objs, esize, n, free_space);
+}
+
+unsigned int newipd_ring_dequeue_bulk_elem(struct rte_ring *r, void *objs, unsigned int esize, unsigned int n, unsigned int *available)
+{
+	return rte_ring_dequeue_bulk_elem(r, objs, esize, n, available);
 }
 
 unsigned int newipd_ring_count(const struct rte_ring *r)
 {
 	return rte_ring_count(r);
+}
+
+void newipd_eth_conf_rss(struct rte_eth_conf *conf, uint64_t device_rss_offloads)
+{
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rx_adv_conf.rss_conf.rss_key = NULL;
+	conf->rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP) & device_rss_offloads;
 }

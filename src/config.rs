@@ -57,20 +57,48 @@ pub struct Settings {
     /// On stop, keep sending queued packets for at most this long, then drop
     /// the rest as `shutdown-drained`.
     pub shutdown_drain_ms: u64,
+    /// Slots of each ring between an RX lcore and an egress lcore (pipelined
+    /// mode; a power of two, 64..=65536).
+    pub ring_size: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { burst: 32, mbufs: 0, mbuf_cache: 256, verify_ipv4_checksum: true, idle_sleep_us: 0, drain_us: 100, shutdown_drain_ms: 1000 }
+        Settings {
+            burst: 32,
+            mbufs: 0,
+            mbuf_cache: 256,
+            verify_ipv4_checksum: true,
+            idle_sleep_us: 0,
+            drain_us: 100,
+            shutdown_drain_ms: 1000,
+            ring_size: 1024,
+        }
     }
 }
 
-/// `[lcores]`: which EAL lcore runs the packet loop.
+/// `[lcores]`: which EAL lcores do what. Either `worker` (one lcore runs
+/// everything: run to completion, the default) or `rx` and `tx` (pipelined:
+/// RX lcores parse and classify and hand packets over rings to the TX lcore
+/// that owns each egress port's deadline queue and TX queue).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Lcores {
     /// EAL lcore id of the worker; default: the first worker lcore, or the main lcore if -l gives only one.
     pub worker: Option<u32>,
+    /// Pipelined: RX lcores; the RX queues of all ports are spread over them in turn.
+    #[serde(default)]
+    pub rx: Vec<u32>,
+    /// Pipelined: egress lcores; the ports are spread over them in turn (each port has one owner).
+    #[serde(default)]
+    pub tx: Vec<u32>,
+}
+
+impl Lcores {
+    /// RX and TX roles on separate lcores.
+    pub fn pipelined(&self) -> bool {
+        !self.rx.is_empty()
+    }
 }
 
 /// `[[port]]`.
@@ -84,6 +112,10 @@ pub struct PortFile {
     pub peer_mac: Option<String>,
     #[serde(default = "default_desc")]
     pub rx_desc: u16,
+    /// RX queues (1..=16); with more than one the port spreads flows over
+    /// them by RSS, if the device can (else newipd uses what it offers).
+    #[serde(default = "default_rx_queues")]
+    pub rx_queues: u16,
     #[serde(default = "default_desc")]
     pub tx_desc: u16,
     #[serde(default = "default_true")]
@@ -164,6 +196,10 @@ pub enum PortRange {
     Range(String),
 }
 
+fn default_rx_queues() -> u16 {
+    1
+}
+
 fn default_queue() -> usize {
     16384
 }
@@ -228,6 +264,7 @@ pub struct PortSpec {
     pub peer_mac: Option<[u8; 6]>,
     pub rx_desc: u16,
     pub tx_desc: u16,
+    pub rx_queues: u16,
     pub promiscuous: bool,
     pub addresses: Vec<Prefix>,
     pub link_delay_ns: u32,
@@ -315,6 +352,13 @@ impl Pipeline {
         if s.mbuf_cache > 512 {
             return err("settings.mbuf_cache", format!("{} is above DPDK's limit of 512", s.mbuf_cache));
         }
+        if !s.ring_size.is_power_of_two() || !(64..=65536).contains(&s.ring_size) {
+            return err("settings.ring_size", format!("{} must be a power of two in 64..=65536", s.ring_size));
+        }
+        if s.idle_sleep_us > 1_000_000 {
+            return err("settings.idle_sleep_us", format!("{} is above 1000000 (one second)", s.idle_sleep_us));
+        }
+        validate_lcores(&f.lcores)?;
         if f.ports.is_empty() {
             return err("port", "the pipeline has no [[port]]");
         }
@@ -362,6 +406,9 @@ impl Pipeline {
                 if !(32..=16384).contains(&v) {
                     return err(at(k), format!("{v} is outside 32..=16384"));
                 }
+            }
+            if !(1..=16).contains(&p.rx_queues) {
+                return err(at("rx_queues"), format!("{} is outside 1..=16", p.rx_queues));
             }
             let mut addresses = Vec::new();
             for (j, a) in p.addresses.iter().enumerate() {
@@ -426,6 +473,7 @@ impl Pipeline {
                 peer_mac,
                 rx_desc: p.rx_desc,
                 tx_desc: p.tx_desc,
+                rx_queues: p.rx_queues,
                 promiscuous: p.promiscuous,
                 addresses,
                 link_delay_ns: p.link_delay_ns,
@@ -549,6 +597,28 @@ fn validate_classes(files: &[ClassFile]) -> Result<Classes, ConfigError> {
         entries.push((c.name.clone(), rule, ClassAction { budget_ns, late_ok: c.late_ok }));
     }
     Ok(Classes::new(&entries))
+}
+
+/// `[lcores]`: one mode, no lcore in two roles.
+fn validate_lcores(l: &Lcores) -> Result<(), ConfigError> {
+    if l.rx.is_empty() != l.tx.is_empty() {
+        let missing = if l.rx.is_empty() { "lcores.rx" } else { "lcores.tx" };
+        return err(missing, "pipelined mode needs both rx and tx lcores");
+    }
+    if l.pipelined() && l.worker.is_some() {
+        return err("lcores.worker", "give either worker (run to completion) or rx and tx (pipelined), not both");
+    }
+    for (k, list) in [("lcores.rx", &l.rx), ("lcores.tx", &l.tx)] {
+        if list.len() > 64 {
+            return err(k, format!("{} lcores; at most 64", list.len()));
+        }
+        for (i, id) in list.iter().enumerate() {
+            if list[..i].contains(id) || (k == "lcores.tx" && l.rx.contains(id)) {
+                return err(k, format!("lcore {id} appears twice (each lcore has one role)"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn line_col(text: &str, offset: usize) -> String {
@@ -720,6 +790,22 @@ protocol = 6
         assert_eq!(e.field, "port[1].on_time_bound_us");
         let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\non_time_bound_us = [1, 2, 3, 4, 5, 6, 7, 16384]"));
         assert_eq!(e.field, "port[1].on_time_bound_us");
+    }
+
+    #[test]
+    fn lcore_roles_and_sizes() {
+        let piped = GOOD.replace("[settings]\nburst = 32", "[settings]\nburst = 32\nring_size = 256\n\n[lcores]\nrx = [1, 2]\ntx = [3]");
+        let p = Pipeline::parse(&piped).unwrap();
+        assert!(p.lcores.pipelined());
+        assert_eq!((p.lcores.rx.clone(), p.lcores.tx.clone(), p.settings.ring_size), (vec![1, 2], vec![3], 256));
+        let p = Pipeline::parse(&piped.replace("03:00.1\"", "03:00.1\"\nrx_queues = 4")).unwrap();
+        assert_eq!(p.ports[1].rx_queues, 4);
+        assert_eq!(bad(&piped.replace("ring_size = 256", "ring_size = 1000")).field, "settings.ring_size");
+        assert_eq!(bad(&piped.replace("tx = [3]", "tx = [2]")).field, "lcores.tx");
+        assert_eq!(bad(&piped.replace("tx = [3]", "")).field, "lcores.tx");
+        assert_eq!(bad(&piped.replace("rx = [1, 2]", "rx = [1, 2]\nworker = 4")).field, "lcores.worker");
+        assert_eq!(bad(&piped.replace("03:00.1\"", "03:00.1\"\nrx_queues = 0")).field, "port[1].rx_queues");
+        assert_eq!(bad(&GOOD.replace("burst = 32", "burst = 32\nidle_sleep_us = 2000000")).field, "settings.idle_sleep_us");
     }
 
     #[test]

@@ -32,7 +32,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a pipeline until a limit, Ctrl-C or SIGTERM, then print the report.
+    /// Run a pipeline until a limit, Ctrl-C or SIGTERM (RX stops, rings and
+    /// queues drain), then print the report. One lcore runs everything, or,
+    /// with `[lcores] rx` and `tx`, RX lcores hand packets over rings to the
+    /// lcores that own the egress ports (docs/pipeline.md).
     Run(RunArgs),
     /// Validate a pipeline file and print what it sets up; exits non-zero on any error.
     Check {

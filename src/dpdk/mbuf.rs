@@ -132,6 +132,30 @@ impl Mbuf {
         Some(n)
     }
 
+    /// Store `N` words in the mbuf's private area (after the header); false if
+    /// the pool gave its mbufs less room.
+    #[inline(always)]
+    pub fn write_priv<const N: usize>(&mut self, words: &[u64; N]) -> bool {
+        if N * 8 > self.raw().priv_size as usize {
+            return false;
+        }
+        // SAFETY: the private area of priv_size bytes follows the rte_mbuf header and
+        // belongs to this mbuf; &mut self makes the write exclusive; unaligned is allowed.
+        unsafe { (self.0.as_ptr().add(1) as *mut [u64; N]).write_unaligned(*words) };
+        true
+    }
+
+    /// Read `N` words of the private area (what [`write_priv`](Self::write_priv)
+    /// stored, or stale bytes if nothing was); `None` if the area is smaller.
+    #[inline(always)]
+    pub fn read_priv<const N: usize>(&self) -> Option<[u64; N]> {
+        if N * 8 > self.raw().priv_size as usize {
+            return None;
+        }
+        // SAFETY: in bounds as above; every bit pattern is a valid u64.
+        Some(unsafe { (self.0.as_ptr().add(1) as *const [u64; N]).read_unaligned() })
+    }
+
     /// Reference count (1 for every mbuf newipd owns).
     pub fn refcnt(&self) -> u16 {
         // SAFETY: self owns a valid mbuf.

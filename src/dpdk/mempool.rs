@@ -18,13 +18,20 @@ impl Mempool {
     /// Create a pool of `n` mbufs with a per-lcore cache of `cache` and
     /// `data_room` bytes of buffer each (headroom included).
     pub fn new(name: &str, n: u32, cache: u32, data_room: u16, socket: i32) -> Result<Mempool, DpdkError> {
+        Self::with_priv(name, n, cache, 0, data_room, socket)
+    }
+
+    /// As [`new`](Self::new), with a private area of `priv_size` bytes (a
+    /// multiple of 8) after each mbuf header, for per-packet metadata
+    /// (see [`Mbuf::write_priv`](super::mbuf::Mbuf::write_priv)).
+    pub fn with_priv(name: &str, n: u32, cache: u32, priv_size: u16, data_room: u16, socket: i32) -> Result<Mempool, DpdkError> {
         let cname = CString::new(name).map_err(|_| DpdkError::Call {
             call: "rte_pktmbuf_pool_create",
             what: name.into(),
             reason: "name has a NUL byte".into(),
         })?;
         // SAFETY: cname is a valid C string; the other arguments are plain values.
-        let p = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, socket) };
+        let p = unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, priv_size, data_room, socket) };
         NonNull::new(p).map(Mempool).ok_or_else(|| DpdkError::Call {
             call: "rte_pktmbuf_pool_create",
             what: format!("pool '{name}' of {n} mbufs"),

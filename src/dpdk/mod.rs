@@ -5,6 +5,8 @@
 //! * [`mbuf`]: an owned [`Mbuf`](mbuf::Mbuf) and fixed-size [`Burst`](mbuf::Burst) arrays.
 //! * [`port`]: ethdev configuration, start/stop, MAC, link, hardware stats.
 //! * [`lcore`]: launching work on EAL lcores.
+//! * [`spsc`]: the Rust single-producer single-consumer ring between lcores.
+//! * [`ring`]: DPDK's rte_ring (SP/SC), kept for comparison (benches/ring.rs).
 //! * [`time`]: the TSC clock.
 //! * [`heap`]: the counting allocator that proves the packet loop never allocates.
 
@@ -14,6 +16,8 @@ pub mod lcore;
 pub mod mbuf;
 pub mod mempool;
 pub mod port;
+pub mod ring;
+pub mod spsc;
 pub mod sys;
 pub mod time;
 

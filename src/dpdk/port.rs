@@ -18,6 +18,13 @@ pub struct PortSetup {
     pub promiscuous: bool,
 }
 
+/// What [`PortId::configure_and_start`] set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// Several RX queues, spread by RSS hashing.
+    pub rss: bool,
+}
+
 /// Hardware counters as the driver reports them.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct HwStats {
@@ -87,8 +94,21 @@ impl PortId {
         Ok((name, info.max_rx_queues, info.max_tx_queues))
     }
 
-    /// Configure queues and descriptors, set up every queue with `pool`, and start.
-    pub fn configure_and_start(self, setup: &PortSetup, pool: &Mempool) -> Result<(), DpdkError> {
+    /// The RSS hash functions the device offers (0: no RSS).
+    pub fn rss_offloads(self) -> u64 {
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: info is a valid out-struct.
+        match unsafe { sys::rte_eth_dev_info_get(self.0, &mut info) } {
+            0 => info.flow_type_rss_offloads,
+            _ => 0,
+        }
+    }
+
+    /// Configure queues and descriptors, set up every queue with `pool`, and
+    /// start. With several RX queues, RSS (IP, UDP, TCP hashes) is asked for
+    /// when the device offers it; without, the queues are set up plainly (a
+    /// vdev fills them its own way).
+    pub fn configure_and_start(self, setup: &PortSetup, pool: &Mempool) -> Result<Started, DpdkError> {
         let (_, max_rx, max_tx) = self.driver_info()?;
         if setup.rx_queues > max_rx || setup.tx_queues > max_tx {
             return Err(DpdkError::Call {
@@ -100,8 +120,14 @@ impl PortId {
                 ),
             });
         }
-        let conf = sys::rte_eth_conf::default();
-        // SAFETY: conf is a valid, zeroed configuration (no offloads, no RSS).
+        let mut conf = sys::rte_eth_conf::default();
+        let offloads = self.rss_offloads();
+        let rss = setup.rx_queues > 1 && offloads != 0;
+        if rss {
+            // SAFETY: conf is a valid configuration struct; the shim sets the RSS fields only.
+            unsafe { sys::newipd_eth_conf_rss(&mut conf, offloads) };
+        }
+        // SAFETY: conf is a valid configuration (zeroed: no offloads; RSS if set above).
         let rc = unsafe { sys::rte_eth_dev_configure(self.0, setup.rx_queues, setup.tx_queues, &conf) };
         if rc != 0 {
             return Err(call_err("rte_eth_dev_configure", self, rc));
@@ -137,7 +163,7 @@ impl PortId {
             // SAFETY: the port is started.
             unsafe { sys::rte_eth_promiscuous_enable(self.0) };
         }
-        Ok(())
+        Ok(Started { rss })
     }
 
     /// Stop the port (its queues stop, held RX mbufs go back to the pool).

@@ -2,11 +2,29 @@
 //!
 //! * [`router`]: the per-packet parse -> classify -> rewrite stage, pure Rust over
 //!   `&mut [u8]` (benchmarked and tested without DPDK).
-//! * [`worker`]: the poll-mode loop of one lcore over DPDK bursts.
+//! * [`plan`]: which lcore polls which RX queue and owns which egress port.
+//! * [`worker`]: what every packet lcore shares (ports, limits, clock, knobs).
+//! * [`rx`]: ingress (rx_burst, route, hand to a sink) and the pipelined RX lcore.
+//! * [`egress`]: deadline queues and TX buffers of the ports an lcore owns.
+//! * [`rtc`]: run to completion on one lcore (ingress straight into egress).
+//! * [`handoff`]: ring entries and the mbuf-carried metadata between lcores.
+//! * [`tx`]: the pipelined egress lcore (rings into egress).
 //! * [`run`]: EAL, pools and ports from a pipeline file; launch, stop, report.
 
+pub mod plan;
 pub mod router;
+
+#[cfg(feature = "dpdk")]
+pub mod egress;
+#[cfg(feature = "dpdk")]
+pub mod handoff;
+#[cfg(feature = "dpdk")]
+pub mod rtc;
 #[cfg(feature = "dpdk")]
 pub mod run;
+#[cfg(feature = "dpdk")]
+pub mod rx;
+#[cfg(feature = "dpdk")]
+pub mod tx;
 #[cfg(feature = "dpdk")]
 pub mod worker;

@@ -1,25 +1,17 @@
-//! The poll-mode packet loop of one lcore: for every port, rx_burst, run each
-//! packet through the router stage, buffer it per egress port, and when a
-//! buffer is full or the drain timer fires, apply the transmit-time contract
-//! updates and tx_burst. Counters are plain fields of a local struct,
-//! published to the shared copy about every millisecond.
+//! What every packet lcore shares, whatever its role: the ports it works on,
+//! its limits, the TSC clock, the knobs of its loop and what it reports when
+//! it ends. The loops themselves are per role: [`rtc`](super::rtc) (one lcore
+//! does everything), [`rx`](super::rx) and [`tx`](super::tx) (pipelined).
 
-use super::router::{on_transmit, PacketCtx, Router, TxMeta, Verdict};
-use crate::dpdk::mbuf::{Burst, Mbuf};
-use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
-use crate::dpdk::time::tsc;
-use crate::sched::damper::OnTimePort;
-use crate::sched::port::{PortSched, SchedConfig, Schedulable};
-use crate::stats::{Counters, Event, Reason, SharedCounters};
-use crate::MAX_BURST;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use crate::sched::port::SchedConfig;
+use crate::stats::{Counters, SharedCounters};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-/// How far ahead in the burst to prefetch packet data.
-const PREFETCH_AHEAD: usize = 3;
+pub use super::rtc::Worker;
 
-/// A port as the worker sees it.
+/// A port as a worker sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerPort {
     /// Index in the pipeline's port list (counter and route index).
@@ -33,61 +25,46 @@ pub struct WorkerPort {
     pub sched: SchedConfig,
 }
 
-/// A packet waiting in a port scheduler.
-struct Queued {
-    m: Mbuf,
-    meta: TxMeta,
-}
-
-impl Schedulable for Queued {
-    #[inline(always)]
-    fn deadline_ns(&self) -> u64 {
-        self.meta.deadline_ns
-    }
-    #[inline(always)]
-    fn eligible_ns(&self) -> u64 {
-        self.meta.eligible_ns
-    }
-    #[inline(always)]
-    fn frame_len(&self) -> u32 {
-        self.m.len() as u32
-    }
-    #[inline(always)]
-    fn late_ok(&self) -> bool {
-        self.meta.late_ok
-    }
-    #[inline(always)]
-    fn set_deadline_ns(&mut self, d: u64) {
-        self.meta.deadline_ns = d;
-    }
-    fn late_reason(&self) -> Reason {
-        self.meta.late_reason()
-    }
-    #[inline(always)]
-    fn on_time_prio(&self) -> Option<u8> {
-        (self.meta.on_time != 0).then_some(self.meta.prio)
-    }
-    fn wash(&mut self, bytes: u64) -> u64 {
-        if !self.meta.qual {
-            return 0;
-        }
-        let n = crate::sched::wash::wash_frame(self.m.data_mut(), self.meta.l3 as usize, bytes);
-        if n > 0 && !self.m.trim(n as u16) {
-            return 0;
-        }
-        n as u64
-    }
-}
-
 /// When the loop stops (besides the stop flag).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Limits {
     /// Stop after this many TSC ticks.
     pub duration_tsc: Option<u64>,
-    /// Stop after receiving exactly this many packets.
-    pub packets: Option<u64>,
+    /// Stop after receiving exactly this many packets (shared by every RX lcore).
+    pub packets: Option<Arc<Quota>>,
     /// Stop once no port has delivered a packet for this many TSC ticks.
     pub idle_tsc: Option<u64>,
+}
+
+/// A packet budget shared by RX lcores. Taken a burst at a time (one atomic
+/// per burst, and only when a `--packets` limit is set).
+#[derive(Debug)]
+pub struct Quota(AtomicU64);
+
+impl Quota {
+    pub fn new(packets: u64) -> Quota {
+        Quota(AtomicU64::new(packets))
+    }
+
+    /// Take up to `want` packets of the budget; returns how many were granted.
+    #[inline]
+    pub fn take(&self, want: usize) -> usize {
+        let r = self.0.fetch_update(Relaxed, Relaxed, |left| Some(left.saturating_sub(want as u64)));
+        let left = r.unwrap_or(0);
+        left.min(want as u64) as usize
+    }
+
+    /// Give back what was granted but not received.
+    #[inline]
+    pub fn give_back(&self, n: usize) {
+        if n > 0 {
+            self.0.fetch_add(n as u64, Relaxed);
+        }
+    }
+
+    pub fn is_spent(&self) -> bool {
+        self.0.load(Relaxed) == 0
+    }
 }
 
 /// TSC ticks to nanoseconds with one multiply (32.32 fixed point).
@@ -107,22 +84,40 @@ impl Clock {
     }
 }
 
-/// Everything one packet lcore needs.
-pub struct Worker {
-    pub ports: Vec<WorkerPort>,
-    pub router: Arc<Router>,
+/// The knobs every packet loop shares.
+#[derive(Clone)]
+pub struct LoopConf {
     pub stats: Arc<SharedCounters>,
     pub stop: Arc<AtomicBool>,
-    /// Pool for broadcast copies.
-    pub pool: Mempool,
     pub clock: Clock,
     pub burst: usize,
+    /// Longest a partly filled TX burst waits.
     pub tx_drain_tsc: u64,
+    /// How often the lcore publishes its counters.
     pub publish_tsc: u64,
+    /// Sleep after an empty poll round (shared cores); 0: spin.
     pub idle_sleep_us: u64,
-    pub limits: Limits,
     /// After a stop, keep sending queued packets for at most this long.
     pub drain_tsc: u64,
+}
+
+impl LoopConf {
+    /// Back off after a round that found nothing to do (if configured).
+    #[inline]
+    pub fn idle(&self) {
+        if self.idle_sleep_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(self.idle_sleep_us));
+        }
+    }
+
+    /// Publish `c` if the last publish is older than the interval.
+    #[inline]
+    pub fn maybe_publish(&self, now: u64, last: &mut u64, c: &Counters) {
+        if now.wrapping_sub(*last) >= self.publish_tsc {
+            self.stats.publish(c);
+            *last = now;
+        }
+    }
 }
 
 /// What the loop reports when it ends.
@@ -138,318 +133,22 @@ pub struct Outcome {
     pub queued: u64,
 }
 
-/// Move what the scheduler releases now into the port's TX buffer (flushing
-/// when it fills); drops (late at the head, ...) are counted on the port.
-#[inline]
-fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns: u64, burst: usize, c: &mut Counters) {
-    loop {
-        let room = burst.saturating_sub(buf.burst.len());
-        if room == 0 {
-            buf.flush(op, now_ns, c);
-            continue;
+impl Outcome {
+    /// Several lcores as one: the earliest start, the latest end, the sums.
+    pub fn merge(all: &[Outcome]) -> Outcome {
+        let mut o = all.first().copied().unwrap_or_default();
+        for x in all.iter().skip(1) {
+            o.start_tsc = o.start_tsc.min(x.start_tsc);
+            o.end_tsc = o.end_tsc.max(x.end_tsc);
+            o.last_rx_tsc = o.last_rx_tsc.max(x.last_rx_tsc);
+            o.loop_allocations = o.loop_allocations.zip(x.loop_allocations).map(|(a, b)| a + b);
+            o.queued += x.queued;
         }
-        // `room` places are free, so a refused push cannot happen; if it ever
-        // did, the packet is still counted (and freed) as tx-full.
-        let mut refused = 0;
-        let n = sq.dequeue(
-            now_ns,
-            room,
-            |q| {
-                let meta = q.meta;
-                if buf.push(q.m, meta.has_updates().then_some(&meta)).is_err() {
-                    refused += 1;
-                }
-            },
-            |_, r| c.drop(op.index, r, 1),
-        );
-        c.drop(op.index, Reason::TxFull, refused);
-        if n < room {
-            break;
-        }
-        buf.flush(op, now_ns, c);
+        o
     }
 }
 
-/// One egress port's TX buffer: packets and what to write into each at send time.
-struct TxBuf {
-    burst: Burst,
-    meta: [TxMeta; MAX_BURST],
-    /// Some packet has transmit-time updates (else the fast path skips them).
-    updates: bool,
-    /// The port's on-time (damper) state.
-    on_time: OnTimePort,
-}
-
-impl TxBuf {
-    fn new(sched: &SchedConfig) -> TxBuf {
-        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false, on_time: OnTimePort::new(sched.on_time_bound_ns) }
-    }
-
-    /// Queue a packet; `meta` is its transmit-time work, if it has any.
-    /// Metadata slots are only written once some packet in the burst needs
-    /// one, so contract-free traffic never touches them.
-    #[inline(always)]
-    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>) -> Result<(), Mbuf> {
-        let i = self.burst.len();
-        self.burst.push(m)?;
-        match meta {
-            Some(meta) => {
-                if !self.updates {
-                    self.meta[..i].fill(TxMeta::NONE);
-                    self.updates = true;
-                }
-                self.meta[i] = *meta;
-            }
-            None if self.updates => self.meta[i] = TxMeta::NONE,
-            None => {}
-        }
-        Ok(())
-    }
-
-    /// Apply transmit-time updates, send; whatever the queue refuses is `tx-full`.
-    #[inline]
-    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters) {
-        if self.burst.is_empty() {
-            return;
-        }
-        if self.updates {
-            let meta = &self.meta;
-            let on_time = &mut self.on_time;
-            self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns, on_time) {
-                Ok(()) => true,
-                Err(r) => {
-                    c.drop(port.index, r, 1);
-                    false
-                }
-            });
-            self.updates = false;
-            c.event(port.index, Event::OnTimeDowngraded, self.on_time.take_downgraded());
-        }
-        let n = self.burst.len() as u64;
-        if n == 0 {
-            return;
-        }
-        let bytes: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
-        let sent = self.burst.tx(port.id.0, port.txq) as u64;
-        if sent == n {
-            c.tx(port.index, n, bytes);
-        } else {
-            let unsent: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
-            c.tx(port.index, sent, bytes - unsent);
-            c.drop(port.index, Reason::TxFull, n - sent);
-            self.burst.free_all();
-        }
-    }
-}
-
-impl Worker {
-    /// Run until a limit or the stop flag ends it. Every received packet is
-    /// sent or counted as dropped before this returns.
-    pub fn run(self) -> Outcome {
-        let mut c = Counters::default();
-        let mut rx = Burst::new();
-        // One TX buffer per pipeline port, indexed by port index (allocated once).
-        let nports = self.ports.iter().map(|p| p.index + 1).max().unwrap_or(0);
-        let mut by_index: Vec<Option<WorkerPort>> = vec![None; nports];
-        for p in &self.ports {
-            by_index[p.index] = Some(*p);
-        }
-        let mut tx: Vec<TxBuf> = by_index.iter().map(|p| TxBuf::new(&p.map(|p| p.sched).unwrap_or_default())).collect();
-        let t0 = self.clock.ns(tsc());
-        let mut sched: Vec<PortSched<Queued>> =
-            (0..nports).map(|i| PortSched::new(by_index[i].map(|p| p.sched).unwrap_or_default(), t0)).collect();
-        let allocs_before = crate::dpdk::heap::thread_allocations();
-        let start = tsc();
-        let mut last_drain = start;
-        let mut last_publish = start;
-        let mut last_rx = start;
-        let mut received: u64 = 0;
-        let burst = self.burst.min(MAX_BURST);
-        'poll: loop {
-            let now = tsc();
-            let now_ns = self.clock.ns(now);
-            if self.stop.load(Relaxed) {
-                break;
-            }
-            if let Some(d) = self.limits.duration_tsc {
-                if now.wrapping_sub(start) >= d {
-                    break;
-                }
-            }
-            let mut got = 0usize;
-            for p in &self.ports {
-                let want = match self.limits.packets {
-                    Some(max) if received >= max => break 'poll,
-                    Some(max) => burst.min((max - received) as usize),
-                    None => burst,
-                };
-                let n = rx.rx(p.id.0, p.rxq, want);
-                if n == 0 {
-                    continue;
-                }
-                got += n;
-                received += n as u64;
-                let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
-                let mut meta = TxMeta::NONE;
-                let mut it = rx.drain();
-                while let Some(mut m) = it.next() {
-                    if let Some(ahead) = it.peek(PREFETCH_AHEAD) {
-                        ahead.prefetch();
-                    }
-                    c.rx(p.index, m.len());
-                    match self.router.process_at(m.data_mut(), &ctx, &mut c, &mut meta) {
-                        Verdict::Forward { port, with_meta } => {
-                            let out = port as usize;
-                            match (tx.get_mut(out), sched.get_mut(out), by_index.get(out).copied().flatten()) {
-                                (Some(buf), Some(sq), Some(op)) => {
-                                    let (eligible, len) = if with_meta { (meta.eligible_ns, m.len() as u32) } else { (0, m.len() as u32) };
-                                    if sq.try_bypass_with(eligible, len, now_ns) {
-                                        if buf.burst.len() >= burst {
-                                            buf.flush(&op, now_ns, &mut c);
-                                        }
-                                        // The buffer has room after a flush; a refused push is dropped.
-                                        if buf.push(m, (with_meta && meta.has_updates()).then_some(&meta)).is_err() {
-                                            c.drop(op.index, Reason::TxFull, 1);
-                                        }
-                                    } else {
-                                        // No contract: best effort, never dropped for lateness.
-                                        let meta = if with_meta { meta } else { TxMeta { rx_ns: now_ns, late_ok: true, ..TxMeta::NONE } };
-                                        let q = Queued { m, meta };
-                                        sq.enqueue(q, now_ns, |_, r| c.drop(out, r, 1));
-                                    }
-                                }
-                                _ => c.drop(p.index, Reason::NoRoute, 1),
-                            }
-                        }
-                        Verdict::Flood { with_meta } => {
-                            self.flood(m, with_meta.then_some(&meta), p.index, &by_index, &mut tx, now_ns, burst, &mut c)
-                        }
-                        Verdict::Drop(r) => c.drop(p.index, r, 1),
-                    }
-                }
-            }
-            let drain_due = now.wrapping_sub(last_drain) >= self.tx_drain_tsc;
-            let mut queued = 0;
-            for (i, (buf, sq)) in tx.iter_mut().zip(sched.iter_mut()).enumerate() {
-                let Some(op) = by_index[i] else { continue };
-                if !sq.is_empty() {
-                    release(sq, buf, &op, now_ns, burst, &mut c);
-                    queued += sq.len();
-                    c.event(op.index, Event::LateOkDemoted, sq.take_demoted());
-                    let w = sq.take_washed();
-                    c.event(op.index, Event::WashedPackets, w.packets);
-                    c.event(op.index, Event::WashedBytes, w.bytes);
-                }
-                if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
-                    buf.flush(&op, now_ns, &mut c);
-                }
-            }
-            if drain_due {
-                last_drain = now;
-            }
-            if now.wrapping_sub(last_publish) >= self.publish_tsc {
-                self.stats.publish(&c);
-                last_publish = now;
-            }
-            if got > 0 {
-                last_rx = now;
-            } else if queued == 0 {
-                if let Some(idle) = self.limits.idle_tsc {
-                    if now.wrapping_sub(last_rx) >= idle {
-                        break;
-                    }
-                }
-                if self.idle_sleep_us > 0 {
-                    std::thread::sleep(std::time::Duration::from_micros(self.idle_sleep_us));
-                }
-            }
-        }
-        // Drain: keep sending what the schedulers hold (for at most drain_tsc),
-        // then drop the rest by name; send what is buffered. Nothing received
-        // stays unaccounted.
-        let stop_at = tsc();
-        loop {
-            let now = tsc();
-            let now_ns = self.clock.ns(now);
-            let mut left = 0;
-            for (i, (buf, sq)) in tx.iter_mut().zip(sched.iter_mut()).enumerate() {
-                let Some(op) = by_index[i] else { continue };
-                if !sq.is_empty() {
-                    if now.wrapping_sub(stop_at) >= self.drain_tsc {
-                        sq.drain(now_ns, |_, r| c.drop(op.index, r, 1));
-                    } else {
-                        release(sq, buf, &op, now_ns, burst, &mut c);
-                    }
-                }
-                buf.flush(&op, now_ns, &mut c);
-                left += sq.len();
-            }
-            if left == 0 {
-                break;
-            }
-        }
-        let queued = sched.iter().map(|s| s.len() as u64).sum();
-        let end = tsc();
-        self.stats.publish(&c);
-        let allocs_after = crate::dpdk::heap::thread_allocations();
-        Outcome {
-            start_tsc: start,
-            end_tsc: end,
-            last_rx_tsc: last_rx,
-            loop_allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a),
-            queued,
-        }
-    }
-
-    /// Send a broadcast out of every port but the one it came in on: copies
-    /// for all but the last, the original for the last.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    fn flood(
-        &self,
-        m: Mbuf,
-        meta: Option<&TxMeta>,
-        in_port: usize,
-        by_index: &[Option<WorkerPort>],
-        tx: &mut [TxBuf],
-        now_ns: u64,
-        burst: usize,
-        c: &mut Counters,
-    ) {
-        let outs = by_index.iter().flatten().filter(|p| p.index != in_port);
-        let last = by_index.iter().flatten().filter(|p| p.index != in_port).last().map(|p| p.index);
-        let Some(last) = last else {
-            c.drop(in_port, Reason::NoRoute, 1);
-            return;
-        };
-        let mut original = Some(m);
-        for op in outs {
-            let pkt = if op.index == last {
-                original.take()
-            } else {
-                match original.as_ref().and_then(|o| o.copy_into(&self.pool)) {
-                    Some(copy) => {
-                        c.event(in_port, Event::BroadcastCopies, 1);
-                        Some(copy)
-                    }
-                    None => {
-                        // A missing copy is a packet that never existed: count it
-                        // as created and dropped so the identity stays exact.
-                        c.event(in_port, Event::BroadcastCopies, 1);
-                        c.drop(op.index, Reason::NoMbuf, 1);
-                        None
-                    }
-                }
-            };
-            let Some(mut pkt) = pkt else { continue };
-            crate::packet::ether::set_macs(pkt.data_mut(), &self.router.flood_macs(op.index));
-            let buf = &mut tx[op.index];
-            if buf.burst.len() >= burst {
-                buf.flush(op, now_ns, c);
-            }
-            if buf.push(pkt, meta).is_err() {
-                c.drop(op.index, Reason::TxFull, 1);
-            }
-        }
-    }
+/// Heap allocations of this thread so far (for [`Outcome::loop_allocations`]).
+pub fn allocations() -> Option<u64> {
+    crate::dpdk::heap::thread_allocations()
 }

@@ -5,5 +5,5 @@ pub mod counters;
 pub mod reason;
 pub mod report;
 
-pub use counters::{Counters, PortCounters, SharedCounters, MAX_PORTS};
+pub use counters::{Counters, LcoreCounters, PortCounters, SharedCounters, MAX_PORTS};
 pub use reason::{Event, Reason, N_EVENTS, N_REASONS};

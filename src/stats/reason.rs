@@ -71,6 +71,7 @@ reasons! {
     ShutdownDrained => "shutdown-drained": "still queued when newipd stopped and the drain time ran out",
     ClassLate => "class-late": "legacy packet of a class with a per-hop deadline not sent by it (late_ok not set)",
     NewipOnTimeBroken => "newip-on-time-broken": "on-time contract: queued longer than the port's bound for its prio (Di not set)",
+    RingFull => "ring-full": "the ring to the lcore that owns the egress port had no room",
 }
 
 impl From<crate::packet::newip::Malformed> for Reason {

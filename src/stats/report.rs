@@ -37,8 +37,11 @@ pub struct Report {
     pub rx: u64,
     pub tx: u64,
     pub dropped: u64,
-    /// Packets still held inside newipd (queues, rings); 0 after a clean stop.
+    /// Packets still held inside newipd's deadline queues and TX buffers; 0 after a clean stop.
     pub queued: u64,
+    /// Packets on rings between lcores (enqueued minus dequeued); 0 after a clean stop.
+    #[serde(default)]
+    pub in_rings: i64,
     pub drops: BTreeMap<String, u64>,
     #[serde(default)]
     pub events: BTreeMap<String, u64>,
@@ -49,7 +52,7 @@ pub struct Report {
     pub elapsed_s: f64,
     pub rx_mpps: f64,
     pub tx_mpps: f64,
-    /// `rx + created == tx + dropped + queued`.
+    /// `rx + created == tx + dropped + queued + in_rings`.
     pub identity_holds: bool,
     pub mbufs_in_use_start: u64,
     pub mbufs_in_use_end: u64,
@@ -98,6 +101,7 @@ impl Report {
             });
         }
         let t = c.total();
+        let in_rings = c.in_rings();
         let rate = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s / 1e6 } else { 0.0 };
         Report {
             ports: out,
@@ -105,13 +109,14 @@ impl Report {
             tx: t.tx,
             dropped: t.dropped(),
             queued,
+            in_rings,
             drops: all,
             events: all_events,
             created: t.created(),
             elapsed_s,
             rx_mpps: rate(t.rx),
             tx_mpps: rate(t.tx),
-            identity_holds: t.rx + t.created() == t.tx + t.dropped() + queued,
+            identity_holds: (t.rx + t.created()) as i128 == (t.tx + t.dropped() + queued) as i128 + in_rings as i128,
             mbufs_in_use_start: 0,
             mbufs_in_use_end: 0,
             lcores: Vec::new(),
@@ -137,7 +142,7 @@ impl Report {
                 }
             }
         }
-        let _ = writeln!(s, "  total: rx {} tx {} dropped {} queued {}", self.rx, self.tx, self.dropped, self.queued);
+        let _ = writeln!(s, "  total: rx {} tx {} dropped {} queued {} in rings {}", self.rx, self.tx, self.dropped, self.queued, self.in_rings);
         if !self.drops.is_empty() {
             let _ = writeln!(s, "  drops by reason:");
             for (r, n) in &self.drops {
@@ -153,12 +158,13 @@ impl Report {
         let _ = writeln!(s, "  rate: rx {:.3} Mpps, tx {:.3} Mpps", self.rx_mpps, self.tx_mpps);
         let _ = writeln!(
             s,
-            "  identity rx{} = tx + dropped + queued: {} = {} + {} + {} {}",
+            "  identity rx{} = tx + dropped + queued + in rings: {} = {} + {} + {} + {} {}",
             if self.created > 0 { " + created" } else { "" },
             self.rx + self.created,
             self.tx,
             self.dropped,
             self.queued,
+            self.in_rings,
             if self.identity_holds { "(holds)" } else { "(BROKEN)" }
         );
         let _ = writeln!(

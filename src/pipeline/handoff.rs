@@ -1,0 +1,160 @@
+//! The hand-over from an RX lcore to the lcore that owns an egress port.
+//!
+//! A ring entry is 16 bytes: the mbuf, the egress port and whether the
+//! packet carries contract metadata. The metadata itself ([`TxMeta`], 40
+//! bytes) travels in the mbuf's private area, written only for packets with
+//! contracts: plain IPv4/IPv6 traffic moves 16 bytes per packet through the
+//! ring and touches no extra cache line, and the ring stays small enough to
+//! live in cache. (Carrying the metadata in every entry would make each
+//! entry a whole cache line.)
+//!
+//! One Rust SPSC ring ([`crate::dpdk::spsc`]) joins each RX lcore to each
+//! egress lcore: single producer, single consumer, no atomics RMW, batch
+//! publish. It beat DPDK's rte_ring in `benches/ring.rs` (numbers in
+//! docs/pipeline.md).
+
+use super::router::TxMeta;
+use super::rx::Sink;
+use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::spsc::{Consumer, Producer};
+use crate::stats::{Counters, Reason, MAX_PORTS};
+
+/// One packet on its way to an egress lcore.
+pub struct Handoff {
+    pub m: Mbuf,
+    /// Egress port index.
+    pub port: u16,
+    /// The mbuf's private area holds this packet's [`TxMeta`].
+    pub with_meta: bool,
+}
+
+/// Bytes of mbuf private area the pipelined mode asks of the pool.
+pub const META_PRIV_SIZE: u16 = (META_WORDS * 8) as u16;
+const META_WORDS: usize = 5;
+
+/// [`TxMeta`] as plain words for the mbuf private area.
+#[inline(always)]
+pub fn encode(m: &TxMeta) -> [u64; META_WORDS] {
+    [
+        m.rx_ns,
+        m.deadline_ns,
+        m.eligible_ns,
+        m.l3 as u64 | (m.max_delay as u64) << 16 | (m.lbf as u64) << 32 | (m.plbf as u64) << 48,
+        m.on_time as u64 | (m.late_ok as u64) << 16 | (m.class as u64) << 24 | (m.prio as u64) << 32 | (m.qual as u64) << 40,
+    ]
+}
+
+/// The inverse of [`encode`].
+#[inline(always)]
+pub fn decode(w: &[u64; META_WORDS]) -> TxMeta {
+    TxMeta {
+        rx_ns: w[0],
+        deadline_ns: w[1],
+        eligible_ns: w[2],
+        l3: w[3] as u16,
+        max_delay: (w[3] >> 16) as u16,
+        lbf: (w[3] >> 32) as u16,
+        plbf: (w[3] >> 48) as u16,
+        on_time: w[4] as u16,
+        late_ok: (w[4] >> 16) & 1 == 1,
+        class: (w[4] >> 24) as u8,
+        prio: (w[4] >> 32) as u8,
+        qual: (w[4] >> 40) & 1 == 1,
+    }
+}
+
+/// Put the metadata on the mbuf; false if its pool has no private area for it.
+#[inline(always)]
+pub fn attach(m: &mut Mbuf, meta: &TxMeta) -> bool {
+    m.write_priv(&encode(meta))
+}
+
+/// Read back what [`attach`] stored.
+#[inline(always)]
+pub fn detach(m: &Mbuf) -> Option<TxMeta> {
+    m.read_priv::<META_WORDS>().map(|w| decode(&w))
+}
+
+const NO_RING: u8 = u8::MAX;
+
+/// An RX lcore's producers, one per egress lcore, and which ring serves each port.
+pub struct RingSink {
+    rings: Vec<Producer<Handoff>>,
+    by_port: [u8; MAX_PORTS],
+}
+
+impl RingSink {
+    /// `rings[i]` goes to egress lcore `i`; `owner[port]` is the index of the
+    /// egress lcore that owns `port`.
+    pub fn new(rings: Vec<Producer<Handoff>>, owner: &[usize]) -> RingSink {
+        let mut by_port = [NO_RING; MAX_PORTS];
+        for (p, &o) in owner.iter().enumerate().take(MAX_PORTS) {
+            by_port[p] = o as u8;
+        }
+        RingSink { rings, by_port }
+    }
+
+    /// Make this round's entries visible to the egress lcores.
+    #[inline(always)]
+    pub fn publish(&mut self) {
+        for r in &mut self.rings {
+            r.publish();
+        }
+    }
+}
+
+impl Sink for RingSink {
+    #[inline(always)]
+    fn forward(&mut self, mut m: Mbuf, meta: Option<&TxMeta>, out: usize, _now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
+        let Some(ring) = self.by_port.get(out).and_then(|&r| self.rings.get_mut(r as usize)) else { return Err(m) };
+        let with_meta = match meta {
+            Some(meta) if attach(&mut m, meta) => true,
+            Some(_) => {
+                // The pool has no private area: cannot happen with run.rs's pool.
+                c.drop(out, Reason::NoMbuf, 1);
+                return Ok(());
+            }
+            None => false,
+        };
+        match ring.push(Handoff { m, port: out as u16, with_meta }) {
+            Ok(()) => c.lcore.ring_enqueued += 1,
+            Err(_) => c.drop(out, Reason::RingFull, 1),
+        }
+        Ok(())
+    }
+}
+
+/// An egress lcore's consumers, one per RX lcore.
+pub struct RingSource {
+    pub rings: Vec<Consumer<Handoff>>,
+}
+
+impl RingSource {
+    /// Every producer is gone and every ring is empty.
+    pub fn is_finished(&self) -> bool {
+        self.rings.iter().all(|r| r.is_finished())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn meta_words_round_trip(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 5]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>()) {
+            let m = TxMeta {
+                rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
+                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1],
+            };
+            prop_assert_eq!(decode(&encode(&m)), m);
+        }
+    }
+
+    #[test]
+    fn entry_is_two_words() {
+        assert_eq!(std::mem::size_of::<Handoff>(), 16);
+        assert_eq!(META_PRIV_SIZE % 8, 0, "DPDK wants the private area 8-byte aligned");
+    }
+}

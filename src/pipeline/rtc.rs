@@ -1,0 +1,75 @@
+//! Run to completion: one lcore polls its RX queues, routes, queues by
+//! deadline and sends, with no hand-over. The fastest mode per core, and
+//! the default.
+
+use super::egress::Egress;
+use super::router::TxMeta;
+use super::rx::{Ingress, Polled, Sink};
+use super::worker::{allocations, Limits, LoopConf, Outcome};
+use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::time::tsc;
+use crate::stats::Counters;
+use std::sync::atomic::Ordering::Relaxed;
+
+impl Sink for Egress {
+    #[inline(always)]
+    fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
+        self.submit(m, meta, out, now_ns, c)
+    }
+}
+
+/// Everything one run-to-completion lcore needs.
+pub struct Worker {
+    pub ingress: Ingress,
+    pub egress: Egress,
+    pub conf: LoopConf,
+    pub limits: Limits,
+}
+
+impl Worker {
+    /// Run until a limit or the stop flag ends it. Every received packet is
+    /// sent or counted as dropped before this returns.
+    pub fn run(mut self) -> Outcome {
+        let mut c = Counters::default();
+        let allocs_before = allocations();
+        let start = tsc();
+        let (mut last_drain, mut last_publish, mut last_rx) = (start, start, start);
+        loop {
+            let now = tsc();
+            let now_ns = self.conf.clock.ns(now);
+            if self.conf.stop.load(Relaxed) || self.limits.duration_tsc.is_some_and(|d| now.wrapping_sub(start) >= d) {
+                break;
+            }
+            let got = match self.ingress.poll(&mut self.egress, &self.limits, now_ns, &mut c) {
+                Polled::Got(n) => n,
+                Polled::Spent => break,
+            };
+            let drain_due = now.wrapping_sub(last_drain) >= self.conf.tx_drain_tsc;
+            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c);
+            if drain_due {
+                last_drain = now;
+            }
+            c.lcore.held = held;
+            self.conf.maybe_publish(now, &mut last_publish, &c);
+            if got > 0 {
+                last_rx = now;
+            } else if held == 0 {
+                if self.limits.idle_tsc.is_some_and(|idle| now.wrapping_sub(last_rx) >= idle) {
+                    break;
+                }
+                self.conf.idle();
+            }
+        }
+        let queued = self.egress.finish(&self.conf.clock, self.conf.drain_tsc, &mut c);
+        c.lcore.held = queued;
+        let end = tsc();
+        self.conf.stats.publish(&c);
+        Outcome {
+            start_tsc: start,
+            end_tsc: end,
+            last_rx_tsc: last_rx,
+            loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
+            queued,
+        }
+    }
+}
