@@ -278,7 +278,7 @@ impl Router {
                 }
                 let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
                 ipv4::decrement_ttl(ip);
-                let classified = !self.classes.is_empty() && self.legacy(self.classes.ipv4(ip, v.tos, v.proto, v.ihl), l2.l3, ctx, out);
+                let classified = !self.classes.is_empty() && self.legacy_v4(ip, l2.l3, ctx, out);
                 (nh, classified)
             }
             ether::ETHERTYPE_IPV6 => {
@@ -304,6 +304,14 @@ impl Router {
         };
         ether::set_macs(head, &nh.macs);
         Ok(Verdict::Forward { port: nh.port, with_meta })
+    }
+
+    /// Classify a (checked) IPv4 packet; out of line so a pipeline without
+    /// classes pays one branch.
+    #[inline(never)]
+    fn legacy_v4(&self, ip: &[u8], l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
+        let (Some(&vihl), Some(&tos), Some(&proto)) = (ip.first(), ip.get(1), ip.get(9)) else { return false };
+        self.legacy(self.classes.ipv4(ip, tos, proto, ((vihl & 0x0f) as usize) * 4), l3, ctx, out)
     }
 
     /// Legacy traffic of class `class`: its deadline (or best effort) goes
