@@ -41,8 +41,12 @@ enum Cmd {
     },
     /// Generate traffic, route it through net_pcap ports and print the report (no NIC needed).
     Demo(DemoArgs),
-    /// Write a reproducible pcap of generated traffic (for tests, benchmarks and pktgen).
+    /// Write a reproducible pcap of generated traffic (for tests, benchmarks and
+    /// pktgen), or with --live send it on a DPDK port at a target rate.
     Gen(newipd::gen::cli::GenArgs),
+    /// Receive live traffic (from `newipd gen --live`) on a DPDK port and report
+    /// per class latency, loss, reordering, duplicates and contract windows.
+    Sink(newipd::gen::cli::SinkArgs),
     /// EDF against FIFO through a shaped bottleneck: deadline flows and best
     /// effort at several offered loads, through the real router stage and
     /// port scheduler in virtual time (no DPDK needed).
@@ -164,13 +168,18 @@ fn main() -> ExitCode {
         }
         Cmd::Demo(a) => demo(a),
         Cmd::Experiment(a) => experiment(a),
-        Cmd::Gen(a) => match newipd::gen::cli::run(&a) {
-            Ok(msg) => {
-                println!("{msg}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
+        Cmd::Gen(a) => print_or_fail(newipd::gen::cli::run(&a)),
+        Cmd::Sink(a) => print_or_fail(newipd::gen::cli::sink(&a)),
+    }
+}
+
+fn print_or_fail(r: Result<String, String>) -> ExitCode {
+    match r {
+        Ok(msg) => {
+            println!("{}", msg.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 
