@@ -101,6 +101,10 @@ struct RunArgs {
     /// Include the drivers' hardware counters in the report.
     #[arg(long)]
     hw_stats: bool,
+    /// Wait up to SECS for every port's link to be up before forwarding
+    /// (e.g. memif peers started after this process); fails naming the ports still down.
+    #[arg(long, value_name = "SECS")]
+    wait_links: Option<f64>,
     /// EAL arguments, after `--` (e.g. -l 0-1 -a 0000:03:00.0, or --no-huge -m 512).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -153,6 +157,9 @@ fn main() -> ExitCode {
             if a.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
                 return fail("--duration: must be a positive number of seconds");
             }
+            if a.wait_links.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
+                return fail("--wait-links: must be a positive number of seconds");
+            }
             let p = match load(&a.pipeline, &a.ports) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
@@ -163,6 +170,7 @@ fn main() -> ExitCode {
                 until_idle: a.until_idle.then(|| Duration::from_millis(a.idle_ms.max(1))),
                 eal_args: a.eal,
                 hw_stats: a.hw_stats,
+                wait_links: a.wait_links.map(Duration::from_secs_f64),
             };
             finish(run(&p, &opts), a.report_json.as_deref())
         }

@@ -75,10 +75,12 @@ impl LivePort {
         v.ok_or_else(|| format!("lcore {} did not finish", l.0))
     }
 
-    /// Stop and close the port.
-    pub fn close(self) {
-        self.id.stop();
-        self.id.close();
+    /// End without tearing the port down: closing a net_memif port races
+    /// the EAL interrupt thread handling its peer's messages (a DPDK 22.11
+    /// crash seen here at exit), so the generator and the sink leave the
+    /// port, pool and EAL to the process exit, after their report is out.
+    pub fn leave(self) {
+        std::mem::forget(self);
     }
 }
 
@@ -293,7 +295,7 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
     let port = LivePort::open(&opts.device, &opts.eal_args, 8191)?;
     if !port.id.wait_up(opts.link_timeout) {
         let dev = opts.device.clone();
-        port.close();
+        port.leave();
         return Err(format!("--port {dev}: link still down after {:?}", opts.link_timeout));
     }
     let hz = port.hz;
@@ -317,7 +319,7 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
         stop,
     };
     let o = port.on_lcore(move || sender.run())?;
-    port.close();
+    port.leave();
     let elapsed_s = o.ticks as f64 / hz as f64;
     let sent = o.sent_class.iter().sum::<u64>() + o.malformed;
     Ok(LiveReport {

@@ -99,6 +99,6 @@ pub fn run(opts: &SinkOptions) -> Result<SinkReport, String> {
     let _ = std::io::stdout().flush();
     let r = Receiver { measure: Measure::new(), port: port.id.0, clock: Clock::new(port.hz), hz: port.hz, opts: opts.clone(), stop };
     let report = port.on_lcore(move || r.run())?;
-    port.close();
+    port.leave();
     Ok(report)
 }

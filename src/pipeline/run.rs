@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub eal_args: Vec<String>,
     /// Read the drivers' hardware counters into the report.
     pub hw_stats: bool,
+    /// Before the packet loop starts, wait at most this long for every
+    /// port's link to be up (memif peers connected); an error names the
+    /// ports still down.
+    pub wait_links: Option<Duration>,
 }
 
 /// The EAL argument list for a pipeline: program name, the user's arguments,
@@ -117,6 +121,15 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             if link.up && link.speed_mbps > 0 { format!(" {} Mb/s", link.speed_mbps) } else { String::new() }
         );
         macs.push(mac);
+    }
+    if let Some(t) = opts.wait_links {
+        let end = std::time::Instant::now() + t;
+        for (spec, id) in p.ports.iter().zip(&ids) {
+            if !id.wait_up(end.saturating_duration_since(std::time::Instant::now())) {
+                return Err(RunError::Port { name: spec.name.clone(), msg: format!("link still down after {t:?} (--wait-links)") });
+            }
+        }
+        eprintln!("newipd: every link is up");
     }
     let router = Arc::new(build_router(p, &macs));
     let in_use_start = pool.in_use();

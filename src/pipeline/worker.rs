@@ -267,7 +267,11 @@ impl Worker {
                 }
                 got += n;
                 received += n as u64;
-                let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
+                // The arrival time contracts count from is read after the
+                // burst arrived: the loop-top time can be much earlier when
+                // the lcore was preempted in between (a shared core), and
+                // would make experienced delay exceed the real one.
+                let ctx = PacketCtx { now_ns: self.clock.ns(tsc()).max(now_ns), in_port: p.index as u16 };
                 let mut meta = TxMeta::NONE;
                 let mut it = rx.drain();
                 while let Some(mut m) = it.next() {
