@@ -133,6 +133,7 @@ pub fn run(a: &GenArgs) -> Result<String, String> {
     Ok(msg)
 }
 
+#[cfg(feature = "dpdk")]
 fn secs(flag: &str, v: f64) -> Result<std::time::Duration, String> {
     if v > 0.0 && v.is_finite() {
         Ok(std::time::Duration::from_secs_f64(v))
@@ -178,6 +179,7 @@ fn live(a: &GenArgs, mix: &Mix) -> Result<String, String> {
     Ok(r.render())
 }
 
+#[cfg(feature = "dpdk")]
 fn write_json(path: Option<&std::path::Path>, v: &impl serde::Serialize) -> Result<(), String> {
     if let Some(p) = path {
         let text = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;

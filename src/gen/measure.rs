@@ -233,7 +233,7 @@ impl Measure {
                 late: c.late,
                 in_window: c.windowed.saturating_sub(c.early + c.late),
                 latency_ns: Percentiles::of(&c.latency),
-                experienced_ns: (c.experienced.len() > 0).then(|| Percentiles::of(&c.experienced)),
+                experienced_ns: (!c.experienced.is_empty()).then(|| Percentiles::of(&c.experienced)),
                 experienced_above_latency: c.experienced_above_latency,
                 hops: (c.hops_n > 0).then(|| Hops { min: c.hops_min, max: c.hops_max, mean: c.hops_sum as f64 / c.hops_n as f64 }),
             })
@@ -267,7 +267,7 @@ pub struct Percentiles {
 
 impl Percentiles {
     fn of(h: &Histogram<u32>) -> Percentiles {
-        if h.len() == 0 {
+        if h.is_empty() {
             return Percentiles { count: 0, min: 0, p50: 0, p99: 0, p999: 0, max: 0, mean: 0.0 };
         }
         Percentiles {

@@ -122,7 +122,7 @@ impl LiveStamp {
 /// stays zero). No allocation; false if the range is outside the frame.
 #[inline]
 pub fn patch(frame: &mut [u8], csum: Option<usize>, at: usize, new: &[u8]) -> bool {
-    if new.len() % 2 != 0 || at + new.len() > frame.len() || csum.is_some_and(|c| c + 2 > frame.len()) {
+    if !new.len().is_multiple_of(2) || at + new.len() > frame.len() || csum.is_some_and(|c| c + 2 > frame.len()) {
         return false;
     }
     let mut acc: u32 = 0;
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(Window::of(&[lbf.clone(), md]), Window { min_ns: 2_000_000, max_ns: 4_000_000 });
         assert_eq!(Window::of(&[lbf, plbf(0, 0)]), Window { min_ns: 2_000_000, max_ns: 10_000_000 });
         let ot = ContractDesc::OnTime(OnTime { damper_ns: 300, prio: 1, flags: 0 });
-        assert_eq!(Window::of(&[ot.clone()]), Window { min_ns: 300, max_ns: 0 });
+        assert_eq!(Window::of(std::slice::from_ref(&ot)), Window { min_ns: 300, max_ns: 0 });
         assert_eq!(Window::of(&[ot, plbf(1000, 8000)]), Window { min_ns: 1000, max_ns: 8000 });
     }
 }
