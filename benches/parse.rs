@@ -85,6 +85,7 @@ fn bench_newip_stage(c: &mut Criterion) {
     let frames: Vec<Vec<u8>> = Mix { kind: Kind::NewipLbf, packets: BURST, size: 64, ..Default::default() }.generate().frames.into_iter().map(|f| f.1).collect();
     let mut work = frames.clone();
     let mut cnt = Counters::default();
+    let mut on_time = newipd::sched::damper::OnTimePort::default();
     let mut g = c.benchmark_group("router");
     g.throughput(Throughput::Elements(BURST as u64));
     g.bench_function("newip_lbf_64B_with_transmit", |b| {
@@ -96,7 +97,7 @@ fn bench_newip_stage(c: &mut Criterion) {
                 let mut meta = TxMeta::NONE;
                 let ctx = PacketCtx { now_ns: 1_000_000, in_port: 0 };
                 black_box(r.process_at(black_box(w), &ctx, &mut cnt, &mut meta));
-                black_box(on_transmit(w, &meta, 1_000_500, 0).is_ok());
+                black_box(on_transmit(w, &meta, 1_000_500, 0, &mut on_time).is_ok());
             }
         })
     });

@@ -1,6 +1,8 @@
-//! Pipeline files (TOML): ports, lcore plan, routes, settings. Parsing is
-//! strict (unknown keys are errors) and validation names the field at fault.
+//! Pipeline files (TOML): ports, lcore plan, routes, traffic classes,
+//! settings. Parsing is strict (unknown keys are errors) and validation
+//! names the field at fault.
 
+use crate::classify::class::{self, ClassAction, Classes, Family, Rule};
 use crate::classify::Prefix;
 use crate::packet::ether::{mac_to_string, parse_mac};
 use crate::stats::MAX_PORTS;
@@ -32,6 +34,8 @@ pub struct PipelineFile {
     pub ports: Vec<PortFile>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteFile>,
+    #[serde(default, rename = "class")]
+    pub classes: Vec<ClassFile>,
 }
 
 /// `[settings]`: data-path knobs, all optional.
@@ -110,6 +114,54 @@ pub struct PortFile {
     /// Per-hop deadline given to best-effort packets, in µs (below the horizon).
     #[serde(default = "default_best_effort_us")]
     pub best_effort_us: u64,
+    /// On-time (0x8002) queueing bound per prio 0..7 in µs; default: prio p
+    /// gets (p + 1) / 8 of best_effort_us.
+    pub on_time_bound_us: Option<Vec<u64>>,
+    /// Packet wash: wash arriving packets when the queued bytes take longer
+    /// than this to send at rate_bps; 0 = no wash (needs rate_bps).
+    #[serde(default)]
+    pub wash_threshold_us: u64,
+}
+
+/// `[[class]]`: a traffic class of legacy (IPv4 / IPv6 without a contract)
+/// traffic. Every match field given must match; the first class that
+/// matches wins; unmatched traffic is best effort.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassFile {
+    pub name: String,
+    /// DSCP values (0..63); any if absent.
+    pub dscp: Option<Vec<u8>>,
+    /// "ipv4" or "ipv6"; both if absent.
+    #[serde(default)]
+    pub family: Family,
+    /// L4 protocol: "tcp", "udp", "sctp", "udplite", "icmp", "icmpv6" or a number.
+    pub protocol: Option<Protocol>,
+    /// Source port or "lo-hi" range (TCP, UDP, SCTP, UDP-Lite).
+    pub src_port: Option<PortRange>,
+    /// Destination port or "lo-hi" range.
+    pub dst_port: Option<PortRange>,
+    /// Per-hop deadline from arrival, µs; absent: best effort.
+    pub budget_us: Option<u64>,
+    /// Demote a late packet to best effort instead of dropping it (`class-late`).
+    #[serde(default)]
+    pub late_ok: bool,
+}
+
+/// An L4 protocol by name or number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Protocol {
+    Number(u8),
+    Name(String),
+}
+
+/// A port or an inclusive "lo-hi" range.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PortRange {
+    One(u16),
+    Range(String),
 }
 
 fn default_queue() -> usize {
@@ -200,6 +252,8 @@ pub struct Pipeline {
     pub lcores: Lcores,
     pub ports: Vec<PortSpec>,
     pub routes: Vec<RouteSpec>,
+    /// Traffic classes of legacy traffic (numbering in [`crate::classify::class`]).
+    pub classes: Classes,
 }
 
 fn is_pci(s: &str) -> bool {
@@ -339,6 +393,21 @@ impl Pipeline {
             if p.best_effort_us == 0 || p.best_effort_us >= p.horizon_us {
                 return err(at("best_effort_us"), format!("{} must be above 0 and below horizon_us ({})", p.best_effort_us, p.horizon_us));
             }
+            let on_time_bound_ns = match &p.on_time_bound_us {
+                None => crate::sched::damper::default_bounds_ns(p.best_effort_us * 1000),
+                Some(v) => {
+                    let Ok(a) = <[u64; 8]>::try_from(v.as_slice()) else {
+                        return err(at("on_time_bound_us"), format!("{} values; give 8, one per prio 0..7", v.len()));
+                    };
+                    if let Some(b) = a.iter().find(|&&b| b == 0 || b >= p.horizon_us) {
+                        return err(at("on_time_bound_us"), format!("{b} must be above 0 and below horizon_us ({})", p.horizon_us));
+                    }
+                    a.map(|b| b * 1000)
+                }
+            };
+            if p.wash_threshold_us != 0 && p.rate_bps == 0 {
+                return err(at("wash_threshold_us"), "packet wash needs a shaped port: set rate_bps");
+            }
             let sched = crate::sched::port::SchedConfig {
                 discipline: p.scheduler,
                 capacity: p.queue_capacity,
@@ -346,6 +415,8 @@ impl Pipeline {
                 buckets: buckets as usize,
                 rate_bps: p.rate_bps,
                 best_effort_ns: p.best_effort_us * 1000,
+                on_time_bound_ns,
+                wash_bytes: crate::sched::wash::budget_bytes(p.rate_bps, p.wash_threshold_us),
             };
             ports.push(PortSpec {
                 name: p.name.clone(),
@@ -391,7 +462,8 @@ impl Pipeline {
             }
             routes.push(RouteSpec { prefix, port, next_hop_mac, to_hops: r.to_hops, to_delay_ns: r.to_delay_ns });
         }
-        Ok(Pipeline { settings: f.settings, lcores: f.lcores, ports, routes })
+        let classes = validate_classes(&f.classes)?;
+        Ok(Pipeline { settings: f.settings, lcores: f.lcores, ports, routes, classes })
     }
 
     /// A short human summary (for `newipd check`).
@@ -403,8 +475,80 @@ impl Pipeline {
         for r in &self.routes {
             s += &format!("  route {:<24} -> {} via {}\n", r.prefix.to_string(), self.ports[r.port].name, mac_to_string(&r.next_hop_mac));
         }
+        for n in class::FIRST_CONFIGURED as usize..self.classes.len() {
+            let a = self.classes.action(n as u8);
+            let what = if a.budget_ns == 0 { "best effort".to_string() } else { format!("{} µs per hop", a.budget_ns / 1000) };
+            s += &format!("  class {n} {:<16} {what}{}\n", self.classes.name(n as u8), if a.late_ok { ", late_ok" } else { "" });
+        }
         s
     }
+}
+
+/// Check the `[[class]]` entries and compile them.
+fn validate_classes(files: &[ClassFile]) -> Result<Classes, ConfigError> {
+    if files.len() > class::MAX_CONFIGURED {
+        return err("class", format!("{} classes; at most {} are supported", files.len(), class::MAX_CONFIGURED));
+    }
+    let mut entries: Vec<(String, Rule, ClassAction)> = Vec::new();
+    for (i, c) in files.iter().enumerate() {
+        let at = |k: &str| format!("class[{i}].{k}");
+        if c.name.is_empty() || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+            return err(at("name"), format!("'{}' must be non-empty letters, digits, '-' or '_'", c.name));
+        }
+        if class::BUILTIN_NAMES.contains(&c.name.as_str()) {
+            return err(at("name"), format!("'{}' is the name of a built-in class", c.name));
+        }
+        if let Some(j) = entries.iter().position(|e| e.0 == c.name) {
+            return err(at("name"), format!("'{}' is already the name of class[{j}]", c.name));
+        }
+        let mut rule = Rule { family: c.family, ..Rule::ANY };
+        if let Some(v) = &c.dscp {
+            if v.is_empty() {
+                return err(at("dscp"), "empty list; leave it out to match any DSCP");
+            }
+            if let Some(d) = v.iter().find(|&&d| d > 63) {
+                return err(at("dscp"), format!("{d} is outside 0..=63"));
+            }
+            rule.dscp = v.iter().fold(0u64, |m, &d| m | 1 << d);
+        }
+        rule.proto = match &c.protocol {
+            None => None,
+            Some(Protocol::Number(n)) => Some(*n),
+            Some(Protocol::Name(s)) => Some(match s.as_str() {
+                "icmp" => 1,
+                "tcp" => 6,
+                "udp" => 17,
+                "icmpv6" => 58,
+                "sctp" => 132,
+                "udplite" => 136,
+                _ => return err(at("protocol"), format!("'{s}': give tcp, udp, sctp, udplite, icmp, icmpv6 or a number")),
+            }),
+        };
+        for (k, spec, slot) in [("src_port", &c.src_port, &mut rule.src_ports), ("dst_port", &c.dst_port, &mut rule.dst_ports)] {
+            let Some(spec) = spec else { continue };
+            let range = match spec {
+                PortRange::One(p) => Some((*p, *p)),
+                PortRange::Range(s) => s.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?))),
+            };
+            match range {
+                Some((lo, hi)) if lo <= hi => *slot = Some((lo, hi)),
+                _ => return err(at(k), format!("{spec:?} is not a port or a \"lo-hi\" range with lo <= hi")),
+            }
+            if rule.proto.is_some_and(|p| ![6, 17, 132, 136].contains(&p)) {
+                return err(at(k), "ports need protocol tcp, udp, sctp or udplite (or no protocol)");
+            }
+        }
+        let budget_ns = match c.budget_us {
+            None => 0,
+            Some(us) if (1..=10_000_000).contains(&us) => us * 1000,
+            Some(us) => return err(at("budget_us"), format!("{us} is outside 1..=10000000 µs")),
+        };
+        if c.late_ok && budget_ns == 0 {
+            return err(at("late_ok"), "only meaningful with budget_us (a best-effort class is never late)");
+        }
+        entries.push((c.name.clone(), rule, ClassAction { budget_ns, late_ok: c.late_ok }));
+    }
+    Ok(Classes::new(&entries))
 }
 
 fn line_col(text: &str, offset: usize) -> String {
@@ -499,6 +643,83 @@ next_hop_mac = "02:00:00:00:00:0a"
         assert_eq!(e.field, "route[0].prefix");
         let e = bad("[[port]]\nname = \"x\"\n");
         assert!(e.msg.contains("missing field `device`"), "{e}");
+    }
+
+    const CLASSES: &str = r#"
+[[class]]
+name = "voice"
+dscp = [46, 40]
+budget_us = 500
+
+[[class]]
+name = "video"
+family = "ipv6"
+protocol = "udp"
+dst_port = "5004-5010"
+src_port = 7
+budget_us = 4000
+late_ok = true
+
+[[class]]
+name = "bulk"
+protocol = 6
+"#;
+
+    #[test]
+    fn classes_validate_in_order() {
+        let p = Pipeline::parse(&(GOOD.to_string() + CLASSES)).unwrap();
+        let c = &p.classes;
+        assert_eq!(c.len(), 5);
+        assert_eq!((c.name(2), c.name(3), c.name(4)), ("voice", "video", "bulk"));
+        assert_eq!(c.action(2), ClassAction { budget_ns: 500_000, late_ok: false });
+        assert_eq!(c.action(3), ClassAction { budget_ns: 4_000_000, late_ok: true });
+        assert_eq!(c.action(4), ClassAction::default());
+        let k = |v6, dscp, proto, ports| class::Key { v6, dscp, proto, ports };
+        assert_eq!(c.lookup(&k(false, 40, 17, None)), 2);
+        assert_eq!(c.lookup(&k(true, 0, 17, Some((7, 5010)))), 3);
+        assert_eq!(c.lookup(&k(false, 0, 17, Some((7, 5010)))), 0, "video is IPv6 only");
+        assert_eq!(c.lookup(&k(false, 0, 6, Some((1, 2)))), 4);
+        assert!(p.summary().contains("class 3 video"), "{}", p.summary());
+        // Defaults: no classes; on-time bounds from best_effort_us; wash off.
+        let p = Pipeline::parse(GOOD).unwrap();
+        assert!(p.classes.is_empty());
+        assert_eq!(p.ports[0].sched.on_time_bound_ns[0], 1_250_000);
+        assert_eq!(p.ports[0].sched.on_time_bound_ns[7], 10_000_000);
+        assert_eq!(p.ports[0].sched.wash_bytes, 0);
+        let text = GOOD.replace("03:00.1\"", "03:00.1\"\nrate_bps = 8000000\nwash_threshold_us = 500\non_time_bound_us = [1, 2, 3, 4, 5, 6, 7, 8]");
+        let p = Pipeline::parse(&text).unwrap();
+        assert_eq!(p.ports[1].sched.wash_bytes, 500);
+        assert_eq!(p.ports[1].sched.on_time_bound_ns[7], 8000);
+    }
+
+    #[test]
+    fn class_errors_name_the_field() {
+        let with = |from: &str, to: &str| bad(&(GOOD.to_string() + &CLASSES.replace(from, to)));
+        for (from, to, field) in [
+            ("name = \"video\"", "name = \"voice\"", "class[1].name"),
+            ("name = \"bulk\"", "name = \"best-effort\"", "class[2].name"),
+            ("name = \"bulk\"", "name = \"a b\"", "class[2].name"),
+            ("[46, 40]", "[46, 64]", "class[0].dscp"),
+            ("[46, 40]", "[]", "class[0].dscp"),
+            ("protocol = \"udp\"", "protocol = \"udpp\"", "class[1].protocol"),
+            ("\"5004-5010\"", "\"5010-5004\"", "class[1].dst_port"),
+            ("\"5004-5010\"", "\"http\"", "class[1].dst_port"),
+            ("protocol = \"udp\"", "protocol = \"icmp\"", "class[1].src_port"),
+            ("budget_us = 500", "budget_us = 0", "class[0].budget_us"),
+            ("protocol = 6", "protocol = 6\nlate_ok = true", "class[2].late_ok"),
+        ] {
+            assert_eq!(with(from, to).field, field, "{from} -> {to}");
+        }
+        let e = with("budget_us = 500", "budget_ms = 5");
+        assert!(e.msg.contains("unknown field `budget_ms`"), "{e}");
+        let many: String = (0..15).map(|i| format!("[[class]]\nname = \"c{i}\"\n")).collect();
+        assert_eq!(bad(&(GOOD.to_string() + &many)).field, "class");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\nwash_threshold_us = 100"));
+        assert_eq!(e.field, "port[1].wash_threshold_us");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\non_time_bound_us = [1, 2]"));
+        assert_eq!(e.field, "port[1].on_time_bound_us");
+        let e = bad(&GOOD.replace("03:00.1\"", "03:00.1\"\non_time_bound_us = [1, 2, 3, 4, 5, 6, 7, 16384]"));
+        assert_eq!(e.field, "port[1].on_time_bound_us");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! * [`lpm6`]: IPv6 longest prefix match, one hash table per prefix length in use.
 //! * [`flex`]: New IP flexible-length addresses by longest bit prefix.
 //! * [`fib`]: the hybrid FIB, one table per destination address type.
+//! * [`class`]: traffic classes of legacy traffic (DSCP, protocol, ports).
 
+pub mod class;
 pub mod fib;
 pub mod flex;
 pub mod lpm4;

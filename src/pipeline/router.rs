@@ -6,16 +6,20 @@
 //! * New IP: parse, look the destination up in the table of its type,
 //!   apply every contract on arrival (drops, early discard, budgets), answer
 //!   pings addressed to newipd, flood broadcasts;
+//! * legacy IPv4 / IPv6 (no contract): a traffic class from the pipeline's
+//!   `[[class]]` rules gives a per-hop deadline (or best effort);
 //! and rewrite the MACs. What must be written when the packet leaves (time
 //! spent here, hops) is described by the [`TxMeta`] returned with the
 //! verdict and applied by [`on_transmit`] at send time.
 //! No allocation, no panics, no DPDK.
 
+use crate::classify::class::{self, Classes};
 use crate::classify::fib::Fib;
 use crate::classify::{NextHop, NhIndex, Prefix};
 use crate::packet::newip::{self as nip, contract, AddrType, Cast, ContractRef};
 use crate::packet::{ether, ipv4, ipv6};
 use crate::sched::budget::{self, Budget, Refusal};
+use crate::sched::damper::OnTimePort;
 use crate::stats::{Counters, Event, Reason};
 
 /// Per-packet context from the lcore: the burst's arrival time and port.
@@ -42,20 +46,58 @@ pub struct TxMeta {
     pub lbf: u16,
     /// Value offset of a precise-LBF contract or the IPv6 option.
     pub plbf: u16,
+    /// Value offset of an on-time (damper) contract.
     pub on_time: u16,
     /// Deliver late rather than drop.
     pub late_ok: bool,
+    /// Traffic class ([`class::BEST_EFFORT`], [`class::CONTRACT`] or a
+    /// configured one): for per-class statistics and late-drop names.
+    pub class: u8,
+    /// Prio of the on-time contract (meaningful when `on_time != 0`).
+    pub prio: u8,
+    /// Carries a qualitative payload (0x8003): may be washed.
+    pub qual: bool,
 }
 
 impl TxMeta {
     /// A packet with no contract (legacy traffic, best effort).
-    pub const NONE: TxMeta =
-        TxMeta { rx_ns: 0, deadline_ns: u64::MAX, eligible_ns: 0, l3: 0, max_delay: 0, lbf: 0, plbf: 0, on_time: 0, late_ok: false };
+    pub const NONE: TxMeta = TxMeta {
+        rx_ns: 0,
+        deadline_ns: u64::MAX,
+        eligible_ns: 0,
+        l3: 0,
+        max_delay: 0,
+        lbf: 0,
+        plbf: 0,
+        on_time: 0,
+        late_ok: false,
+        class: class::BEST_EFFORT,
+        prio: 0,
+        qual: false,
+    };
 
     /// Does anything need writing at transmit time?
     #[inline(always)]
     pub fn has_updates(&self) -> bool {
-        (self.max_delay | self.lbf | self.plbf) != 0
+        (self.max_delay | self.lbf | self.plbf | self.on_time) != 0
+    }
+
+    /// The drop reason of this packet when it misses its deadline.
+    pub fn late_reason(&self) -> Reason {
+        if self.class >= class::FIRST_CONFIGURED {
+            Reason::ClassLate
+        } else if self.on_time != 0 {
+            Reason::NewipOnTimeBroken
+        } else {
+            Reason::NewipLate
+        }
+    }
+
+    /// The class of a packet whose contracts were applied: scheduled by a
+    /// contract, or best effort.
+    #[inline(always)]
+    fn set_contract_class(&mut self) {
+        self.class = if self.deadline_ns != u64::MAX || self.on_time != 0 { class::CONTRACT } else { class::BEST_EFFORT };
     }
 
     fn apply(&mut self, rx_ns: u64, b: Budget) {
@@ -141,6 +183,7 @@ pub struct Router {
     port_macs: Vec<[u8; 6]>,
     locals: Vec<LocalAddr>,
     verify_ipv4_checksum: bool,
+    classes: Classes,
 }
 
 const BROADCAST_MAC: [u8; 6] = [0xff; 6];
@@ -168,7 +211,19 @@ impl Router {
             port_macs,
             locals: local.iter().filter_map(LocalAddr::from_prefix).collect(),
             verify_ipv4_checksum,
+            classes: Classes::default(),
         }
+    }
+
+    /// Schedule legacy traffic by these classes (default: all best effort).
+    pub fn with_classes(mut self, classes: Classes) -> Router {
+        self.classes = classes;
+        self
+    }
+
+    /// The traffic classes.
+    pub fn classes(&self) -> &Classes {
+        &self.classes
     }
 
     #[inline(always)]
@@ -206,7 +261,8 @@ impl Router {
                 }
                 let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
                 ipv4::decrement_ttl(ip);
-                (nh, false)
+                let classified = !self.classes.is_empty() && self.legacy(self.classes.ipv4(ip, v.tos, v.proto, v.ihl), l2.l3, ctx, out);
+                (nh, classified)
             }
             ether::ETHERTYPE_IPV6 => {
                 let v = ipv6::check(ip)?;
@@ -214,7 +270,10 @@ impl Router {
                     return Err(Reason::HopLimitExpired);
                 }
                 let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
-                let with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, nh, ctx, c, out)?;
+                let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, nh, ctx, c, out)?;
+                if !with_meta && !self.classes.is_empty() {
+                    with_meta = self.legacy(self.classes.ipv6(ip, v.traffic_class, v.next_header), l2.l3, ctx, out);
+                }
                 ipv6::decrement_hop_limit(ip);
                 (nh, with_meta)
             }
@@ -225,6 +284,19 @@ impl Router {
         Ok(Verdict::Forward { port: nh.port, with_meta })
     }
 
+    /// Legacy traffic of class `class`: its deadline (or best effort) goes
+    /// to `out`. False for the default class (best effort, nothing to carry).
+    #[inline]
+    fn legacy(&self, class: u8, l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
+        if class == class::BEST_EFFORT {
+            return false;
+        }
+        let a = self.classes.action(class);
+        let deadline_ns = if a.budget_ns == 0 { u64::MAX } else { ctx.now_ns.saturating_add(a.budget_ns) };
+        *out = TxMeta { rx_ns: ctx.now_ns, deadline_ns, l3: l3 as u16, late_ok: a.late_ok || a.budget_ns == 0, class, ..TxMeta::NONE };
+        true
+    }
+
     /// An IPv6 hop-by-hop header: honour a latency option 0x3E like a New IP
     /// precise-LBF contract. True if `out` was written.
     #[inline(never)]
@@ -232,6 +304,7 @@ impl Router {
         let Some(val) = nip::find_plbf_option(ip)? else { return Ok(false) };
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         self.precise_lbf(ip, val, nh, ctx, c, out)?;
+        out.set_contract_class();
         Ok(true)
     }
 
@@ -309,9 +382,11 @@ impl Router {
             }
         }
         if let Some(val) = k.on_time_value() {
-            meta.on_time = val as u16;
+            on_time(buf, val, ctx.now_ns, meta);
         }
-        let with_meta = meta.has_updates() || meta.on_time != 0;
+        meta.qual = k.qualitative.is_some();
+        meta.set_contract_class();
+        let with_meta = meta.has_updates() || meta.qual;
         match nh {
             Some(nh) => {
                 ether::set_macs(head, &nh.macs);
@@ -377,6 +452,21 @@ impl Router {
     }
 }
 
+/// An on-time contract on arrival: hold for `damper_ns`, schedule by prio
+/// (the port gives the deadline); Di asks for best effort rather than a
+/// drop. A packet already marked Ds is best effort: no hold, no rewrite.
+#[inline]
+fn on_time(buf: &[u8], val: usize, now_ns: u64, meta: &mut TxMeta) {
+    let Some(v) = nip::OnTime::read(buf, val) else { return };
+    if v.flags & nip::OnTime::DS != 0 {
+        return;
+    }
+    meta.on_time = val as u16;
+    meta.prio = v.prio;
+    meta.late_ok |= v.flags & nip::OnTime::DI != 0;
+    meta.eligible_ns = meta.eligible_ns.max(now_ns.saturating_add(v.damper_ns as u64));
+}
+
 fn refusal(r: Refusal) -> Reason {
     match r {
         Refusal::MaxDelayExceeded => Reason::NewipMaxDelayExceeded,
@@ -387,29 +477,36 @@ fn refusal(r: Refusal) -> Reason {
 }
 
 /// At send time `now_ns`: write what the contracts ask (time spent here plus
-/// the egress `link_delay_ns`, hops), or refuse a packet that is past its
-/// deadline (unless late_ok). Leaves the frame untouched when refusing.
+/// the egress `link_delay_ns`, hops, the next hop's damper from the port's
+/// on-time state `on_time`), or refuse a packet that is past its deadline
+/// (unless late_ok). Leaves the frame untouched when refusing.
 #[inline]
-pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32) -> Result<(), Reason> {
+pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32, on_time: &mut OnTimePort) -> Result<(), Reason> {
     if !meta.has_updates() {
         return Ok(());
     }
     if now_ns > meta.deadline_ns && !meta.late_ok {
-        return Err(Reason::NewipLate);
+        return Err(meta.late_reason());
     }
     let Some(buf) = frame.get_mut(meta.l3 as usize..) else { return Ok(()) };
     let local = now_ns.saturating_sub(meta.rx_ns);
+    let mut delay_exp = None;
     if meta.max_delay != 0 {
         let off = meta.max_delay as usize;
         if let (Some(max), Some(exp)) = (rd16(buf, off + 2), rd16(buf, off + 4)) {
             match budget::max_delay_on_transmit(max, exp, local) {
-                Ok(v) => {
-                    contract::set_delay_exp(buf, off, v);
-                }
+                Ok(v) => delay_exp = Some(v),
                 Err(_) if meta.late_ok => {}
                 Err(_) => return Err(Reason::NewipMaxDelayExceeded),
             }
         }
+    }
+    // The last check that may refuse (it writes only when it does not).
+    if meta.on_time != 0 {
+        on_time.on_transmit(buf, meta.on_time as usize, meta.eligible_ns, now_ns)?;
+    }
+    if let Some(v) = delay_exp {
+        contract::set_delay_exp(buf, meta.max_delay as usize, v);
     }
     if meta.lbf != 0 {
         let off = meta.lbf as usize;
@@ -480,9 +577,10 @@ pub fn fuzz_one(data: &[u8]) {
             if !with_meta {
                 meta = TxMeta::NONE;
             }
+            let mut on_time = OnTimePort::default();
             for t in [0, 10_000, 10_000_000_000] {
                 let mut f = frame;
-                let _ = on_transmit(&mut f[..n], &meta, ctx.now_ns + t, 500);
+                let _ = on_transmit(&mut f[..n], &meta, ctx.now_ns + t, 500, &mut on_time);
             }
         }
         Verdict::Drop(_) => assert_eq!(&frame[..n], &before[..n], "a dropped frame was modified"),
@@ -548,7 +646,117 @@ mod tests {
     fn transmit_without_contracts_changes_nothing() {
         let mut f = build::udp4(build::Udp4::default());
         let before = f.clone();
-        assert_eq!(on_transmit(&mut f, &TxMeta::NONE, u64::MAX, 1000), Ok(()));
+        assert_eq!(on_transmit(&mut f, &TxMeta::NONE, u64::MAX, 1000, &mut OnTimePort::default()), Ok(()));
+        assert_eq!(f, before);
+    }
+
+    fn classed_router() -> Router {
+        use crate::classify::class::{ClassAction, Rule};
+        let entries = vec![
+            ("voice".to_string(), Rule { dscp: 1 << 46, ..Rule::ANY }, ClassAction { budget_ns: 500_000, late_ok: false }),
+            ("bulk".to_string(), Rule { proto: Some(17), dst_ports: Some((9000, 9100)), ..Rule::ANY }, ClassAction::default()),
+        ];
+        router().with_classes(Classes::new(&entries))
+    }
+
+    fn ctx() -> PacketCtx {
+        PacketCtx { now_ns: 7_000_000, in_port: 0 }
+    }
+
+    fn run(r: &Router, f: &mut [u8]) -> (Verdict, TxMeta) {
+        let mut meta = TxMeta::NONE;
+        let v = r.process_at(f, &ctx(), &mut Counters::default(), &mut meta);
+        (v, meta)
+    }
+
+    #[test]
+    fn legacy_classes_set_deadline_and_class() {
+        let r = classed_router();
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, tos: 46 << 2, ..Default::default() });
+        let (v, m) = run(&r, &mut f);
+        assert_eq!(v, Verdict::Forward { port: 1, with_meta: true });
+        assert_eq!((m.class, m.deadline_ns, m.late_ok, m.rx_ns, m.l3), (2, 7_500_000, false, 7_000_000, 14));
+        assert!(!m.has_updates(), "nothing to write at transmit");
+        assert_eq!(m.late_reason(), Reason::ClassLate);
+        // A best-effort class still carries its number; late_ok (never dropped late).
+        let mut f = build::udp6(build::Udp6 { dport: 9050, ..Default::default() });
+        let (v, m) = run(&r, &mut f);
+        assert_eq!(v, Verdict::Forward { port: 0, with_meta: true });
+        assert_eq!((m.class, m.deadline_ns, m.late_ok), (3, u64::MAX, true));
+        // Unmatched: best effort with nothing to carry; the rewrite is unchanged.
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, ..Default::default() });
+        let mut g = f.clone();
+        assert_eq!(run(&r, &mut f).0, Verdict::Forward { port: 1, with_meta: false });
+        assert_eq!(router().process(&mut g), Verdict::Forward { port: 1, with_meta: false });
+        assert_eq!(f, g);
+    }
+
+    #[test]
+    fn newip_classes_on_time_and_qual() {
+        use crate::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+        use crate::packet::newip::{Chunk, OnTime, PreciseLbf};
+        let r = Router::build(
+            &[(Prefix::Bits8(2), 0)],
+            vec![NextHop::new(0, PEER, PORT_MAC)],
+            vec![PORT_MAC],
+            &[],
+            true,
+        )
+        .with_classes(classed_router().classes.clone());
+        let frame = |c: Vec<ContractDesc>| {
+            let mut d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2)).payload(vec![0u8; 40]);
+            for c in c {
+                d = d.contract(c);
+            }
+            ethernet_frame(PEER, PORT_MAC, nip::ETHERTYPE_NEWIP, None, &d.build().unwrap())
+        };
+        // No contract: best effort, nothing to carry (DSCP rules do not apply to New IP).
+        let (v, m) = run(&r, &mut frame(vec![]));
+        assert_eq!((v, m.class), (Verdict::Forward { port: 0, with_meta: false }, class::BEST_EFFORT));
+        // Precise LBF: the contract's deadline, class "contract".
+        let p = PreciseLbf { max_ns: 3_000_000, ..Default::default() };
+        let (_, m) = run(&r, &mut frame(vec![ContractDesc::PreciseLbf(p)]));
+        assert_eq!((m.class, m.deadline_ns), (class::CONTRACT, 10_000_000));
+        // On-time: held for damper_ns, prio kept, Di means late_ok.
+        let ot = OnTime { damper_ns: 250_000, prio: 3, flags: OnTime::DI };
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::OnTime(ot)]));
+        assert_eq!(v, Verdict::Forward { port: 0, with_meta: true });
+        assert_eq!((m.class, m.eligible_ns, m.prio, m.late_ok, m.deadline_ns), (class::CONTRACT, 7_250_000, 3, true, u64::MAX));
+        assert!(m.on_time != 0 && m.has_updates());
+        assert_eq!(m.late_reason(), Reason::NewipOnTimeBroken);
+        // Ds already set: best effort here, no hold, nothing to rewrite.
+        let ot = OnTime { damper_ns: 250_000, prio: 3, flags: OnTime::DI | OnTime::DS };
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::OnTime(ot)]));
+        assert_eq!((v, m.on_time, m.eligible_ns, m.class), (Verdict::Forward { port: 0, with_meta: false }, 0, 0, class::BEST_EFFORT));
+        // Qualitative: carried so the port may wash it.
+        let q = vec![Chunk { offset: 0, length: 10, significance: 2, flags: 0 }];
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::Qualitative(q)]));
+        assert_eq!((v, m.qual, m.has_updates()), (Verdict::Forward { port: 0, with_meta: true }, true, false));
+    }
+
+    #[test]
+    fn on_transmit_rewrites_the_damper() {
+        use crate::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+        use crate::packet::newip::OnTime;
+        let r = Router::build(&[(Prefix::Bits8(2), 0)], vec![NextHop::new(0, PEER, PORT_MAC)], vec![PORT_MAC], &[], true);
+        let d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2))
+            .contract(ContractDesc::OnTime(OnTime { damper_ns: 1000, prio: 0, flags: 0 }))
+            .payload(vec![1u8; 8]);
+        let f0 = ethernet_frame(PEER, PORT_MAC, nip::ETHERTYPE_NEWIP, None, &d.build().unwrap());
+        let mut port = OnTimePort::new([100_000; 8]);
+        let damper = |f: &[u8]| OnTime::read(&f[14..], nip::parse(&f[14..]).unwrap().contracts.on_time_value().unwrap()).unwrap();
+        // Eligible at 7_001_000; queued 60 us, then 20 us: the second gets 40 us.
+        for (queued, want) in [(60_000u64, 0u32), (20_000, 40_000)] {
+            let mut f = f0.clone();
+            let (_, m) = run(&r, &mut f);
+            assert_eq!(on_transmit(&mut f, &m, m.eligible_ns + queued, 0, &mut port), Ok(()));
+            assert_eq!(damper(&f).damper_ns, want);
+        }
+        // Past the bound: refused by name, the frame untouched.
+        let mut f = f0.clone();
+        let (_, m) = run(&r, &mut f);
+        let before = f.clone();
+        assert_eq!(on_transmit(&mut f, &m, m.eligible_ns + 100_001, 0, &mut port), Err(Reason::NewipOnTimeBroken));
         assert_eq!(f, before);
     }
 

@@ -240,5 +240,5 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
         routes.push((r.prefix, idx));
     }
     let locals: Vec<Prefix> = p.ports.iter().flat_map(|q| q.addresses.iter().copied()).collect();
-    Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum)
+    Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum).with_classes(p.classes.clone())
 }

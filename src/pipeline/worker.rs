@@ -9,6 +9,7 @@ use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::time::tsc;
+use crate::sched::damper::OnTimePort;
 use crate::sched::port::{PortSched, SchedConfig, Schedulable};
 use crate::stats::{Counters, Event, Reason, SharedCounters};
 use crate::MAX_BURST;
@@ -58,6 +59,23 @@ impl Schedulable for Queued {
     #[inline(always)]
     fn set_deadline_ns(&mut self, d: u64) {
         self.meta.deadline_ns = d;
+    }
+    fn late_reason(&self) -> Reason {
+        self.meta.late_reason()
+    }
+    #[inline(always)]
+    fn on_time_prio(&self) -> Option<u8> {
+        (self.meta.on_time != 0).then_some(self.meta.prio)
+    }
+    fn wash(&mut self, bytes: u64) -> u64 {
+        if !self.meta.qual {
+            return 0;
+        }
+        let n = crate::sched::wash::wash_frame(self.m.data_mut(), self.meta.l3 as usize, bytes);
+        if n > 0 && !self.m.trim(n as u16) {
+            return 0;
+        }
+        n as u64
     }
 }
 
@@ -158,11 +176,13 @@ struct TxBuf {
     meta: [TxMeta; MAX_BURST],
     /// Some packet has transmit-time updates (else the fast path skips them).
     updates: bool,
+    /// The port's on-time (damper) state.
+    on_time: OnTimePort,
 }
 
 impl TxBuf {
-    fn new() -> TxBuf {
-        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false }
+    fn new(sched: &SchedConfig) -> TxBuf {
+        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false, on_time: OnTimePort::new(sched.on_time_bound_ns) }
     }
 
     /// Queue a packet; `meta` is its transmit-time work, if it has any.
@@ -194,7 +214,8 @@ impl TxBuf {
         }
         if self.updates {
             let meta = &self.meta;
-            self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns) {
+            let on_time = &mut self.on_time;
+            self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns, on_time) {
                 Ok(()) => true,
                 Err(r) => {
                     c.drop(port.index, r, 1);
@@ -202,6 +223,7 @@ impl TxBuf {
                 }
             });
             self.updates = false;
+            c.event(port.index, Event::OnTimeDowngraded, self.on_time.take_downgraded());
         }
         let n = self.burst.len() as u64;
         if n == 0 {
@@ -228,11 +250,11 @@ impl Worker {
         let mut rx = Burst::new();
         // One TX buffer per pipeline port, indexed by port index (allocated once).
         let nports = self.ports.iter().map(|p| p.index + 1).max().unwrap_or(0);
-        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf::new()).collect();
         let mut by_index: Vec<Option<WorkerPort>> = vec![None; nports];
         for p in &self.ports {
             by_index[p.index] = Some(*p);
         }
+        let mut tx: Vec<TxBuf> = by_index.iter().map(|p| TxBuf::new(&p.map(|p| p.sched).unwrap_or_default())).collect();
         let t0 = self.clock.ns(tsc());
         let mut sched: Vec<PortSched<Queued>> =
             (0..nports).map(|i| PortSched::new(by_index[i].map(|p| p.sched).unwrap_or_default(), t0)).collect();
@@ -290,7 +312,7 @@ impl Worker {
                                             buf.flush(&op, now_ns, &mut c);
                                         }
                                         // The buffer has room after a flush; a refused push is dropped.
-                                        if buf.push(m, with_meta.then_some(&meta)).is_err() {
+                                        if buf.push(m, (with_meta && meta.has_updates()).then_some(&meta)).is_err() {
                                             c.drop(op.index, Reason::TxFull, 1);
                                         }
                                     } else {
@@ -318,6 +340,9 @@ impl Worker {
                     release(sq, buf, &op, now_ns, burst, &mut c);
                     queued += sq.len();
                     c.event(op.index, Event::LateOkDemoted, sq.take_demoted());
+                    let w = sq.take_washed();
+                    c.event(op.index, Event::WashedPackets, w.packets);
+                    c.event(op.index, Event::WashedBytes, w.bytes);
                 }
                 if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
                     buf.flush(&op, now_ns, &mut c);

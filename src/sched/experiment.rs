@@ -149,7 +149,15 @@ pub fn run(s: &Setup, discipline: Discipline, traffic: &[(u64, Vec<u8>, bool)]) 
         &[],
         true,
     );
-    let cfg = SchedConfig { discipline, capacity: s.capacity, bucket_shift: 10, buckets: 262_144, rate_bps: s.rate_bps, best_effort_ns: s.best_effort_ns };
+    let cfg = SchedConfig {
+        discipline,
+        capacity: s.capacity,
+        bucket_shift: 10,
+        buckets: 262_144,
+        rate_bps: s.rate_bps,
+        best_effort_ns: s.best_effort_ns,
+        ..SchedConfig::default()
+    };
     let mut sched: PortSched<Item> = PortSched::new(cfg, 0);
     // Both dequeue callbacks record into it: a RefCell lets them share it.
     let hist = std::cell::RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram"));

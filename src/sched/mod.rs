@@ -4,10 +4,14 @@
 //! * [`bitmap`]: the three-level find-first-set bitmap.
 //! * [`queue`]: the bucketed deadline queue (calendar queue, FIFO per bucket).
 //! * [`port`]: one egress port's scheduler (EDF or FIFO, hold, shaper, drops).
+//! * [`damper`]: the on-time damper (0x8002): per-prio bounds, rewrite on transmit.
+//! * [`wash`]: packet wash budget and the wash of one frame.
 //! * [`experiment`]: EDF against FIFO through a shaped bottleneck, in virtual time.
 
 pub mod bitmap;
 pub mod budget;
+pub mod damper;
 pub mod experiment;
 pub mod port;
 pub mod queue;
+pub mod wash;

@@ -10,13 +10,19 @@
 //!   bottleneck exists even on virtual devices.
 //! * When full, it drops an already late packet if there is one, else the
 //!   one with the latest deadline (`queue-full-late`, `queue-full`).
-//! * At the head, a packet past its deadline is dropped (`newip-late`)
-//!   unless it is `late_ok`: then (EDF) it is demoted to best effort, with a
-//!   fresh best-effort deadline, so a late packet never outranks packets
-//!   that can still be on time.
+//! * At the head, a packet past its deadline is dropped (`newip-late`,
+//!   `class-late`, `newip-on-time-broken`) unless it is `late_ok`: then
+//!   (EDF) it is demoted to best effort, with a fresh best-effort deadline,
+//!   so a late packet never outranks packets that can still be on time.
+//! * An on-time (damper) packet gets its deadline here: eligibility plus
+//!   the port's bound for its prio (see [`damper`](super::damper)).
+//! * Packet wash: when the backlog (bytes queued plus the arriving packet)
+//!   is above the port's wash budget, the arriving packet is asked to shed
+//!   the excess (see [`wash`](super::wash)) before anything is dropped.
 //!
 //! Times are nanoseconds. Pure code: the item type is generic.
 
+use super::damper::{default_bounds_ns, prio_index, PRIOS};
 use super::queue::BucketQueue;
 use crate::stats::Reason;
 
@@ -32,6 +38,21 @@ pub trait Schedulable {
     fn late_ok(&self) -> bool;
     /// Give the packet a new deadline (a late_ok packet demoted to best effort).
     fn set_deadline_ns(&mut self, deadline_ns: u64);
+    /// The drop reason when it is late at the head.
+    fn late_reason(&self) -> Reason {
+        Reason::NewipLate
+    }
+    /// The prio of an on-time (damper) contract, if it has one.
+    fn on_time_prio(&self) -> Option<u8> {
+        None
+    }
+    /// Packet wash: remove at least `bytes` of washable payload if the
+    /// packet allows (as much as it allows otherwise); returns the bytes
+    /// removed (`frame_len` shrinks by as much).
+    fn wash(&mut self, bytes: u64) -> u64 {
+        let _ = bytes;
+        0
+    }
 }
 
 /// Queue discipline.
@@ -59,11 +80,25 @@ pub struct SchedConfig {
     pub rate_bps: u64,
     /// Deadline given to best-effort packets, from arrival.
     pub best_effort_ns: u64,
+    /// Queueing bound per on-time prio (deadline = eligibility + bound).
+    pub on_time_bound_ns: [u64; PRIOS],
+    /// Wash budget: queued frame bytes above which arriving packets are
+    /// washed; 0: no wash.
+    pub wash_bytes: u64,
 }
 
 impl Default for SchedConfig {
     fn default() -> Self {
-        SchedConfig { discipline: Discipline::Edf, capacity: 16384, bucket_shift: 10, buckets: 16384, rate_bps: 0, best_effort_ns: 10_000_000 }
+        SchedConfig {
+            discipline: Discipline::Edf,
+            capacity: 16384,
+            bucket_shift: 10,
+            buckets: 16384,
+            rate_bps: 0,
+            best_effort_ns: 10_000_000,
+            on_time_bound_ns: default_bounds_ns(10_000_000),
+            wash_bytes: 0,
+        }
     }
 }
 
@@ -118,6 +153,14 @@ pub struct PortSched<P> {
     shaper: Option<Shaper>,
     queued_bytes: u64,
     demoted: u64,
+    washed: Washed,
+}
+
+/// Packet wash done by a port, since the last [`PortSched::take_washed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Washed {
+    pub packets: u64,
+    pub bytes: u64,
 }
 
 impl<P: Schedulable> PortSched<P> {
@@ -131,6 +174,7 @@ impl<P: Schedulable> PortSched<P> {
             shaper: (cfg.rate_bps > 0).then(|| Shaper::new(cfg.rate_bps, now)),
             queued_bytes: 0,
             demoted: 0,
+            washed: Washed::default(),
         }
     }
 
@@ -150,6 +194,11 @@ impl<P: Schedulable> PortSched<P> {
     /// Late packets demoted to best effort since the last call.
     pub fn take_demoted(&mut self) -> u64 {
         std::mem::take(&mut self.demoted)
+    }
+
+    /// Packets washed (and their bytes) since the last call.
+    pub fn take_washed(&mut self) -> Washed {
+        std::mem::take(&mut self.washed)
     }
 
     /// Frame bytes queued (for packet wash budgets).
@@ -193,12 +242,21 @@ impl<P: Schedulable> PortSched<P> {
     /// Queue `p`. When the port is full, one packet is dropped through `drop`:
     /// an already late one if the earliest is late, else the latest deadline
     /// (possibly `p` itself).
-    pub fn enqueue(&mut self, p: P, now: u64, mut drop: impl FnMut(P, Reason)) {
+    pub fn enqueue(&mut self, mut p: P, now: u64, mut drop: impl FnMut(P, Reason)) {
+        if let Some(prio) = p.on_time_prio() {
+            let d = p.eligible_ns().max(now).saturating_add(self.cfg.on_time_bound_ns[prio_index(prio)]);
+            if d < p.deadline_ns() {
+                p.set_deadline_ns(d);
+            }
+        }
         if self.len() >= self.cfg.capacity {
             match self.make_room(&p, now) {
                 Some((victim, r)) => drop(victim, r),
                 None => return drop(p, Reason::QueueFull),
             }
+        }
+        if self.cfg.wash_bytes != 0 {
+            self.wash(&mut p);
         }
         let len = p.frame_len() as u64;
         let r = if self.cfg.discipline == Discipline::Edf && p.eligible_ns() > now {
@@ -210,6 +268,19 @@ impl<P: Schedulable> PortSched<P> {
         match r {
             Ok(()) => self.queued_bytes += len,
             Err(p) => drop(p, Reason::QueueFull),
+        }
+    }
+
+    /// Wash `p` by what the backlog (queued bytes and `p`) exceeds the budget.
+    #[inline(never)]
+    fn wash(&mut self, p: &mut P) {
+        let backlog = self.queued_bytes + p.frame_len() as u64;
+        if backlog > self.cfg.wash_bytes {
+            let removed = p.wash(backlog - self.cfg.wash_bytes);
+            if removed > 0 {
+                self.washed.packets += 1;
+                self.washed.bytes += removed;
+            }
         }
     }
 
@@ -261,7 +332,8 @@ impl<P: Schedulable> PortSched<P> {
             if p.deadline_ns() < now {
                 if !p.late_ok() {
                     self.queued_bytes -= p.frame_len() as u64;
-                    drop(p, Reason::NewipLate);
+                    let r = p.late_reason();
+                    drop(p, r);
                     continue;
                 }
                 if self.cfg.discipline == Discipline::Edf {
@@ -318,6 +390,9 @@ mod tests {
         eligible: u64,
         len: u32,
         late_ok: bool,
+        prio: Option<u8>,
+        /// Bytes this packet could shed by washing.
+        washable: u32,
     }
 
     impl Schedulable for T {
@@ -336,14 +411,30 @@ mod tests {
         fn set_deadline_ns(&mut self, d: u64) {
             self.deadline = d;
         }
+        fn late_reason(&self) -> Reason {
+            if self.prio.is_some() {
+                Reason::NewipOnTimeBroken
+            } else {
+                Reason::NewipLate
+            }
+        }
+        fn on_time_prio(&self) -> Option<u8> {
+            self.prio
+        }
+        fn wash(&mut self, bytes: u64) -> u64 {
+            let n = bytes.min(self.washable as u64) as u32;
+            self.washable -= n;
+            self.len -= n;
+            n as u64
+        }
     }
 
     fn t(id: u32, deadline: u64) -> T {
-        T { id, deadline, eligible: 0, len: 100, late_ok: false }
+        T { id, deadline, eligible: 0, len: 100, late_ok: false, prio: None, washable: 0 }
     }
 
     fn cfg(d: Discipline) -> SchedConfig {
-        SchedConfig { discipline: d, capacity: 4, bucket_shift: 0, buckets: 4096, rate_bps: 0, best_effort_ns: 3000 }
+        SchedConfig { discipline: d, capacity: 4, bucket_shift: 0, buckets: 4096, rate_bps: 0, best_effort_ns: 3000, ..SchedConfig::default() }
     }
 
     fn drain_ids(s: &mut PortSched<T>, now: u64) -> (Vec<u32>, Vec<(u32, Reason)>) {
@@ -429,6 +520,62 @@ mod tests {
             sent += n;
         }
         assert_eq!(now, (40 - burst as u64) * 992);
+    }
+
+    #[test]
+    fn on_time_is_held_then_ordered_by_prio_bound() {
+        let mut c = cfg(Discipline::Edf);
+        c.on_time_bound_ns = [100, 200, 300, 400, 500, 600, 700, 800];
+        let mut s = PortSched::new(c, 0);
+        let ot = |id, prio, eligible| T { eligible, prio: Some(prio), ..t(id, u64::MAX) };
+        s.enqueue(ot(1, 7, 50), 0, |_, _| panic!());
+        s.enqueue(ot(2, 0, 50), 0, |_, _| panic!());
+        s.enqueue(ot(3, 3, 0), 0, |_, _| panic!());
+        assert_eq!(drain_ids(&mut s, 10).0, vec![3], "1 and 2 are held until 50");
+        // Deadlines 50 + 800 and 50 + 100: prio 0 first.
+        assert_eq!(drain_ids(&mut s, 50).0, vec![2, 1]);
+        // Past eligibility + bound at the head: broken, by name.
+        s.enqueue(ot(4, 0, 0), 0, |_, _| panic!());
+        s.enqueue(T { late_ok: true, ..ot(5, 0, 0) }, 0, |_, _| panic!());
+        let (sent, dropped) = drain_ids(&mut s, 101);
+        assert_eq!((sent, dropped), (vec![5], vec![(4, Reason::NewipOnTimeBroken)]));
+        assert_eq!(s.take_demoted(), 1);
+        // A contract deadline earlier than the bound is kept.
+        s.enqueue(T { deadline: 130, ..ot(6, 1, 0) }, 100, |_, _| panic!());
+        let (sent, dropped) = drain_ids(&mut s, 131);
+        assert_eq!((sent.len(), dropped), (0, vec![(6, Reason::NewipOnTimeBroken)]));
+    }
+
+    #[test]
+    fn wash_sheds_the_backlog_excess() {
+        let mut c = cfg(Discipline::Edf);
+        c.wash_bytes = 250;
+        c.capacity = 5;
+        let mut s = PortSched::new(c, 0);
+        let w = |id, washable| T { washable, ..t(id, 1000) };
+        s.enqueue(w(1, 50), 0, |_, _| panic!());
+        s.enqueue(w(2, 50), 0, |_, _| panic!());
+        assert_eq!(s.take_washed(), Washed::default(), "200 bytes: within budget");
+        // 300 queued with this one: 50 over.
+        s.enqueue(w(3, 80), 0, |_, _| panic!());
+        assert_eq!(s.take_washed(), Washed { packets: 1, bytes: 50 });
+        assert_eq!(s.queued_bytes(), 250);
+        // 350 with the next: 100 over, but it can shed only 30.
+        s.enqueue(w(4, 30), 0, |_, _| panic!());
+        assert_eq!(s.take_washed(), Washed { packets: 1, bytes: 30 });
+        assert_eq!(s.queued_bytes(), 320);
+        // Not washable: nothing removed, nothing counted.
+        s.enqueue(w(5, 0), 0, |_, _| panic!());
+        assert_eq!(s.take_washed(), Washed::default());
+        assert_eq!(s.queued_bytes(), 420);
+        // The queue is full: a refused newcomer is not washed for nothing.
+        let mut dropped = Vec::new();
+        s.enqueue(w(6, 60), 0, |p, r| dropped.push((p.id, r, p.len)));
+        assert_eq!(s.take_washed(), Washed::default());
+        assert_eq!(dropped, vec![(6, Reason::QueueFull, 100)]);
+        let (sent, _) = drain_ids(&mut s, 0);
+        assert_eq!(sent, vec![1, 2, 3, 4, 5]);
+        assert_eq!(s.queued_bytes(), 0);
     }
 
     #[test]

@@ -69,6 +69,8 @@ reasons! {
     QueueFull => "queue-full": "egress queue full: the packet with the latest deadline was dropped",
     QueueFullLate => "queue-full-late": "egress queue full: an already late packet was dropped to make room",
     ShutdownDrained => "shutdown-drained": "still queued when newipd stopped and the drain time ran out",
+    ClassLate => "class-late": "legacy packet of a class with a per-hop deadline not sent by it (late_ok not set)",
+    NewipOnTimeBroken => "newip-on-time-broken": "on-time contract: queued longer than the port's bound for its prio (Di not set)",
 }
 
 impl From<crate::packet::newip::Malformed> for Reason {
@@ -112,10 +114,24 @@ pub enum Event {
     LateOkDemoted,
     /// Extra copies made to flood broadcast packets (they add to tx, not rx).
     BroadcastCopies,
+    /// Packets whose qualitative payload was washed (port backlog above its budget).
+    WashedPackets,
+    /// Payload bytes removed by packet wash.
+    WashedBytes,
+    /// On-time packets whose bound broke here with Di set: marked Ds, sent as best effort.
+    OnTimeDowngraded,
 }
 
 impl Event {
-    pub const ALL: &'static [Event] = &[Event::UnknownTlvSkipped, Event::PingAnswered, Event::LateOkDemoted, Event::BroadcastCopies];
+    pub const ALL: &'static [Event] = &[
+        Event::UnknownTlvSkipped,
+        Event::PingAnswered,
+        Event::LateOkDemoted,
+        Event::BroadcastCopies,
+        Event::WashedPackets,
+        Event::WashedBytes,
+        Event::OnTimeDowngraded,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -123,6 +139,9 @@ impl Event {
             Event::PingAnswered => "newip-ping-answered",
             Event::LateOkDemoted => "late-ok-demoted",
             Event::BroadcastCopies => "broadcast-copies",
+            Event::WashedPackets => "washed-packets",
+            Event::WashedBytes => "washed-bytes",
+            Event::OnTimeDowngraded => "on-time-downgraded",
         }
     }
 }
