@@ -5,7 +5,8 @@
 //! when idle (five processes, two cores), and every wait has a deadline.
 //!
 //! Checks: hops and experienced delay accumulate across the three hops, no
-//! packet of the on-time window arrives before its min, at low load at least
+//! packet of an on-time window (precise LBF with a min, or an 0x8002
+//! damper) arrives before its min, at low load at least
 //! 99 % of the contract packets arrive by their max, and at overload on r2's
 //! shaped egress EDF delivers far more deadline packets on time than FIFO.
 
@@ -98,10 +99,15 @@ impl Run {
     }
 }
 
-/// One chain run: r2's egress scheduler `sched`, the generator at `rate_bps` for `secs`.
-fn chain(name: &str, sched: &str, rate_bps: u64, secs: f64) -> Run {
+/// One chain run: r2's egress scheduler `sched`, the generator at `rate_bps`
+/// for `secs`, sending pipelines/chain/mix.toml plus, with `ontime`, the
+/// on-time flow set of pipelines/chain/ontime.toml (class 3).
+fn chain(name: &str, sched: &str, rate_bps: u64, secs: f64, ontime: bool) -> Run {
     let dir = common::tmpdir(name);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |f: &str| std::fs::read_to_string(root.join("pipelines/chain").join(f)).unwrap();
+    let mix = dir.join("mix.toml");
+    std::fs::write(&mix, if ontime { read("mix.toml") + &read("ontime.toml") } else { read("mix.toml") }).unwrap();
     let s = |v: &str| v.to_string();
     let mut sink = spawn(
         &[
@@ -130,7 +136,7 @@ fn chain(name: &str, sched: &str, rate_bps: u64, secs: f64) -> Run {
         wait_for_socket(&dir.join(format!("s{i}.sock")));
     }
     let gen_args = [
-        vec![s("gen"), s("--live"), s("--mix"), root.join("pipelines/chain/mix.toml").display().to_string(), s("--port"), memif(&dir, 1, "client", 0)],
+        vec![s("gen"), s("--live"), s("--mix"), mix.display().to_string(), s("--port"), memif(&dir, 1, "client", 0)],
         vec![s("--rate-bps"), rate_bps.to_string(), s("--duration"), secs.to_string(), s("--idle-sleep-us"), s("20")],
         vec![s("--report-json"), dir.join("gen.json").display().to_string(), s("--")],
         eal(&dir, "gen"),
@@ -179,7 +185,7 @@ fn check_path(run: &Run, class: u64) {
 #[test]
 fn three_router_chain_honours_contracts_and_edf_beats_fifo() {
     // Low load: 2 Mb/s through r2's 8 Mb/s egress.
-    let low = chain("chain-low", "edf", 2_000_000, 3.0);
+    let low = chain("chain-low", "edf", 2_000_000, 3.0, true);
     for class in [0, 1] {
         check_path(&low, class);
         let share = low.on_time(class as usize);
@@ -195,10 +201,16 @@ fn three_router_chain_honours_contracts_and_edf_beats_fifo() {
     assert!(low.class(0)["experienced_ns"]["p50"].as_u64().unwrap() < 2_000_000, "{}", low.class(0));
     // Best effort: delivered, no contract to read.
     assert!(low.class(2)["experienced_ns"].is_null());
+    // On-time (0x8002): held at least its first damper, never delivered before it.
+    let ot = low.class(3);
+    assert_eq!(ot["window"]["min_ns"], 1_000_000);
+    assert_eq!(ot["early"], 0, "{ot}");
+    assert!(ot["latency_ns"]["min"].as_u64().unwrap() >= 1_000_000, "{ot}");
+    assert!(ot["packets"].as_u64().unwrap() as f64 >= 0.99 * low.sent(3) as f64, "{ot}");
 
     // Overload: 12 Mb/s offered to the 8 Mb/s link, EDF then FIFO on r2.
-    let edf = chain("chain-edf", "edf", 12_000_000, 3.0);
-    let fifo = chain("chain-fifo", "fifo", 12_000_000, 3.0);
+    let edf = chain("chain-edf", "edf", 12_000_000, 3.0, false);
+    let fifo = chain("chain-fifo", "fifo", 12_000_000, 3.0, false);
     let (e, f) = (edf.on_time(0), fifo.on_time(0));
     println!("deadline class on time: edf {e:.4} fifo {f:.4}");
     assert!(e >= 0.8, "edf delivered only {e:.4} of the deadline packets on time");

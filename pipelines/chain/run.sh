@@ -2,7 +2,7 @@
 # Run the three-router chain by hand:  gen -> r1 -> r2 -> r3 -> sink,
 # five newipd processes linked by net_memif (no NIC, no hugepages).
 #
-#   pipelines/chain/run.sh [--scheduler edf|fifo] [--rate-bps BPS | --rate PPS] [--duration SECS] [--hops 0|1|2|3] [--dir DIR]
+#   pipelines/chain/run.sh [--scheduler edf|fifo] [--rate-bps BPS | --rate PPS] [--duration SECS] [--hops 0|1|2|3] [--mix FILE] [--dir DIR]
 #
 # Defaults: edf on r2's shaped 8 Mb/s egress, 12 Mb/s offered (150 %), 3 s.
 # --hops 0, 1 or 2 ends the chain early (the sink after the generator, r1 or r2: per-hop
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${NEWIPD:-./target/release/newipd}
-SCHED=edf RATE=(--rate-bps 12000000) DURATION=3 HOPS=3 DIR=/tmp/newipd-chain-$$
+SCHED=edf RATE=(--rate-bps 12000000) DURATION=3 HOPS=3 MIX=pipelines/chain/mix.toml DIR=/tmp/newipd-chain-$$
 while [ $# -gt 0 ]; do
   case "$1" in
     --scheduler) SCHED=$2; shift 2 ;;
@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=(--rate "$2"); shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --hops) HOPS=$2; shift 2 ;;
+    --mix) MIX=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -52,7 +53,7 @@ for ((i = HOPS; i >= 1; i--)); do
   PIDS+=($!)
   wait_for "$DIR/s$i.sock"
 done
-"$BIN" gen --live --mix pipelines/chain/mix.toml --port "net_memif0,role=client,socket=$DIR/s1.sock,socket-abstract=no" \
+"$BIN" gen --live --mix "$MIX" --port "net_memif0,role=client,socket=$DIR/s1.sock,socket-abstract=no" \
   "${RATE[@]}" --duration "$DURATION" --idle-sleep-us 20 --report-json "$DIR/gen.json" -- $(eal gen)
 wait $SINK || true
 # Stop upstream first (r1, r2, r3), one at a time: a memif peer that closes

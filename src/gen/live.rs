@@ -75,10 +75,9 @@ impl LivePort {
         v.ok_or_else(|| format!("lcore {} did not finish", l.0))
     }
 
-    /// End without tearing the port down: closing a net_memif port races
-    /// the EAL interrupt thread handling its peer's messages (a DPDK 22.11
-    /// crash seen here at exit), so the generator and the sink leave the
-    /// port, pool and EAL to the process exit, after their report is out.
+    /// End without tearing the port down or cleaning the EAL up (see
+    /// [`Eal::leave`]): the generator and the sink leave it all to the
+    /// process exit, after their report is out.
     pub fn leave(self) {
         std::mem::forget(self);
     }

@@ -105,11 +105,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     };
     let pool = Mempool::new("newipd_pool", mbufs, s.mbuf_cache, MBUF_DATA_ROOM, -1)?;
     let mut macs = Vec::new();
+    let mut memif = false;
     for (spec, id) in p.ports.iter().zip(&ids) {
         let setup = PortSetup { rx_queues: 1, tx_queues: 1, rx_desc: spec.rx_desc, tx_desc: spec.tx_desc, promiscuous: spec.promiscuous };
         id.configure_and_start(&setup, &pool).map_err(|e| RunError::Port { name: spec.name.clone(), msg: e.to_string() })?;
         let mac = id.mac()?;
         let (driver, _, _) = id.driver_info()?;
+        memif |= driver == "net_memif";
         let link = id.link();
         eprintln!(
             "newipd: port {} ({}, driver {}) mac {} link {}{}",
@@ -195,7 +197,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         id.stop();
     }
     let in_use_end = pool.in_use();
-    for id in &ids {
+    // memif ports are left to the process exit (see Eal::leave).
+    for id in ids.iter().filter(|_| !memif) {
         id.close();
     }
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
@@ -219,7 +222,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             ])
         });
     }
-    drop(eal);
+    if memif {
+        eal.leave();
+    } else {
+        drop(eal);
+    }
     Ok(report)
 }
 
