@@ -34,8 +34,8 @@ pub struct LivePort {
     pub id: PortId,
     pub pool: Mempool,
     pub hz: u64,
-    /// Dropped last: the EAL must outlive the port and pool.
-    eal: Eal,
+    /// Kept so the EAL outlives the port and pool (never cleaned up: see [`Eal::leave`]).
+    _eal: Eal,
 }
 
 impl LivePort {
@@ -55,13 +55,12 @@ impl LivePort {
         let setup = PortSetup { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, promiscuous: true };
         id.configure_and_start(&setup, &pool).map_err(|e| format!("--port {device}: {e}"))?;
         let hz = eal.tsc_hz();
-        Ok(LivePort { id, pool, hz, eal })
+        Ok(LivePort { id, pool, hz, _eal: eal })
     }
 
     /// Run `f` on the first worker lcore (the main lcore if there is none)
     /// and return its result.
     pub fn on_lcore<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        let _ = &self.eal;
         let Some(l) = LcoreId::workers().first().copied() else { return Ok(f()) };
         let slot = Arc::new(Mutex::new(None));
         let out = Arc::clone(&slot);

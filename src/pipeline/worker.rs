@@ -267,7 +267,7 @@ impl Worker {
         let burst = self.burst.min(MAX_BURST);
         'poll: loop {
             let now = tsc();
-            let now_ns = self.clock.ns(now);
+            let mut now_ns = self.clock.ns(now);
             if self.stop.load(Relaxed) {
                 break;
             }
@@ -289,11 +289,13 @@ impl Worker {
                 }
                 got += n;
                 received += n as u64;
-                // The arrival time contracts count from is read after the
-                // burst arrived: the loop-top time can be much earlier when
-                // the lcore was preempted in between (a shared core), and
-                // would make experienced delay exceed the real one.
-                let ctx = PacketCtx { now_ns: self.clock.ns(tsc()).max(now_ns), in_port: p.index as u16 };
+                // The clock is read again once a burst has arrived: the
+                // loop-top time can be much earlier when the lcore was
+                // preempted in between (a shared core), and contracts
+                // counted from it would get more experienced delay than
+                // real. Time only moves forward for the scheduler.
+                now_ns = self.clock.ns(tsc()).max(now_ns);
+                let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
                 let mut meta = TxMeta::NONE;
                 let mut it = rx.drain();
                 while let Some(mut m) = it.next() {
