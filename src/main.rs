@@ -44,8 +44,12 @@ enum Cmd {
     },
     /// Generate traffic, route it through net_pcap ports and print the report (no NIC needed).
     Demo(DemoArgs),
-    /// Write a reproducible pcap of generated traffic (for tests, benchmarks and pktgen).
+    /// Write a reproducible pcap of generated traffic (for tests, benchmarks and
+    /// pktgen), or with --live send it on a DPDK port at a target rate.
     Gen(newipd::gen::cli::GenArgs),
+    /// Receive live traffic (from `newipd gen --live`) on a DPDK port and report
+    /// per class latency, loss, reordering, duplicates and contract windows.
+    Sink(newipd::gen::cli::SinkArgs),
     /// EDF against FIFO through a shaped bottleneck: deadline flows and best
     /// effort at several offered loads, through the real router stage and
     /// port scheduler in virtual time (no DPDK needed).
@@ -100,6 +104,10 @@ struct RunArgs {
     /// Include the drivers' hardware counters in the report.
     #[arg(long)]
     hw_stats: bool,
+    /// Wait up to SECS for every port's link to be up before forwarding
+    /// (e.g. memif peers started after this process); fails naming the ports still down.
+    #[arg(long, value_name = "SECS")]
+    wait_links: Option<f64>,
     /// EAL arguments, after `--` (e.g. -l 0-1 -a 0000:03:00.0, or --no-huge -m 512).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -152,6 +160,9 @@ fn main() -> ExitCode {
             if a.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
                 return fail("--duration: must be a positive number of seconds");
             }
+            if a.wait_links.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
+                return fail("--wait-links: must be a positive number of seconds");
+            }
             let p = match load(&a.pipeline, &a.ports) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
@@ -162,18 +173,24 @@ fn main() -> ExitCode {
                 until_idle: a.until_idle.then(|| Duration::from_millis(a.idle_ms.max(1))),
                 eal_args: a.eal,
                 hw_stats: a.hw_stats,
+                wait_links: a.wait_links.map(Duration::from_secs_f64),
             };
             finish(run(&p, &opts), a.report_json.as_deref())
         }
         Cmd::Demo(a) => demo(a),
         Cmd::Experiment(a) => experiment(a),
-        Cmd::Gen(a) => match newipd::gen::cli::run(&a) {
-            Ok(msg) => {
-                println!("{msg}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
+        Cmd::Gen(a) => print_or_fail(newipd::gen::cli::run(&a)),
+        Cmd::Sink(a) => print_or_fail(newipd::gen::cli::sink(&a)),
+    }
+}
+
+fn print_or_fail(r: Result<String, String>) -> ExitCode {
+    match r {
+        Ok(msg) => {
+            println!("{}", msg.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -34,6 +34,15 @@ impl Eal {
         Ok(Eal { _private: () })
     }
 
+    /// End without `rte_eal_cleanup`: the process exit releases everything.
+    /// For net_memif: cleanup unmaps DPDK memory while the EAL interrupt
+    /// thread may still handle a peer's disconnect in it (DPDK 22.11; it
+    /// crashed newipd at exit), and closing a memif port frees its socket's
+    /// interrupt handle under that thread in the same way.
+    pub fn leave(self) {
+        std::mem::forget(self);
+    }
+
     /// TSC ticks per second.
     pub fn tsc_hz(&self) -> u64 {
         super::time::tsc_hz()

@@ -233,6 +233,24 @@ impl Burst {
         n
     }
 
+    /// Fill the burst with `n` fresh (empty) mbufs from `pool` in one bulk
+    /// call; false (and nothing taken) if the burst is not empty, `n` is
+    /// above [`MAX_BURST`], or the pool has fewer than `n` free.
+    #[inline]
+    pub fn alloc_bulk(&mut self, pool: &Mempool, n: usize) -> bool {
+        if self.len != 0 || n > MAX_BURST {
+            return false;
+        }
+        // SAFETY: slots[..n] are free; on success the pool wrote n valid, reset, owned
+        // mbufs there (Mbuf is repr(transparent) over the pointer); on failure none.
+        let rc = unsafe { sys::newipd_pktmbuf_alloc_bulk(pool.as_ptr(), self.slots.as_mut_ptr() as *mut *mut sys::rte_mbuf, n as u32) };
+        if rc != 0 {
+            return false;
+        }
+        self.len = n;
+        true
+    }
+
     /// Append one mbuf; gives it back if the burst is full.
     #[inline(always)]
     pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {

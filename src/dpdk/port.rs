@@ -200,6 +200,21 @@ impl PortId {
         Link { up: l.link_status() != 0, speed_mbps: l.link_speed, full_duplex: l.link_duplex() != 0 }
     }
 
+    /// Poll the link state (every millisecond) until it is up or `timeout`
+    /// passes; returns whether it came up.
+    pub fn wait_up(self, timeout: std::time::Duration) -> bool {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            if self.link().up {
+                return true;
+            }
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Hardware counters.
     pub fn hw_stats(self) -> HwStats {
         let mut s = sys::rte_eth_stats::default();

@@ -9,15 +9,28 @@
 //!   malformations ([`NewIpMalformation`]).
 //! * [`mixfile`]: traffic mix TOML files ([`mixfile::load`]).
 //! * [`pcap`]: reading and writing pcap files.
+//! * [`stamp`]: the live payload stamp (stream, class, contract window).
+//! * [`plan`]: the live generator's prebuilt templates.
+//! * [`pace`]: the live generator's token bucket.
+//! * [`measure`]: what `newipd sink` measures (pure).
+//! * `live`, `sink`: the DPDK loops of `newipd gen --live` and `newipd sink`.
 //! * [`cli`]: `newipd gen`.
 //!
 //! The user documentation is `docs/traffic.md`.
 
 pub mod cli;
+#[cfg(feature = "dpdk")]
+pub mod live;
+pub mod measure;
 pub mod mix;
 pub mod mixfile;
 pub mod newip_mix;
+pub mod pace;
 pub mod pcap;
+pub mod plan;
+#[cfg(feature = "dpdk")]
+pub mod sink;
+pub mod stamp;
 pub mod traffic;
 
 pub use mix::{Generated, Kind, Malformation, Mix};

@@ -499,6 +499,14 @@ impl Traffic {
     /// [`generate`](Traffic::generate), plus for each frame the
     /// malformation it carries (`None` for a well-formed frame).
     pub fn generate_labeled(&self) -> (Generated, Vec<Option<Bad>>) {
+        let (g, labels, _) = self.generate_detailed();
+        (g, labels)
+    }
+
+    /// [`generate_labeled`](Traffic::generate_labeled), plus for each frame
+    /// the flow set it came from (its index in `flows`) and its flow number
+    /// within that set (the live generator's classes and streams).
+    pub fn generate_detailed(&self) -> (Generated, Vec<Option<Bad>>, Vec<(usize, u32)>) {
         if let Err(e) = self.validate() {
             panic!("invalid traffic description: {e}");
         }
@@ -509,6 +517,7 @@ impl Traffic {
         };
         out.frames.reserve(self.packets);
         let mut labels = Vec::with_capacity(self.packets);
+        let mut origins = Vec::with_capacity(self.packets);
         let bad = self.malformations();
         let mut next_bad = 0usize;
         let v4 = Udp4 {
@@ -569,8 +578,9 @@ impl Traffic {
             bits += ((frame.len().max(60) + WIRE_OVERHEAD) * 8) as u128;
             out.frames.push((ts, frame));
             labels.push(label);
+            origins.push((pick, flow));
         }
-        (out, labels)
+        (out, labels, origins)
     }
 }
 

@@ -36,11 +36,11 @@ impl Worker {
         let (mut last_drain, mut last_publish, mut last_rx) = (start, start, start);
         loop {
             let now = tsc();
-            let now_ns = self.conf.clock.ns(now);
+            let mut now_ns = self.conf.clock.ns(now);
             if self.conf.stop.load(Relaxed) || self.limits.duration_tsc.is_some_and(|d| now.wrapping_sub(start) >= d) {
                 break;
             }
-            let got = match self.ingress.poll(&mut self.egress, &self.limits, now_ns, &mut c) {
+            let got = match self.ingress.poll(&mut self.egress, &self.limits, &mut now_ns, &self.conf.clock, &mut c) {
                 Polled::Got(n) => n,
                 Polled::Spent => break,
             };

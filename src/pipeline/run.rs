@@ -39,6 +39,10 @@ pub struct RunOptions {
     pub eal_args: Vec<String>,
     /// Read the drivers' hardware counters into the report.
     pub hw_stats: bool,
+    /// Before the packet loop starts, wait at most this long for every
+    /// port's link to be up (memif peers connected); an error names the
+    /// ports still down.
+    pub wait_links: Option<Duration>,
 }
 
 /// The EAL argument list for a pipeline: program name, the user's arguments,
@@ -99,6 +103,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, roles.priv_size(), MBUF_DATA_ROOM, -1)?;
     let mut macs = Vec::new();
     let mut queues = Vec::new();
+    let mut memif = false;
     for (spec, id) in p.ports.iter().zip(&ids) {
         let (driver, max_rx, _) = id.driver_info()?;
         let rxq = spec.rx_queues.min(max_rx.max(1));
@@ -111,10 +116,20 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             eprintln!("newipd: port {}: driver {driver} has no RSS; its {rxq} RX queues are filled the driver's own way", spec.name);
         }
         let mac = id.mac()?;
+        memif |= driver == "net_memif";
         let link = id.link();
         eprintln!("newipd: port {} ({}, driver {}) mac {} {}{}", spec.name, spec.dev_name, driver, mac_to_string(&mac), describe(&link), if started.rss { ", RSS" } else { "" });
         macs.push(mac);
         queues.push(rxq);
+    }
+    if let Some(t) = opts.wait_links {
+        let end = std::time::Instant::now() + t;
+        for (spec, id) in p.ports.iter().zip(&ids) {
+            if !id.wait_up(end.saturating_duration_since(std::time::Instant::now())) {
+                return Err(RunError::Port { name: spec.name.clone(), msg: format!("link still down after {t:?} (--wait-links)") });
+            }
+        }
+        eprintln!("newipd: every link is up");
     }
     let router = Arc::new(build_router(p, &macs));
     let in_use_start = pool.in_use();
@@ -222,7 +237,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         id.stop();
     }
     let in_use_end = pool.in_use();
-    for id in &ids {
+    // memif ports are left to the process exit (see Eal::leave).
+    for id in ids.iter().filter(|_| !memif) {
         id.close();
     }
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
@@ -250,7 +266,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             ])
         });
     }
-    drop(eal);
+    if memif {
+        eal.leave();
+    } else {
+        drop(eal);
+    }
     Ok(report)
 }
 

@@ -4,7 +4,7 @@
 //! ([`RxWorker`]). Broadcasts are copied here, one copy per egress port.
 
 use super::router::{PacketCtx, Router, TxMeta, Verdict};
-use super::worker::{allocations, Limits, LoopConf, Outcome, WorkerPort};
+use super::worker::{allocations, Clock, Limits, LoopConf, Outcome, WorkerPort};
 use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::time::tsc;
@@ -50,9 +50,13 @@ impl Ingress {
     }
 
     /// One round over every RX queue: receive a burst from each, route every
-    /// packet and hand it to `sink`.
+    /// packet and hand it to `sink`. `now_ns` is re-read from `clock` when a
+    /// burst has arrived (the lcore may have been preempted since the loop
+    /// read it, on a shared core, and contracts counted from an earlier time
+    /// would be charged delay they did not have); it only moves forward, and
+    /// the caller keeps using it so the scheduler never sees time go back.
     #[inline(always)]
-    pub fn poll<S: Sink>(&mut self, sink: &mut S, limits: &Limits, now_ns: u64, c: &mut Counters) -> Polled {
+    pub fn poll<S: Sink>(&mut self, sink: &mut S, limits: &Limits, now_ns: &mut u64, clock: &Clock, c: &mut Counters) -> Polled {
         let mut got = 0usize;
         for i in 0..self.queues.len() {
             let p = self.queues[i];
@@ -71,7 +75,8 @@ impl Ingress {
                 continue;
             }
             got += n;
-            self.route_burst(&p, sink, now_ns, c);
+            *now_ns = clock.ns(tsc()).max(*now_ns);
+            self.route_burst(&p, sink, *now_ns, c);
         }
         Polled::Got(got)
     }
@@ -164,7 +169,8 @@ impl RxWorker {
             if self.conf.stop.load(Relaxed) || self.limits.duration_tsc.is_some_and(|d| now.wrapping_sub(start) >= d) {
                 break;
             }
-            let polled = self.ingress.poll(&mut self.rings, &self.limits, self.conf.clock.ns(now), &mut c);
+            let mut now_ns = self.conf.clock.ns(now);
+            let polled = self.ingress.poll(&mut self.rings, &self.limits, &mut now_ns, &self.conf.clock, &mut c);
             self.rings.publish();
             self.conf.maybe_publish(now, &mut last_publish, &c);
             match polled {
