@@ -49,6 +49,13 @@ impl<T> Batch<T> {
         self.len == 0
     }
 
+    /// The items, in order.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: items[..len] are initialised; MaybeUninit<T> has T's layout.
+        unsafe { std::slice::from_raw_parts(self.items.as_ptr() as *const T, self.len) }
+    }
+
     /// Append one item; gives it back when full.
     #[inline(always)]
     pub fn push(&mut self, v: T) -> Result<(), T> {
