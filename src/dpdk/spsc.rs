@@ -13,7 +13,7 @@
 //! It lives in `dpdk/` because the slots are `MaybeUninit` (unsafe), not
 //! because it needs DPDK.
 
-use std::cell::UnsafeCell;
+use std::alloc::Layout;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::Release};
 use std::sync::Arc;
@@ -47,6 +47,13 @@ impl<T> Batch<T> {
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The items, in order.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: items[..len] are initialised; MaybeUninit<T> has T's layout.
+        unsafe { std::slice::from_raw_parts(self.items.as_ptr() as *const T, self.len) }
     }
 
     /// Append one item; gives it back when full.
@@ -120,8 +127,9 @@ impl<T> Drop for Batch<T> {
     }
 }
 
-/// Keeps the producer's and consumer's indices on separate cache lines.
-#[repr(align(64))]
+/// Keeps the producer's and consumer's indices apart: 128 bytes, because CPUs
+/// prefetch cache lines in adjacent pairs (as DPDK's ring guards do).
+#[repr(align(128))]
 struct Padded<T>(T);
 
 struct Shared<T> {
@@ -131,9 +139,14 @@ struct Shared<T> {
     tail: Padded<AtomicUsize>,
     closed: AtomicBool,
     mask: usize,
-    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// `mask + 1` slots, aligned to 128 bytes so a burst never shares a cache
+    /// line pair with the allocator's neighbours.
+    slots: *mut MaybeUninit<T>,
+    layout: Layout,
 }
 
+// SAFETY: the slot memory is owned by Shared and freed once, in its Drop.
+unsafe impl<T: Send> Send for Shared<T> {}
 // SAFETY: a slot is only ever accessed by one side at a time (the producer owns
 // [tail + cap, ...) up to head, the consumer [tail, head)), handed over through
 // the release/acquire pair on head and tail; T itself must be Send.
@@ -144,8 +157,12 @@ impl<T> Drop for Shared<T> {
         let (mut t, h) = (*self.tail.0.get_mut(), *self.head.0.get_mut());
         while t != h {
             // SAFETY: both halves are gone; slots in [tail, head) hold initialised items not yet taken.
-            unsafe { self.slots[t & self.mask].get_mut().assume_init_drop() };
+            unsafe { (*self.slots.add(t & self.mask)).assume_init_drop() };
             t = t.wrapping_add(1);
+        }
+        if self.layout.size() > 0 {
+            // SAFETY: allocated in channel() with exactly this layout, freed once.
+            unsafe { std::alloc::dealloc(self.slots as *mut u8, self.layout) };
         }
     }
 }
@@ -177,16 +194,26 @@ pub struct Consumer<T> {
 /// A ring of `capacity` slots (a power of two, at least 2).
 pub fn channel<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     assert!(capacity.is_power_of_two() && capacity >= 2, "ring capacity {capacity} must be a power of two >= 2");
-    let slots = (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+    let layout = Layout::array::<T>(capacity).and_then(|l| l.align_to(128)).expect("ring size overflows");
+    let slots = if layout.size() == 0 {
+        std::ptr::NonNull::<MaybeUninit<T>>::dangling().as_ptr()
+    } else {
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { std::alloc::alloc(layout) } as *mut MaybeUninit<T>;
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        p
+    };
     let s = Arc::new(Shared {
         head: Padded(AtomicUsize::new(0)),
         tail: Padded(AtomicUsize::new(0)),
         closed: AtomicBool::new(false),
         mask: capacity - 1,
         slots,
+        layout,
     });
-    // UnsafeCell<MaybeUninit<T>> has the layout of MaybeUninit<T>.
-    let base = UnsafeCell::raw_get(s.slots.as_ptr()) as *mut MaybeUninit<T>;
+    let base = slots;
     let mask = capacity - 1;
     (Producer { s: Arc::clone(&s), slots: base, mask, head: 0, limit: capacity }, Consumer { s, slots: base, mask, tail: 0, head: 0 })
 }
@@ -269,7 +296,7 @@ impl<T> Producer<T> {
 
     /// Slots in the ring.
     pub fn capacity(&self) -> usize {
-        self.s.slots.len()
+        self.mask + 1
     }
 }
 

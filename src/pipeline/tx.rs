@@ -38,6 +38,10 @@ impl TxWorker {
                 }
                 got += n;
                 c.lcore.ring_dequeued += n as u64;
+                // The RX lcore wrote these headers last: fetch them all at once.
+                for h in batch.as_slice() {
+                    h.m.prefetch_header();
+                }
                 for h in batch.drain() {
                     let meta = if h.with_meta { detach(&h.m) } else { None };
                     let out = h.port as usize;
