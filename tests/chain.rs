@@ -184,7 +184,7 @@ fn check_path(run: &Run, class: u64) {
 
 #[test]
 fn three_router_chain_honours_contracts_and_edf_beats_fifo() {
-    // Low load: 2 Mb/s through r2's 8 Mb/s egress.
+    // Low load: 2 Mb/s through r2's 4 Mb/s egress.
     let low = chain("chain-low", "edf", 2_000_000, 3.0, true);
     for class in [0, 1] {
         check_path(&low, class);
@@ -208,9 +208,10 @@ fn three_router_chain_honours_contracts_and_edf_beats_fifo() {
     assert!(ot["latency_ns"]["min"].as_u64().unwrap() >= 1_000_000, "{ot}");
     assert!(ot["packets"].as_u64().unwrap() as f64 >= 0.99 * low.sent(3) as f64, "{ot}");
 
-    // Overload: 12 Mb/s offered to the 8 Mb/s link, EDF then FIFO on r2.
-    let edf = chain("chain-edf", "edf", 12_000_000, 3.0, false);
-    let fifo = chain("chain-fifo", "fifo", 12_000_000, 3.0, false);
+    // Overload: 10 Mb/s offered to the 4 Mb/s link (best effort alone
+    // exceeds it; the contract classes fit), EDF then FIFO on r2.
+    let edf = chain("chain-edf", "edf", 10_000_000, 3.0, false);
+    let fifo = chain("chain-fifo", "fifo", 10_000_000, 3.0, false);
     let (e, f) = (edf.on_time(0), fifo.on_time(0));
     println!("deadline class on time: edf {e:.4} fifo {f:.4}");
     assert!(e >= 0.8, "edf delivered only {e:.4} of the deadline packets on time");

@@ -4,7 +4,7 @@
 #
 #   pipelines/chain/run.sh [--scheduler edf|fifo] [--rate-bps BPS | --rate PPS] [--duration SECS] [--hops 0|1|2|3] [--mix FILE] [--dir DIR]
 #
-# Defaults: edf on r2's shaped 8 Mb/s egress, 12 Mb/s offered (150 %), 3 s.
+# Defaults: edf on r2's shaped 4 Mb/s egress, 10 Mb/s offered (250 %), 3 s.
 # --hops 0, 1 or 2 ends the chain early (the sink after the generator, r1 or r2: per-hop
 # latency; the routes' to_hops still count three routers).
 # Prints each router's report and the sink's per-class figures; everything
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${NEWIPD:-./target/release/newipd}
-SCHED=edf RATE=(--rate-bps 12000000) DURATION=3 HOPS=3 MIX=pipelines/chain/mix.toml DIR=/tmp/newipd-chain-$$
+SCHED=edf RATE=(--rate-bps 10000000) DURATION=3 HOPS=3 MIX=pipelines/chain/mix.toml DIR=/tmp/newipd-chain-$$
 while [ $# -gt 0 ]; do
   case "$1" in
     --scheduler) SCHED=$2; shift 2 ;;
