@@ -11,17 +11,35 @@ fn newipd(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn every_shipped_pipeline_checks() {
+    // Pipelines (files with [[port]]) pass `newipd check`; traffic mixes
+    // (files with [[flow]]) generate; in pipelines/ and its subdirectories.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-    let mut n = 0;
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "toml") {
-            let out = newipd(&["check", p.to_str().unwrap()]);
+    let out_dir = tmpdir("shipped-mixes");
+    let (mut pipelines, mut mixes) = (0, 0);
+    let mut todo = vec![dir];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+                continue;
+            }
+            if !p.extension().is_some_and(|x| x == "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            let out = if text.contains("[[port]]") {
+                pipelines += 1;
+                newipd(&["check", p.to_str().unwrap()])
+            } else {
+                mixes += 1;
+                let pcap = out_dir.join(format!("{mixes}.pcap"));
+                newipd(&["gen", "--mix", p.to_str().unwrap(), "--packets", "100", "--out", pcap.to_str().unwrap()])
+            };
             assert!(out.status.success(), "{}: {}", p.display(), show(&out));
-            n += 1;
         }
     }
-    assert!(n >= 2, "expected shipped pipelines, found {n}");
+    assert!(pipelines >= 6 && mixes >= 4, "expected shipped pipelines and mixes, found {pipelines} and {mixes}");
 }
 
 #[test]
