@@ -210,10 +210,12 @@ fn on_time_packets_are_held_and_leave_with_a_rewritten_damper() {
     let by_tag = |t: u16| on_time_of(&out[tags.iter().position(|&x| x == t).unwrap()]);
     // A set the port's prio-0 maximum (its own queueing): damper 0 for the next hop.
     assert_eq!(by_tag(3), OnTime { damper_ns: 0, prio: 0, flags: 0 });
-    // B queued next to nothing: the next hop holds it for about A's queueing
-    // (at least most of one frame time, never above the 250 ms bound).
+    // B: the port's prio-0 maximum (A's queueing, about one 16.4 ms frame
+    // time) minus B's own queueing here, which is near 0 but grows if the
+    // lcore is preempted on a shared core. So: rewritten (no longer the 100 ms
+    // it arrived with), not 0, and not above A's queueing plus slack.
     let b = by_tag(6);
-    assert!((5_000_000..=250_000_000).contains(&b.damper_ns), "{b:?}");
+    assert!((1..=50_000_000).contains(&b.damper_ns), "{b:?}");
     assert_eq!((b.prio, b.flags), (0, 0));
     // C broke the 100 us bound with Di: Ds marked, damper 0.
     assert_eq!(by_tag(5), OnTime { damper_ns: 0, prio: 1, flags: OnTime::DI | OnTime::DS });
