@@ -206,9 +206,11 @@ impl<P: Schedulable> PortSched<P> {
         self.queued_bytes
     }
 
-    /// Can `p` skip the queue and go straight to the TX buffer? Only when
-    /// nothing is queued, it is eligible now, and the shaper (if any) has
-    /// tokens: then every discipline would send it first anyway.
+    /// Can `p` skip the queue and go straight to the TX buffer? Only when it
+    /// is eligible now, nothing is ready to send, no held packet has become
+    /// eligible (the test [`dequeue`](Self::dequeue) uses), and the shaper
+    /// (if any) has tokens: then every discipline would send it first anyway.
+    /// Packets still held for later do not stop it.
     #[inline(always)]
     pub fn try_bypass(&mut self, p: &P, now: u64) -> bool {
         self.try_bypass_with(p.eligible_ns(), p.frame_len(), now)
@@ -217,7 +219,7 @@ impl<P: Schedulable> PortSched<P> {
     /// [`try_bypass`](Self::try_bypass) from the two numbers it needs.
     #[inline(always)]
     pub fn try_bypass_with(&mut self, eligible_ns: u64, frame_len: u32, now: u64) -> bool {
-        if !self.is_empty() || eligible_ns > now {
+        if eligible_ns > now || !self.ready.is_empty() || self.hold.peek_key().is_some_and(|k| k <= now) {
             return false;
         }
         match &mut self.shaper {
@@ -455,11 +457,29 @@ mod tests {
     }
 
     #[test]
+    fn packets_held_for_later_do_not_stop_a_bypass() {
+        let mut s = PortSched::new(cfg(Discipline::Edf), 0);
+        s.enqueue(T { eligible: 1000, ..t(1, 2000) }, 0, |_, _| panic!());
+        assert!(s.try_bypass(&t(2, 5000), 10), "only a packet held until 1000 is queued");
+        assert!(!s.try_bypass(&T { eligible: 20, ..t(3, 5000) }, 10), "not eligible itself");
+        // At 1000 the held packet is due: a newcomer must queue behind the
+        // scheduler's choice, exactly as dequeue would decide.
+        assert!(!s.try_bypass(&t(4, 5000), 1000), "the held packet is due");
+        assert_eq!(drain_ids(&mut s, 1000).0, vec![1]);
+        s.enqueue(t(5, 3000), 1000, |_, _| panic!());
+        assert!(!s.try_bypass(&t(6, 9000), 1000), "a packet is ready");
+        // FIFO holds nothing: whatever is queued goes first.
+        let mut f = PortSched::new(cfg(Discipline::Fifo), 0);
+        f.enqueue(T { eligible: 1000, ..t(1, 2000) }, 0, |_, _| panic!());
+        assert!(!f.try_bypass(&t(2, 5000), 10));
+    }
+
+    #[test]
     fn hold_until_eligible() {
         let mut s = PortSched::new(cfg(Discipline::Edf), 0);
         s.enqueue(T { eligible: 1000, ..t(1, 2000) }, 0, |_, _| panic!());
         s.enqueue(t(2, 5000), 0, |_, _| panic!());
-        assert!(!s.try_bypass(&t(3, 10), 0), "queue not empty");
+        assert!(!s.try_bypass(&t(3, 10), 0), "a packet is ready");
         assert_eq!(drain_ids(&mut s, 999).0, vec![2]);
         assert_eq!(drain_ids(&mut s, 999).0, Vec::<u32>::new());
         assert_eq!(drain_ids(&mut s, 1000).0, vec![1]);
