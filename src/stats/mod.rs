@@ -11,3 +11,7 @@ pub mod stages;
 
 pub use counters::{ClassCounters, Counters, PortCounters, SharedCounters, MAX_PORTS};
 pub use reason::{Event, Reason, N_EVENTS, N_REASONS};
+pub mod snapshot;
+pub mod prometheus;
+pub mod live;
+pub mod exporter;
