@@ -4,6 +4,9 @@ use clap::{Args, Parser, Subcommand};
 use newipd::config::{Pipeline, PipelineFile};
 use newipd::gen::{Kind, Mix};
 use newipd::pipeline::run::{run, RunOptions};
+use newipd::stats::exporter::StatsOptions;
+use newipd::stats::live::LiveMode;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -97,6 +100,19 @@ struct RunArgs {
     /// Include the drivers' hardware counters in the report.
     #[arg(long)]
     hw_stats: bool,
+    /// Live statistics every interval: a redrawn screen on a terminal, one log
+    /// line per interval otherwise. auto: on when stdout is a terminal.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "on", "off"])]
+    live: String,
+    /// Append a JSON snapshot of every statistic each interval to FILE (one object per line).
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Statistics interval for --live, --stats-json and --metrics freshness.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    stats_interval_ms: u64,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (a bare PORT means 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<String>,
     /// EAL arguments, after `--` (e.g. -l 0-1 -a 0000:03:00.0, or --no-huge -m 512).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -153,12 +169,17 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
+            let stats = match stats_options(&a) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
             let opts = RunOptions {
                 duration: a.duration.map(Duration::from_secs_f64),
                 packets: a.packets,
                 until_idle: a.until_idle.then(|| Duration::from_millis(a.idle_ms.max(1))),
                 eal_args: a.eal,
                 hw_stats: a.hw_stats,
+                stats,
             };
             finish(run(&p, &opts), a.report_json.as_deref())
         }
@@ -172,6 +193,28 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
     }
+}
+
+/// The statistics flags of `newipd run`, checked.
+fn stats_options(a: &RunArgs) -> Result<StatsOptions, String> {
+    use std::io::IsTerminal;
+    if !(10..=3_600_000).contains(&a.stats_interval_ms) {
+        return Err("--stats-interval-ms: must be between 10 and 3600000".into());
+    }
+    let tty = std::io::stdout().is_terminal();
+    let live = match (a.live.as_str(), tty) {
+        ("off", _) | ("auto", false) => LiveMode::Off,
+        (_, true) => LiveMode::Screen,
+        (_, false) => LiveMode::Lines,
+    };
+    let metrics = match &a.metrics {
+        None => None,
+        Some(m) => {
+            let text = if m.parse::<u16>().is_ok() { format!("127.0.0.1:{m}") } else { m.clone() };
+            Some(text.parse::<SocketAddr>().map_err(|e| format!("--metrics {m}: {e} (expected ADDR:PORT or PORT)"))?)
+        }
+    };
+    Ok(StatsOptions { interval: Duration::from_millis(a.stats_interval_ms), live, json: a.stats_json.clone(), metrics })
 }
 
 fn finish(r: Result<newipd::stats::report::Report, newipd::pipeline::run::RunError>, json: Option<&Path>) -> ExitCode {

@@ -7,6 +7,7 @@
 //! * [`lcore`]: launching work on EAL lcores.
 //! * [`time`]: the TSC clock.
 //! * [`heap`]: the counting allocator that proves the packet loop never allocates.
+//! * [`telemetry`]: newipd's commands in DPDK telemetry.
 
 pub mod eal;
 pub mod heap;
@@ -15,6 +16,7 @@ pub mod mbuf;
 pub mod mempool;
 pub mod port;
 pub mod sys;
+pub mod telemetry;
 pub mod time;
 
 /// Errors from DPDK calls, each naming the call and what DPDK said.

@@ -4,7 +4,10 @@
 //!   `&mut [u8]` (benchmarked and tested without DPDK).
 //! * [`worker`]: the poll-mode loop of one lcore over DPDK bursts.
 //! * [`run`]: EAL, pools and ports from a pipeline file; launch, stop, report.
+//! * [`observe`]: statistics while running (live view, JSON, Prometheus, telemetry).
 
+#[cfg(feature = "dpdk")]
+pub mod observe;
 pub mod router;
 #[cfg(feature = "dpdk")]
 pub mod run;

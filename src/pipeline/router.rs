@@ -426,6 +426,24 @@ pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: 
     Ok(())
 }
 
+/// [stats] The end-to-end delay a packet's contract reports (ns), read after
+/// [`on_transmit`] wrote it: precise LBF (ns), else LBF (0.1 ms), else
+/// max-delay (ms). None without such a contract.
+#[inline]
+pub fn experienced_ns(frame: &[u8], meta: &TxMeta) -> Option<u64> {
+    let buf = frame.get(meta.l3 as usize..)?;
+    if meta.plbf != 0 {
+        return fields::<4>(buf, meta.plbf as usize + 8).map(|b| u32::from_be_bytes(*b) as u64);
+    }
+    if meta.lbf != 0 {
+        return rd16(buf, meta.lbf as usize + 6).map(|v| v as u64 * 100_000);
+    }
+    if meta.max_delay != 0 {
+        return rd16(buf, meta.max_delay as usize + 4).map(|v| v as u64 * 1_000_000);
+    }
+    None
+}
+
 /// The `N` bytes at `off` as an array (one bounds check for all the fields).
 #[inline(always)]
 fn fields<const N: usize>(b: &[u8], off: usize) -> Option<&[u8; N]> {

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub eal_args: Vec<String>,
     /// Read the drivers' hardware counters into the report.
     pub hw_stats: bool,
+    /// [stats] Live view, `--stats-json`, `--metrics`.
+    pub stats: crate::stats::exporter::StatsOptions,
 }
 
 /// The EAL argument list for a pipeline: program name, the user's arguments,
@@ -68,6 +70,8 @@ pub enum RunError {
     Port { name: String, msg: String },
     #[error("the packet lcore returned {0}")]
     Worker(i32),
+    #[error("{0}")]
+    Stats(String),
 }
 
 /// Run `p` until a limit or SIGINT/SIGTERM; returns the final report.
@@ -122,6 +126,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let in_use_start = pool.in_use();
 
     let stats = Arc::new(SharedCounters::default());
+    // [stats] histogram mailbox of the packet lcore; the stats thread and exporters
+    let (mailbox, latency) = crate::stats::histo::HistoMailbox::new();
+    let observer = super::observe::Observer::start(p, &opts.stats, vec![Arc::clone(&stats)], vec![mailbox], &[lcore.0 as usize])?;
     let worker = Worker {
         ports: ids
             .iter()
@@ -145,6 +152,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         drain_tsc: hz / 1000 * s.shutdown_drain_ms,
         publish_tsc: hz / 1000,
         idle_sleep_us: s.idle_sleep_us,
+        latency: Some(latency),
+        histo_tsc: hz / 10,
         limits: Limits {
             duration_tsc: opts.duration.map(|d| (d.as_secs_f64() * hz as f64) as u64),
             packets: opts.packets,
@@ -187,6 +196,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     }
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let mut report = Report::new(&names, &stats.snapshot(), outcome.queued, elapsed);
+    observer.finish(&mut report); // [stats]
     report.mbufs_in_use_start = in_use_start as u64;
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = vec![lcore.0];

@@ -4,12 +4,15 @@
 //! updates and tx_burst. Counters are plain fields of a local struct,
 //! published to the shared copy about every millisecond.
 
-use super::router::{on_transmit, PacketCtx, Router, TxMeta, Verdict};
+use super::router::{experienced_ns, on_transmit, PacketCtx, Router, TxMeta, Verdict};
 use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::PortId;
 use crate::dpdk::time::tsc;
 use crate::sched::port::{PortSched, SchedConfig, Schedulable};
+use crate::stats::class::class_of;
+use crate::stats::histo::HistoWriter;
+use crate::stats::stages::{Stage, StageClock};
 use crate::stats::{Counters, Event, Reason, SharedCounters};
 use crate::MAX_BURST;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -36,6 +39,7 @@ pub struct WorkerPort {
 struct Queued {
     m: Mbuf,
     meta: TxMeta,
+    class: u8,
 }
 
 impl Schedulable for Queued {
@@ -105,6 +109,9 @@ pub struct Worker {
     pub limits: Limits,
     /// After a stop, keep sending queued packets for at most this long.
     pub drain_tsc: u64,
+    /// [stats] Latency histograms (taken by `run`) and how often to hand them over.
+    pub latency: Option<HistoWriter>,
+    pub histo_tsc: u64,
 }
 
 /// What the loop reports when it ends.
@@ -123,13 +130,14 @@ pub struct Outcome {
 /// Move what the scheduler releases now into the port's TX buffer (flushing
 /// when it fills); drops (late at the head, ...) are counted on the port.
 #[inline]
-fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns: u64, burst: usize, c: &mut Counters) {
+fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns: u64, burst: usize, c: &mut Counters, lat: &mut HistoWriter) {
     loop {
         let room = burst.saturating_sub(buf.burst.len());
         if room == 0 {
-            buf.flush(op, now_ns, c);
+            buf.flush(op, now_ns, c, lat);
             continue;
         }
+        let t0 = tsc(); // [stats]
         // `room` places are free, so a refused push cannot happen; if it ever
         // did, the packet is still counted (and freed) as tx-full.
         let mut refused = 0;
@@ -138,18 +146,27 @@ fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns:
             room,
             |q| {
                 let meta = q.meta;
-                if buf.push(q.m, meta.has_updates().then_some(&meta)).is_err() {
+                if buf.push(q.m, meta.has_updates().then_some(&meta), Stamp { rx_ns: meta.rx_ns, class: q.class }).is_err() {
                     refused += 1;
                 }
             },
             |_, r| c.drop(op.index, r, 1),
         );
+        c.stages.record(Stage::Queue, n as u64, tsc().wrapping_sub(t0)); // [stats]
         c.drop(op.index, Reason::TxFull, refused);
         if n < room {
             break;
         }
-        buf.flush(op, now_ns, c);
+        buf.flush(op, now_ns, c, lat);
     }
+}
+
+/// [stats] What latency statistics need of a buffered packet.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stamp {
+    /// Arrival (ns, the time of its RX burst).
+    rx_ns: u64,
+    class: u8,
 }
 
 /// One egress port's TX buffer: packets and what to write into each at send time.
@@ -158,20 +175,25 @@ struct TxBuf {
     meta: [TxMeta; MAX_BURST],
     /// Some packet has transmit-time updates (else the fast path skips them).
     updates: bool,
+    /// [stats] Per packet: arrival and class; end-to-end delay from its contract (0: none).
+    stamp: [Stamp; MAX_BURST],
+    e2e: [u64; MAX_BURST],
+    clock: Clock,
 }
 
 impl TxBuf {
-    fn new() -> TxBuf {
-        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false }
+    fn new(clock: Clock) -> TxBuf {
+        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false, stamp: [Stamp::default(); MAX_BURST], e2e: [0; MAX_BURST], clock }
     }
 
     /// Queue a packet; `meta` is its transmit-time work, if it has any.
     /// Metadata slots are only written once some packet in the burst needs
     /// one, so contract-free traffic never touches them.
     #[inline(always)]
-    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>) -> Result<(), Mbuf> {
+    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>, stamp: Stamp) -> Result<(), Mbuf> {
         let i = self.burst.len();
         self.burst.push(m)?;
+        self.stamp[i] = stamp;
         match meta {
             Some(meta) => {
                 if !self.updates {
@@ -188,14 +210,23 @@ impl TxBuf {
 
     /// Apply transmit-time updates, send; whatever the queue refuses is `tx-full`.
     #[inline]
-    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters) {
+    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters, lat: &mut HistoWriter) {
         if self.burst.is_empty() {
             return;
         }
+        let t0 = tsc(); // [stats]
+        let with_e2e = self.updates;
         if self.updates {
-            let meta = &self.meta;
+            let (meta, stamp, e2e) = (&self.meta, &mut self.stamp, &mut self.e2e);
+            let mut kept = 0;
             self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns) {
-                Ok(()) => true,
+                Ok(()) => {
+                    // [stats] keep stamps aligned with the packets kept
+                    stamp[kept] = stamp[i];
+                    e2e[kept] = experienced_ns(m.data(), &meta[i]).unwrap_or(0);
+                    kept += 1;
+                    true
+                }
                 Err(r) => {
                     c.drop(port.index, r, 1);
                     false
@@ -217,18 +248,49 @@ impl TxBuf {
             c.drop(port.index, Reason::TxFull, n - sent);
             self.burst.free_all();
         }
+        let t1 = tsc(); // [stats]
+        self.record_sent(sent as usize, with_e2e, self.clock.ns(t1), c, lat);
+        c.stages.record(Stage::Tx, n, t1.wrapping_sub(t0));
+    }
+
+    /// [stats] Per-class tx counts and latency of the first `sent` packets;
+    /// runs of equal arrival time and class are recorded at once.
+    #[inline]
+    fn record_sent(&self, sent: usize, with_e2e: bool, tx_ns: u64, c: &mut Counters, lat: &mut HistoWriter) {
+        let h = lat.rec();
+        let mut i = 0;
+        while i < sent {
+            let s = self.stamp[i];
+            let mut j = i + 1;
+            while j < sent && self.stamp[j].rx_ns == s.rx_ns && self.stamp[j].class == s.class {
+                j += 1;
+            }
+            c.class_tx(s.class, (j - i) as u64);
+            h.sojourn(s.class, tx_ns.saturating_sub(s.rx_ns), (j - i) as u64);
+            i = j;
+        }
+        if with_e2e {
+            for (s, e) in self.stamp[..sent].iter().zip(&self.e2e[..sent]) {
+                if *e != 0 {
+                    h.e2e(s.class, *e);
+                }
+            }
+        }
     }
 }
 
 impl Worker {
     /// Run until a limit or the stop flag ends it. Every received packet is
     /// sent or counted as dropped before this returns.
-    pub fn run(self) -> Outcome {
+    pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
         let mut rx = Burst::new();
+        // [stats] latency histograms, per-stage stopwatch
+        let mut lat = self.latency.take().unwrap_or_else(|| crate::stats::histo::HistoMailbox::new().1);
+        let mut clk = StageClock::default();
         // One TX buffer per pipeline port, indexed by port index (allocated once).
         let nports = self.ports.iter().map(|p| p.index + 1).max().unwrap_or(0);
-        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf::new()).collect();
+        let mut tx: Vec<TxBuf> = (0..nports).map(|_| TxBuf::new(self.clock)).collect();
         let mut by_index: Vec<Option<WorkerPort>> = vec![None; nports];
         for p in &self.ports {
             by_index[p.index] = Some(*p);
@@ -240,12 +302,14 @@ impl Worker {
         let start = tsc();
         let mut last_drain = start;
         let mut last_publish = start;
+        let mut last_handover = start;
         let mut last_rx = start;
         let mut received: u64 = 0;
         let burst = self.burst.min(MAX_BURST);
         'poll: loop {
             let now = tsc();
             let now_ns = self.clock.ns(now);
+            clk.start(now); // [stats]
             if self.stop.load(Relaxed) {
                 break;
             }
@@ -265,6 +329,7 @@ impl Worker {
                 if n == 0 {
                     continue;
                 }
+                clk.lap(&mut c.stages, Stage::Rx, n as u64, tsc()); // [stats]
                 got += n;
                 received += n as u64;
                 let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
@@ -278,21 +343,25 @@ impl Worker {
                     match self.router.process_at(m.data_mut(), &ctx, &mut c, &mut meta) {
                         Verdict::Forward { port, with_meta } => {
                             let out = port as usize;
+                            // [stats] class of the packet
+                            let class = class_of(with_meta && meta.deadline_ns != u64::MAX, with_meta && meta.on_time != 0, 0);
+                            c.class_forwarded(class, 1);
+                            let stamp = Stamp { rx_ns: now_ns, class };
                             match (tx.get_mut(out), sched.get_mut(out), by_index.get(out).copied().flatten()) {
                                 (Some(buf), Some(sq), Some(op)) => {
                                     let (eligible, len) = if with_meta { (meta.eligible_ns, m.len() as u32) } else { (0, m.len() as u32) };
                                     if sq.try_bypass_with(eligible, len, now_ns) {
                                         if buf.burst.len() >= burst {
-                                            buf.flush(&op, now_ns, &mut c);
+                                            buf.flush(&op, now_ns, &mut c, &mut lat);
                                         }
                                         // The buffer has room after a flush; a refused push is dropped.
-                                        if buf.push(m, with_meta.then_some(&meta)).is_err() {
+                                        if buf.push(m, with_meta.then_some(&meta), stamp).is_err() {
                                             c.drop(op.index, Reason::TxFull, 1);
                                         }
                                     } else {
                                         // No contract: best effort, never dropped for lateness.
                                         let meta = if with_meta { meta } else { TxMeta { rx_ns: now_ns, late_ok: true, ..TxMeta::NONE } };
-                                        let q = Queued { m, meta };
+                                        let q = Queued { m, meta, class };
                                         sq.enqueue(q, now_ns, |_, r| c.drop(out, r, 1));
                                     }
                                 }
@@ -300,31 +369,37 @@ impl Worker {
                             }
                         }
                         Verdict::Flood { with_meta } => {
-                            self.flood(m, with_meta.then_some(&meta), p.index, &by_index, &mut tx, now_ns, burst, &mut c)
+                            self.flood(m, with_meta.then_some(&meta), p.index, &by_index, &mut tx, now_ns, burst, &mut c, &mut lat)
                         }
                         Verdict::Drop(r) => c.drop(p.index, r, 1),
                     }
                 }
+                clk.lap(&mut c.stages, Stage::Route, n as u64, tsc()); // [stats]
             }
             let drain_due = now.wrapping_sub(last_drain) >= self.tx_drain_tsc;
             let mut queued = 0;
             for (i, (buf, sq)) in tx.iter_mut().zip(sched.iter_mut()).enumerate() {
                 let Some(op) = by_index[i] else { continue };
                 if !sq.is_empty() {
-                    release(sq, buf, &op, now_ns, burst, &mut c);
+                    release(sq, buf, &op, now_ns, burst, &mut c, &mut lat);
                     queued += sq.len();
                     c.event(op.index, Event::LateOkDemoted, sq.take_demoted());
                 }
                 if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
-                    buf.flush(&op, now_ns, &mut c);
+                    buf.flush(&op, now_ns, &mut c, &mut lat);
                 }
             }
             if drain_due {
                 last_drain = now;
             }
             if now.wrapping_sub(last_publish) >= self.publish_tsc {
+                set_queue_gauges(&mut c, &sched, &tx); // [stats]
                 self.stats.publish(&c);
                 last_publish = now;
+            }
+            if now.wrapping_sub(last_handover) >= self.histo_tsc {
+                lat.hand_over(); // [stats]
+                last_handover = now;
             }
             if got > 0 {
                 last_rx = now;
@@ -353,10 +428,10 @@ impl Worker {
                     if now.wrapping_sub(stop_at) >= self.drain_tsc {
                         sq.drain(now_ns, |_, r| c.drop(op.index, r, 1));
                     } else {
-                        release(sq, buf, &op, now_ns, burst, &mut c);
+                        release(sq, buf, &op, now_ns, burst, &mut c, &mut lat);
                     }
                 }
-                buf.flush(&op, now_ns, &mut c);
+                buf.flush(&op, now_ns, &mut c, &mut lat);
                 left += sq.len();
             }
             if left == 0 {
@@ -365,8 +440,10 @@ impl Worker {
         }
         let queued = sched.iter().map(|s| s.len() as u64).sum();
         let end = tsc();
+        set_queue_gauges(&mut c, &sched, &tx); // [stats]
         self.stats.publish(&c);
         let allocs_after = crate::dpdk::heap::thread_allocations();
+        lat.finish(); // [stats] post the last latency values
         Outcome {
             start_tsc: start,
             end_tsc: end,
@@ -390,6 +467,7 @@ impl Worker {
         now_ns: u64,
         burst: usize,
         c: &mut Counters,
+        lat: &mut HistoWriter,
     ) {
         let outs = by_index.iter().flatten().filter(|p| p.index != in_port);
         let last = by_index.iter().flatten().filter(|p| p.index != in_port).last().map(|p| p.index);
@@ -420,11 +498,20 @@ impl Worker {
             crate::packet::ether::set_macs(pkt.data_mut(), &self.router.flood_macs(op.index));
             let buf = &mut tx[op.index];
             if buf.burst.len() >= burst {
-                buf.flush(op, now_ns, c);
+                buf.flush(op, now_ns, c, lat);
             }
-            if buf.push(pkt, meta).is_err() {
+            let class = class_of(meta.is_some_and(|m| m.deadline_ns != u64::MAX), meta.is_some_and(|m| m.on_time != 0), 0);
+            c.class_forwarded(class, 1); // [stats]
+            if buf.push(pkt, meta, Stamp { rx_ns: now_ns, class }).is_err() {
                 c.drop(op.index, Reason::TxFull, 1);
             }
         }
+    }
+}
+
+/// [stats] Publish each port's queue depth: its deadline queue plus TX buffer.
+fn set_queue_gauges(c: &mut Counters, sched: &[PortSched<Queued>], tx: &[TxBuf]) {
+    for (i, (sq, buf)) in sched.iter().zip(tx).enumerate() {
+        c.set_queued(i, (sq.len() + buf.burst.len()) as u64);
     }
 }

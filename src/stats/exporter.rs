@@ -15,6 +15,24 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// What the user asked of statistics while running (`newipd run` flags).
+#[derive(Debug, Clone)]
+pub struct StatsOptions {
+    /// Snapshot period (live view, `--stats-json`, metrics freshness).
+    pub interval: Duration,
+    pub live: LiveMode,
+    /// `--stats-json FILE`.
+    pub json: Option<std::path::PathBuf>,
+    /// `--metrics ADDR:PORT`.
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+impl Default for StatsOptions {
+    fn default() -> Self {
+        StatsOptions { interval: Duration::from_secs(1), live: LiveMode::Off, json: None, metrics: None }
+    }
+}
+
 /// How often posted histograms are taken in.
 const COLLECT_EVERY: Duration = Duration::from_millis(100);
 

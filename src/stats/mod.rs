@@ -15,3 +15,4 @@ pub mod snapshot;
 pub mod prometheus;
 pub mod live;
 pub mod exporter;
+pub mod telemetry;

@@ -4,6 +4,7 @@
 
 use super::counters::Counters;
 use super::reason::{Event, Reason};
+use super::snapshot::{stage_snaps, write_tables, ClassSnap, StageSnap};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -58,6 +59,12 @@ pub struct Report {
     /// `None` when the program does not count allocations.
     #[serde(default)]
     pub packet_loop_heap_allocations: Option<u64>,
+    /// Per traffic class: packets and latency percentiles (filled by the run).
+    #[serde(default)]
+    pub classes: Vec<ClassSnap>,
+    /// Per packet loop stage: calls, packets, cycles (VPP `show runtime` style).
+    #[serde(default)]
+    pub stages: Vec<StageSnap>,
 }
 
 impl Report {
@@ -116,6 +123,8 @@ impl Report {
             mbufs_in_use_end: 0,
             lcores: Vec::new(),
             packet_loop_heap_allocations: None,
+            classes: Vec::new(),
+            stages: stage_snaps(&c.stages),
         }
     }
 
@@ -171,6 +180,7 @@ impl Report {
         if let Some(n) = self.packet_loop_heap_allocations {
             let _ = writeln!(s, "  heap allocations in the packet loop: {n}");
         }
+        write_tables(&mut s, &self.classes, &self.stages);
         s
     }
 }
