@@ -169,13 +169,16 @@ struct Stamp {
     class: u8,
 }
 
+/// [stats] No end-to-end delay: the packet carries no contract that reports one.
+const NO_E2E: u64 = u64::MAX;
+
 /// One egress port's TX buffer: packets and what to write into each at send time.
 struct TxBuf {
     burst: Burst,
     meta: [TxMeta; MAX_BURST],
     /// Some packet has transmit-time updates (else the fast path skips them).
     updates: bool,
-    /// [stats] Per packet: arrival and class; end-to-end delay from its contract (0: none).
+    /// [stats] Per packet: arrival and class; end-to-end delay from its contract (or NO_E2E).
     stamp: [Stamp; MAX_BURST],
     e2e: [u64; MAX_BURST],
     clock: Clock,
@@ -183,7 +186,7 @@ struct TxBuf {
 
 impl TxBuf {
     fn new(clock: Clock) -> TxBuf {
-        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false, stamp: [Stamp::default(); MAX_BURST], e2e: [0; MAX_BURST], clock }
+        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false, stamp: [Stamp::default(); MAX_BURST], e2e: [NO_E2E; MAX_BURST], clock }
     }
 
     /// Queue a packet; `meta` is its transmit-time work, if it has any.
@@ -223,7 +226,7 @@ impl TxBuf {
                 Ok(()) => {
                     // [stats] keep stamps aligned with the packets kept
                     stamp[kept] = stamp[i];
-                    e2e[kept] = experienced_ns(m.data(), &meta[i]).unwrap_or(0);
+                    e2e[kept] = experienced_ns(m.data(), &meta[i]).unwrap_or(NO_E2E);
                     kept += 1;
                     true
                 }
@@ -271,7 +274,7 @@ impl TxBuf {
         }
         if with_e2e {
             for (s, e) in self.stamp[..sent].iter().zip(&self.e2e[..sent]) {
-                if *e != 0 {
+                if *e != NO_E2E {
                     h.e2e(s.class, *e);
                 }
             }
