@@ -32,12 +32,25 @@ impl Observer {
     ) -> Result<Observer, RunError> {
         let latest = Arc::new(Latest::default());
         let cpu = spare_core(packet_cpus);
-        if let Some(addr) = opts.metrics {
-            let l = std::net::TcpListener::bind(addr).map_err(|e| RunError::Stats(format!("--metrics {addr}: {e}")))?;
+        telemetry::register(Arc::clone(&latest))?;
+        let json = match &opts.json {
+            Some(path) => Some(std::fs::File::create(path).map_err(|e| RunError::Stats(format!("--stats-json {}: {e}", path.display())))?),
+            None => None,
+        };
+        let names = Names { ports: p.ports.iter().map(|q| q.name.clone()).collect(), classes: class_names(&[]) };
+        let col = Collector::new(Sources { counters, histos, names });
+        let shared = Arc::clone(&latest);
+        let out = Outputs { interval: opts.interval, live: opts.live, json, latest };
+        let listener = match opts.metrics {
+            Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| RunError::Stats(format!("--metrics {addr}: {e}")))?),
+            None => None,
+        };
+        let exporter = Exporter::spawn(col, out, cpu).map_err(|e| RunError::Stats(format!("stats thread: {e}")))?;
+        if let (Some(l), Some(addr)) = (listener, opts.metrics) {
             let bound = l.local_addr().map_err(|e| RunError::Stats(format!("--metrics {addr}: {e}")))?;
             println!("newipd: metrics on http://{bound}/metrics");
             let _ = std::io::stdout().flush();
-            let src = Arc::clone(&latest);
+            let src = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("newipd-metrics".into())
                 .spawn(move || {
@@ -46,15 +59,6 @@ impl Observer {
                 })
                 .map_err(|e| RunError::Stats(format!("metrics thread: {e}")))?;
         }
-        telemetry::register(Arc::clone(&latest))?;
-        let json = match &opts.json {
-            Some(path) => Some(std::fs::File::create(path).map_err(|e| RunError::Stats(format!("--stats-json {}: {e}", path.display())))?),
-            None => None,
-        };
-        let names = Names { ports: p.ports.iter().map(|q| q.name.clone()).collect(), classes: class_names(&[]) };
-        let col = Collector::new(Sources { counters, histos, names });
-        let out = Outputs { interval: opts.interval, live: opts.live, json, latest };
-        let exporter = Exporter::spawn(col, out, cpu).map_err(|e| RunError::Stats(format!("stats thread: {e}")))?;
         Ok(Observer { exporter })
     }
 

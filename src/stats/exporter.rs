@@ -128,8 +128,10 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Start the stats thread, pinned to `cpu` if given.
+    /// Emit a first snapshot (so readers never find none), then start the
+    /// stats thread, pinned to `cpu` if given.
     pub fn spawn(mut col: Collector, mut out: Outputs, cpu: Option<usize>) -> std::io::Result<Exporter> {
+        out.emit(col.snapshot());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new().name("newipd-stats".into()).spawn(move || {
