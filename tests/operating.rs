@@ -114,7 +114,7 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
         assert!(Instant::now() < deadline, "no traffic in the metrics");
         let m = scrape(&addr);
         let rx_n = m["newipd_rx_packets_total{port=\"in\"}"];
-        if rx_n > 0.0 && scrapes.last().map_or(true, |p| p["newipd_uptime_seconds"] < m["newipd_uptime_seconds"]) {
+        if rx_n > 0.0 && scrapes.last().is_none_or(|p| p["newipd_uptime_seconds"] < m["newipd_uptime_seconds"]) {
             let (tx_n, dropped, queued) =
                 (family(&m, "newipd_tx_packets_total"), family(&m, "newipd_dropped_packets_total"), family(&m, "newipd_queued_packets"));
             assert_eq!(family(&m, "newipd_rx_packets_total") + family(&m, "newipd_created_packets_total"), tx_n + dropped + queued);

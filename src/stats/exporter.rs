@@ -205,7 +205,7 @@ mod tests {
         w.rec().sojourn(NEWIP_DEADLINE, 1000, 3);
         w.finish();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while latest.get().map_or(true, |s| s.rx < 10) {
+        while latest.get().is_none_or(|s| s.rx < 10) {
             assert!(Instant::now() < deadline, "no snapshot with both lcores");
             std::thread::sleep(Duration::from_millis(5));
         }
