@@ -570,6 +570,21 @@ mod tests {
         assert_eq!(f, before);
     }
 
+    #[test]
+    fn experienced_delay_is_read_in_each_contract_unit() {
+        let mut f = [0u8; 96];
+        let l3 = 14;
+        f[l3 + 40 + 8..l3 + 40 + 12].copy_from_slice(&1_234_567u32.to_be_bytes()); // precise LBF value at 40
+        f[l3 + 20 + 6..l3 + 20 + 8].copy_from_slice(&25u16.to_be_bytes()); // LBF at 20: 2.5 ms
+        f[l3 + 4 + 4..l3 + 4 + 6].copy_from_slice(&7u16.to_be_bytes()); // max-delay at 4: 7 ms
+        let m = TxMeta { l3: l3 as u16, plbf: 40, lbf: 20, max_delay: 4, ..TxMeta::NONE };
+        assert_eq!(experienced_ns(&f, &m), Some(1_234_567));
+        assert_eq!(experienced_ns(&f, &TxMeta { plbf: 0, ..m }), Some(2_500_000));
+        assert_eq!(experienced_ns(&f, &TxMeta { plbf: 0, lbf: 0, ..m }), Some(7_000_000));
+        assert_eq!(experienced_ns(&f, &TxMeta::NONE), None);
+        assert_eq!(experienced_ns(&f[..50], &m), None, "cut off: no value, no panic");
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_drops_leave_frame_untouched(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
