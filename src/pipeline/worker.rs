@@ -257,7 +257,7 @@ impl TxBuf {
     }
 
     /// [stats] Per-class tx counts and latency of the first `sent` packets;
-    /// runs of equal arrival time and class are recorded at once.
+    /// runs of equal values and class are recorded at once.
     #[inline]
     fn record_sent(&self, sent: usize, with_e2e: bool, tx_ns: u64, c: &mut Counters, lat: &mut HistoWriter) {
         let h = lat.rec();
@@ -273,10 +273,17 @@ impl TxBuf {
             i = j;
         }
         if with_e2e {
-            for (s, e) in self.stamp[..sent].iter().zip(&self.e2e[..sent]) {
-                if *e != NO_E2E {
-                    h.e2e(s.class, *e);
+            let mut i = 0;
+            while i < sent {
+                let (class, e) = (self.stamp[i].class, self.e2e[i]);
+                let mut j = i + 1;
+                while j < sent && self.e2e[j] == e && self.stamp[j].class == class {
+                    j += 1;
                 }
+                if e != NO_E2E {
+                    h.e2e(class, e, (j - i) as u64);
+                }
+                i = j;
             }
         }
     }

@@ -52,11 +52,11 @@ impl ClassHistograms {
         }
     }
 
-    /// One packet of `class` whose contract says `ns` have passed since it was sent.
+    /// `n` packets of `class` whose contracts say `ns` have passed since they were sent.
     #[inline(always)]
-    pub fn e2e(&mut self, class: u8, ns: u64) {
+    pub fn e2e(&mut self, class: u8, ns: u64, n: u64) {
         if let Some(h) = self.e2e.get_mut(class as usize) {
-            h.saturating_record(ns.max(LOW_NS));
+            h.saturating_record_n(ns.max(LOW_NS), n);
         }
     }
 
@@ -188,7 +188,7 @@ mod tests {
         let (mb, mut w) = HistoMailbox::new();
         let mut total = ClassHistograms::default();
         w.rec().sojourn(0, 1000, 10);
-        w.rec().e2e(1, 5_000_000);
+        w.rec().e2e(1, 5_000_000, 1);
         w.hand_over();
         w.rec().sojourn(0, 2000, 5);
         // The reader is slow: the writer keeps handing over; no value is lost.

@@ -232,7 +232,7 @@ pub(crate) mod tests {
         clk.lap(&mut c.stages, Stage::Rx, 10, 200);
         let mut h = ClassHistograms::default();
         h.sojourn(NEWIP_DEADLINE, 20_000, 6);
-        h.e2e(NEWIP_DEADLINE, 3_000_000);
+        h.e2e(NEWIP_DEADLINE, 3_000_000, 1);
         (names, c, h)
     }
 
