@@ -120,7 +120,7 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
             assert_eq!(family(&m, "newipd_rx_packets_total") + family(&m, "newipd_created_packets_total"), tx_n + dropped + queued);
             assert_eq!(m["newipd_identity_holds"], 1.0);
             if let Some(p) = scrapes.last() {
-                for k in ["newipd_rx_packets_total{port=\"in\"}", "newipd_tx_packets_total{port=\"out\"}", "newipd_stage_cycles_total{stage=\"route\"}"] {
+                for k in ["newipd_rx_packets_total{port=\"in\"}", "newipd_tx_packets_total{port=\"out\"}", "newipd_stage_packets_total{stage=\"route\"}"] {
                     assert!(m[k] >= p[k], "{k} went backwards");
                 }
             }

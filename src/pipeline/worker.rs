@@ -137,7 +137,6 @@ fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns:
             buf.flush(op, now_ns, c, lat);
             continue;
         }
-        let t0 = tsc(); // [stats]
         // `room` places are free, so a refused push cannot happen; if it ever
         // did, the packet is still counted (and freed) as tx-full.
         let mut refused = 0;
@@ -152,7 +151,6 @@ fn release(sq: &mut PortSched<Queued>, buf: &mut TxBuf, op: &WorkerPort, now_ns:
             },
             |_, r| c.drop(op.index, r, 1),
         );
-        c.stages.record(Stage::Queue, n as u64, tsc().wrapping_sub(t0)); // [stats]
         c.drop(op.index, Reason::TxFull, refused);
         if n < room {
             break;
@@ -212,12 +210,13 @@ impl TxBuf {
     }
 
     /// Apply transmit-time updates, send; whatever the queue refuses is `tx-full`.
+    /// [stats] Returns the packets offered to the driver and the TSC right
+    /// after sending (the latency end point), if any were.
     #[inline]
-    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters, lat: &mut HistoWriter) {
+    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters, lat: &mut HistoWriter) -> Option<(u64, u64)> {
         if self.burst.is_empty() {
-            return;
+            return None;
         }
-        let t0 = tsc(); // [stats]
         let with_e2e = self.updates;
         if self.updates {
             let (meta, stamp, e2e) = (&self.meta, &mut self.stamp, &mut self.e2e);
@@ -239,7 +238,7 @@ impl TxBuf {
         }
         let n = self.burst.len() as u64;
         if n == 0 {
-            return;
+            return None;
         }
         let bytes: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
         let sent = self.burst.tx(port.id.0, port.txq) as u64;
@@ -253,7 +252,7 @@ impl TxBuf {
         }
         let t1 = tsc(); // [stats]
         self.record_sent(sent as usize, with_e2e, self.clock.ns(t1), c, lat);
-        c.stages.record(Stage::Tx, n, t1.wrapping_sub(t0));
+        Some((n, t1))
     }
 
     /// [stats] Per-class tx counts and latency of the first `sent` packets;
@@ -339,7 +338,7 @@ impl Worker {
                 if n == 0 {
                     continue;
                 }
-                clk.lap(&mut c.stages, Stage::Rx, n as u64, tsc()); // [stats]
+                clk.lap(&mut c.stages, Stage::Rx, n as u64, tsc); // [stats]
                 got += n;
                 received += n as u64;
                 let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
@@ -384,19 +383,23 @@ impl Worker {
                         Verdict::Drop(r) => c.drop(p.index, r, 1),
                     }
                 }
-                clk.lap(&mut c.stages, Stage::Route, n as u64, tsc()); // [stats]
+                clk.lap(&mut c.stages, Stage::Route, n as u64, tsc); // [stats]
             }
             let drain_due = now.wrapping_sub(last_drain) >= self.tx_drain_tsc;
             let mut queued = 0;
             for (i, (buf, sq)) in tx.iter_mut().zip(sched.iter_mut()).enumerate() {
                 let Some(op) = by_index[i] else { continue };
                 if !sq.is_empty() {
+                    let before = sq.len();
                     release(sq, buf, &op, now_ns, burst, &mut c, &mut lat);
+                    clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(sq.len()) as u64, tsc); // [stats]
                     queued += sq.len();
                     c.event(op.index, Event::LateOkDemoted, sq.take_demoted());
                 }
                 if !buf.burst.is_empty() && (got == 0 || drain_due || buf.burst.len() >= burst) {
-                    buf.flush(&op, now_ns, &mut c, &mut lat);
+                    if let Some((n, t)) = buf.flush(&op, now_ns, &mut c, &mut lat) {
+                        clk.lap_at(&mut c.stages, Stage::Tx, n, t); // [stats]
+                    }
                 }
             }
             if drain_due {

@@ -186,7 +186,7 @@ impl Counters {
 }
 
 /// Number of u64 fields in a [`Counters`].
-const FIELDS: usize = MAX_PORTS * (5 + N_REASONS + N_EVENTS) + MAX_CLASSES * 2 + 3 * super::stages::N_STAGES;
+const FIELDS: usize = MAX_PORTS * (5 + N_REASONS + N_EVENTS) + MAX_CLASSES * 2 + 4 * super::stages::N_STAGES;
 
 /// The published copy of one lcore's counters, behind a sequence number:
 /// odd while the owner writes, even when a copy is complete.

@@ -94,12 +94,16 @@ pub fn render(s: &Snapshot) -> String {
     for (name, help, get) in [
         ("newipd_stage_calls_total", "Bursts that did work, per packet loop stage.", (|st| st.calls) as fn(&super::snapshot::StageSnap) -> u64),
         ("newipd_stage_packets_total", "Packets handled, per packet loop stage.", |st| st.vectors),
-        ("newipd_stage_cycles_total", "TSC cycles spent, per packet loop stage.", |st| st.clocks),
     ] {
         let mut f = Family::new(&mut o, name, "counter", help);
         for st in &s.stages {
             f.sample(name, &[("stage", &st.name)], get(st));
         }
+    }
+    let name = "newipd_stage_cycles_per_packet";
+    let mut f = Family::new(&mut o, name, "gauge", "TSC cycles per packet per packet loop stage (sampled bursts, since start).");
+    for st in &s.stages {
+        f.sample(name, &[("stage", &st.name)], st.clocks_per_packet);
     }
     o
 }
@@ -192,6 +196,7 @@ mod tests {
         let p99 = get("newipd_sojourn_seconds{class=\"newip-deadline\",quantile=\"0.99\"}");
         assert!((19e-6..21e-6).contains(&p99), "{p99}");
         assert_eq!(get("newipd_stage_packets_total{stage=\"rx\"}"), 10.0);
+        assert_eq!(get("newipd_stage_cycles_per_packet{stage=\"rx\"}"), 20.0);
         assert_eq!(get("newipd_identity_holds"), 1.0);
     }
 

@@ -53,6 +53,7 @@ pub struct StageSnap {
     pub name: String,
     pub calls: u64,
     pub vectors: u64,
+    /// TSC clocks of the timed (sampled) bursts.
     pub clocks: u64,
     pub vectors_per_call: f64,
     pub clocks_per_packet: f64,
@@ -95,7 +96,7 @@ pub fn stage_snaps(s: &StageCounters) -> Vec<StageSnap> {
                 vectors: s.vectors[i],
                 clocks: s.clocks[i],
                 vectors_per_call: per(s.vectors[i], s.calls[i]),
-                clocks_per_packet: per(s.clocks[i], s.vectors[i]),
+                clocks_per_packet: s.clocks_per_packet(*st),
             }
         })
         .collect()
@@ -213,7 +214,6 @@ pub fn write_tables(s: &mut String, classes: &[ClassSnap], stages: &[StageSnap])
 pub(crate) mod tests {
     use super::*;
     use crate::stats::class::{class_names, NEWIP_DEADLINE};
-    use crate::stats::stages::StageClock;
 
     pub(crate) fn sample() -> (Names, Counters, ClassHistograms) {
         let names = Names { ports: vec!["lan".into(), "wan".into()], classes: class_names(&[]) };
@@ -227,9 +227,7 @@ pub(crate) mod tests {
         c.set_queued(1, 2);
         c.class_forwarded(NEWIP_DEADLINE, 9);
         c.class_tx(NEWIP_DEADLINE, 6);
-        let mut clk = StageClock::default();
-        clk.start(0);
-        clk.lap(&mut c.stages, Stage::Rx, 10, 200);
+        c.stages.record(Stage::Rx, 10, Some(200));
         let mut h = ClassHistograms::default();
         h.sojourn(NEWIP_DEADLINE, 20_000, 6);
         h.e2e(NEWIP_DEADLINE, 3_000_000, 1);
