@@ -104,7 +104,7 @@ struct RunArgs {
     /// line per interval otherwise. auto: on when stdout is a terminal.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "on", "off"])]
     live: String,
-    /// Append a JSON snapshot of every statistic each interval to FILE (one object per line).
+    /// Write a JSON snapshot of every statistic to FILE each interval and at exit (one object per line).
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
     /// Statistics interval for --live, --stats-json and --metrics freshness.
