@@ -5,6 +5,7 @@
 
 use super::run::RunError;
 use crate::config::Pipeline;
+use crate::dpdk::lcore::LcoreId;
 use crate::dpdk::telemetry;
 use crate::stats::class::class_names;
 use crate::stats::exporter::{spare_core, Collector, Exporter, Latest, Outputs, Sources, StatsOptions};
@@ -31,7 +32,8 @@ impl Observer {
         packet_cpus: &[usize],
     ) -> Result<Observer, RunError> {
         let latest = Arc::new(Latest::default());
-        let cpu = spare_core(packet_cpus);
+        let eal_cpus: Vec<usize> = LcoreId::workers().into_iter().chain([LcoreId::main()]).map(|l| l.0 as usize).collect();
+        let cpu = spare_core(packet_cpus, &eal_cpus);
         telemetry::register(Arc::clone(&latest))?;
         let json = match &opts.json {
             Some(path) => Some(std::fs::File::create(path).map_err(|e| RunError::Stats(format!("--stats-json {}: {e}", path.display())))?),

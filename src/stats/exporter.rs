@@ -171,9 +171,27 @@ pub fn pin(cpu: Option<usize>) {
     }
 }
 
-/// A core for helper threads that runs no packet lcore, if there is one.
-pub fn spare_core(packet_cpus: &[usize]) -> Option<usize> {
-    core_affinity::get_core_ids()?.into_iter().map(|c| c.id).find(|id| !packet_cpus.contains(id))
+/// A CPU for helper threads: one no EAL lcore runs on if the machine has
+/// one, else one that runs no packet lcore, else None. (EAL lcore ids are
+/// taken as CPU ids, as `-l` sets them.)
+pub fn spare_core(packet_cpus: &[usize], eal_cpus: &[usize]) -> Option<usize> {
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|t| parse_cpu_list(&t))
+        .or_else(|| core_affinity::get_core_ids().map(|v| v.into_iter().map(|c| c.id).collect()))?;
+    online.iter().copied().find(|c| !eal_cpus.contains(c)).or_else(|| online.iter().copied().find(|c| !packet_cpus.contains(c)))
+}
+
+/// A Linux CPU list such as `0-3,8,10-11`.
+fn parse_cpu_list(text: &str) -> Option<Vec<usize>> {
+    let mut v = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => v.extend(a.parse::<usize>().ok()?..=b.parse::<usize>().ok()?),
+            None => v.push(part.parse().ok()?),
+        }
+    }
+    Some(v)
 }
 
 #[cfg(test)]
@@ -181,6 +199,16 @@ mod tests {
     use super::*;
     use crate::stats::class::{class_names, NEWIP_DEADLINE};
     use crate::stats::Reason;
+
+    #[test]
+    fn cpu_lists_parse_and_spare_cores_avoid_packet_lcores() {
+        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), Some(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("x"), None);
+        if let Some(c) = spare_core(&[1], &[0, 1]) {
+            assert_ne!(c, 1);
+        }
+    }
 
     #[test]
     fn two_lcores_are_summed_and_the_final_snapshot_sees_everything() {
