@@ -2,9 +2,12 @@
 # What scraping the Prometheus endpoint once a second costs the packet lcore.
 # The same load as benches/vs-testpmd.sh (a generated pcap replayed forever by
 # net_pcap infinite_rx, one packet lcore, TX dropped by the PMD), run in
-# alternating rounds without and with `--metrics` plus a 1 Hz scraper, the
-# same length each. Prints the median Mpps of both and, last,
-# `cost: X.XX %` (how much slower the scraped runs were; negative = noise).
+# alternating rounds without and with `--metrics` plus a 1 Hz scraper (curl,
+# pinned to CPU 0 like newipd's helper threads; the packet lcore is lcore 1),
+# the same length each. Prints the median forwarding rate of both, per
+# wall-clock second and per CPU second of the packet lcore (robust against
+# other processes preempting it), and, last, `cost: X.XX %` (how much lower
+# the scraped runs' per-CPU-second rate was; negative = noise).
 #
 #   benches/metrics-cost.sh [--traffic ipv4|newip-lbf] [--seconds 10] [--rounds 3] [--newipd PATH]
 #
@@ -76,28 +79,32 @@ run() {
     done
     [ -n "$addr" ] || { echo "metrics-cost.sh: no metrics address:" >&2; cat "$log" >&2; exit 1; }
     while kill -0 "$pid" 2>/dev/null; do
-      curl -sf "http://$addr/metrics" >/dev/null && scrapes=$((scrapes + 1)) || true
+      taskset -c 0 curl -sf "http://$addr/metrics" >/dev/null && scrapes=$((scrapes + 1)) || true
       sleep 1
     done
   fi
   wait "$pid" || { echo "metrics-cost.sh: newipd failed:" >&2; tail -20 "$log" >&2; exit 1; }
   [ "$mode" = plain ] || echo "  ($scrapes scrapes)" >&2
-  grep -Eo '"tx_mpps": *[0-9.]+' "$out/report.json" | grep -Eo '[0-9.]+$'
+  local wall tx cpu
+  wall=$(grep -Eo '"tx_mpps": *[0-9.]+' "$out/report.json" | grep -Eo '[0-9.]+$')
+  tx=$(grep -E '^  "tx": ' "$out/report.json" | grep -Eo '[0-9]+')
+  cpu=$(grep -Eo '"packet_lcore_cpu_s": *[0-9.e-]+' "$out/report.json" | grep -Eo '[0-9.e-]+$')
+  awk -v w="$wall" -v t="$tx" -v c="$cpu" 'BEGIN { printf "%.3f %.3f\n", w, t / c / 1e6 }'
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min)"
-plain=() scraped=()
+pw=() pc=() sw=() sc=()
 for r in $(seq "$rounds"); do
-  p=$(run plain); s=$(run scraped)
-  echo "round $r: plain $p Mpps, scraped $s Mpps"
-  plain+=("$p"); scraped+=("$s")
+  read -r a b <<<"$(run plain)"; read -r c d <<<"$(run scraped)"
+  echo "round $r: plain $a Mpps ($b per CPU s), scraped $c Mpps ($d per CPU s)"
+  pw+=("$a"); pc+=("$b"); sw+=("$c"); sc+=("$d")
 done
-mp=$(printf '%s\n' "${plain[@]}" | median)
-ms=$(printf '%s\n' "${scraped[@]}" | median)
-awk -v p="$mp" -v s="$ms" -v tr="$traffic" 'BEGIN {
-  printf "newipd %s, no scraper:   %.3f Mpps (median)\n", tr, p
-  printf "newipd %s, 1 Hz scraper: %.3f Mpps (median)\n", tr, s
-  printf "cost: %.2f %%\n", (p - s) / p * 100
+med() { printf '%s\n' "$@" | median; }
+awk -v pw="$(med "${pw[@]}")" -v pc="$(med "${pc[@]}")" -v sw="$(med "${sw[@]}")" -v sc="$(med "${sc[@]}")" -v tr="$traffic" 'BEGIN {
+  printf "newipd %s, no scraper:   %.3f Mpps, %.3f Mpps per packet-lcore CPU second (medians)\n", tr, pw, pc
+  printf "newipd %s, 1 Hz scraper: %.3f Mpps, %.3f Mpps per packet-lcore CPU second (medians)\n", tr, sw, sc
+  printf "cost (wall clock): %.2f %%\n", (pw - sw) / pw * 100
+  printf "cost: %.2f %%\n", (pc - sc) / pc * 100
 }'

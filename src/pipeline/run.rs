@@ -197,6 +197,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let mut report = Report::new(&names, &stats.snapshot(), outcome.queued, elapsed);
     observer.finish(&mut report); // [stats]
+    report.packet_lcore_cpu_s = (outcome.cpu_ns > 0).then(|| outcome.cpu_ns as f64 / 1e9);
     report.mbufs_in_use_start = in_use_start as u64;
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = vec![lcore.0];

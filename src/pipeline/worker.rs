@@ -125,6 +125,8 @@ pub struct Outcome {
     pub loop_allocations: Option<u64>,
     /// Packets still in the schedulers at the end (0 after a full drain).
     pub queued: u64,
+    /// [stats] CPU time the loop used (ns; 0 if unknown).
+    pub cpu_ns: u64,
 }
 
 /// Move what the scheduler releases now into the port's TX buffer (flushing
@@ -308,6 +310,7 @@ impl Worker {
         let mut sched: Vec<PortSched<Queued>> =
             (0..nports).map(|i| PortSched::new(by_index[i].map(|p| p.sched).unwrap_or_default(), t0)).collect();
         let allocs_before = crate::dpdk::heap::thread_allocations();
+        let cpu_start = crate::dpdk::time::thread_cpu_ns(); // [stats]
         let start = tsc();
         let mut last_drain = start;
         let mut last_publish = start;
@@ -463,6 +466,7 @@ impl Worker {
             last_rx_tsc: last_rx,
             loop_allocations: allocs_before.zip(allocs_after).map(|(a, b)| b - a),
             queued,
+            cpu_ns: crate::dpdk::time::thread_cpu_ns().saturating_sub(cpu_start),
         }
     }
 
