@@ -108,7 +108,7 @@ impl StageClock {
     #[inline(always)]
     pub fn start(&mut self, now: u64) {
         self.iteration = self.iteration.wrapping_add(1);
-        self.timed = self.iteration % SAMPLE_EVERY == 0;
+        self.timed = self.iteration.is_multiple_of(SAMPLE_EVERY);
         self.last = now;
     }
 
