@@ -106,6 +106,7 @@ fn main() {
         "rte_telemetry_register_cmd",
         "rte_tel_data_start_dict",
         "rte_tel_data_add_dict_u64",
+        "rte_tel_data_add_dict_int",
         "rte_tel_data_add_dict_string",
         "rte_tel_data_add_dict_container",
         "rte_tel_data_alloc",

@@ -1,7 +1,8 @@
 //! Operating a running newipd: the Prometheus endpoint scraped over TCP, a
 //! DPDK telemetry query answered by dpdk-telemetry.py, `--stats-json` lines
 //! and the live log lines, all consistent with each other and with the
-//! final report after SIGINT.
+//! final report after SIGINT; on one lcore and pipelined on two (RX lcore,
+//! ring, TX lcore), where the identity counts what is on the rings.
 
 mod common;
 
@@ -59,9 +60,28 @@ fn family(m: &BTreeMap<String, f64>, name: &str) -> f64 {
     m.iter().filter(|(k, _)| k.as_str() == name || k.starts_with(&format!("{name}{{"))).map(|(_, v)| v).sum()
 }
 
+/// The pipelined variant of [`PIPELINE`]: RX lcore 1, TX lcore 2.
+fn pipelined() -> String {
+    format!("[settings]\nidle_sleep_us = 20\n\n[lcores]\nrx = [1]\ntx = [2]\n{PIPELINE}")
+}
+
 #[test]
 fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
-    let dir = common::tmpdir("operating");
+    operate("operating", PIPELINE, &[]);
+}
+
+#[test]
+fn a_pipelined_run_keeps_the_identity_with_packets_on_rings() {
+    let r = operate("operating-piped", &pipelined(), &["--lcores=0@0,1@0,2@1"]);
+    assert_eq!(r["lcores"], serde_json::json!([1, 2]));
+    let ring = r["stages"].as_array().unwrap().iter().find(|s| s["name"] == "ring").unwrap();
+    assert!(ring["vectors"].as_u64().unwrap() > 0, "the TX lcore took packets off the ring");
+}
+
+/// Run `pipeline` with every exporter on, check them against each other and
+/// the final report (returned). `lcores`: EAL lcore arguments instead of `-l 0`.
+fn operate(tag: &str, pipeline: &str, lcores: &[&str]) -> Value {
+    let dir = common::tmpdir(tag);
     let pcap = dir.join("in.pcap");
     let g = Command::new(common::bin())
         .args(["gen", "--kind", "newip-plbf", "--packets", "256", "--size", "100", "--out"])
@@ -69,9 +89,13 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
         .output()
         .unwrap();
     assert!(g.status.success(), "{}", common::show(&g));
-    std::fs::write(dir.join("p.toml"), PIPELINE).unwrap();
+    std::fs::write(dir.join("p.toml"), pipeline).unwrap();
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
-    let eal = common::eal(&name);
+    let mut eal = common::eal(&name);
+    if !lcores.is_empty() {
+        let l = eal.iter().position(|a| a == "-l").unwrap();
+        eal.splice(l..l + 2, lcores.iter().map(|s| s.to_string()));
+    }
     let prefix = eal.iter().find_map(|a| a.strip_prefix("--file-prefix=")).unwrap().to_string();
     let (jsonl, report) = (dir.join("stats.jsonl"), dir.join("report.json"));
     let mut child = Command::new(common::bin())
@@ -115,9 +139,13 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
         let m = scrape(&addr);
         let rx_n = m["newipd_rx_packets_total{port=\"in\"}"];
         if rx_n > 0.0 && scrapes.last().is_none_or(|p| p["newipd_uptime_seconds"] < m["newipd_uptime_seconds"]) {
-            let (tx_n, dropped, queued) =
-                (family(&m, "newipd_tx_packets_total"), family(&m, "newipd_dropped_packets_total"), family(&m, "newipd_queued_packets"));
-            assert_eq!(family(&m, "newipd_rx_packets_total") + family(&m, "newipd_created_packets_total"), tx_n + dropped + queued);
+            let (tx_n, dropped, queued, rings) = (
+                family(&m, "newipd_tx_packets_total"),
+                family(&m, "newipd_dropped_packets_total"),
+                family(&m, "newipd_queued_packets"),
+                m["newipd_in_rings_packets"],
+            );
+            assert_eq!(family(&m, "newipd_rx_packets_total") + family(&m, "newipd_created_packets_total"), tx_n + dropped + queued + rings);
             assert_eq!(m["newipd_identity_holds"], 1.0);
             if let Some(p) = scrapes.last() {
                 for k in ["newipd_rx_packets_total{port=\"in\"}", "newipd_tx_packets_total{port=\"out\"}", "newipd_stage_packets_total{stage=\"route\"}"] {
@@ -152,7 +180,8 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
     };
     let st = &tel[0]["/newipd/stats"];
     assert_eq!(st["identity_holds"], 1);
-    assert_eq!(st["rx"].as_u64().unwrap(), st["tx"].as_u64().unwrap() + st["dropped"].as_u64().unwrap() + st["queued"].as_u64().unwrap());
+    let t = |k: &str| st[k].as_i64().unwrap();
+    assert_eq!(t("rx"), t("tx") + t("dropped") + t("queued") + t("in_rings"), "{st}");
     assert!(tel[1]["/newipd/ports"]["out"]["tx"].as_u64().unwrap() > 0, "{:?}", tel[1]);
 
     let pid = child.id().to_string();
@@ -166,7 +195,7 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
 
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["identity_holds"], true);
-    assert_eq!(r["queued"], 0);
+    assert_eq!((&r["queued"], &r["in_rings"]), (&Value::from(0), &Value::from(0)));
     assert_eq!(r["packet_loop_heap_allocations"], 0, "the packet loop allocated");
     let last = scrapes.last().unwrap();
     assert!(r["rx"].as_u64().unwrap() as f64 >= last["newipd_rx_packets_total{port=\"in\"}"]);
@@ -182,16 +211,17 @@ fn metrics_telemetry_and_json_snapshots_agree_with_the_final_report() {
     for (i, s) in snaps.iter().enumerate() {
         assert_eq!(s["seq"], i as u64);
         assert_eq!(s["identity_holds"], true, "{s}");
-        let n = |k: &str| s[k].as_u64().unwrap();
-        assert_eq!(n("rx") + n("created"), n("tx") + n("dropped") + n("queued"));
+        let n = |k: &str| s[k].as_i64().unwrap();
+        assert_eq!(n("rx") + n("created"), n("tx") + n("dropped") + n("queued") + n("in_rings"), "{s}");
         if i > 0 {
-            assert!(n("rx") >= snaps[i - 1]["rx"].as_u64().unwrap());
+            assert!(n("rx") >= snaps[i - 1]["rx"].as_i64().unwrap());
         }
     }
     let fin = snaps.last().unwrap();
-    assert_eq!((&fin["rx"], &fin["tx"], &fin["queued"]), (&r["rx"], &r["tx"], &Value::from(0)));
+    assert_eq!((&fin["rx"], &fin["tx"], &fin["queued"], &fin["in_rings"]), (&r["rx"], &r["tx"], &Value::from(0), &Value::from(0)));
     assert!(lines.iter().any(|l| l.starts_with("newipd: stats t=")), "no live log lines:\n{}", lines.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
+    r
 }
 
 #[test]

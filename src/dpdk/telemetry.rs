@@ -56,6 +56,11 @@ fn fill(d: *mut sys::rte_tel_data, entries: &[(String, TelValue)]) -> c_int {
             TelValue::U64(n) => unsafe {
                 sys::rte_tel_data_add_dict_u64(d, name.as_ptr(), *n);
             },
+            TelValue::Int(n) => {
+                let v = (*n).clamp(c_int::MIN as i64, c_int::MAX as i64) as c_int;
+                // SAFETY: d is a started dict; name is a valid C string DPDK copies.
+                unsafe { sys::rte_tel_data_add_dict_int(d, name.as_ptr(), v) };
+            }
             TelValue::Str(s) => {
                 let Ok(val) = CString::new(s.as_str()) else { continue };
                 // SAFETY: as above; DPDK copies the value.

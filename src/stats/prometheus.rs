@@ -66,7 +66,9 @@ pub fn render(s: &Snapshot) -> String {
     Family::new(&mut o, "newipd_created_packets_total", "counter", "Packets newipd made itself (broadcast copies).")
         .sample("newipd_created_packets_total", &[], s.created);
     Family::new(&mut o, "newipd_uptime_seconds", "gauge", "Seconds since the packet loop started.").sample("newipd_uptime_seconds", &[], s.uptime_s);
-    Family::new(&mut o, "newipd_identity_holds", "gauge", "1 if rx + created == tx + dropped + queued in this snapshot.")
+    Family::new(&mut o, "newipd_in_rings_packets", "gauge", "Packets on rings between lcores (as published; may lag while running).")
+        .sample("newipd_in_rings_packets", &[], s.in_rings);
+    Family::new(&mut o, "newipd_identity_holds", "gauge", "1 if rx + created == tx + dropped + queued + in_rings in this snapshot.")
         .sample("newipd_identity_holds", &[], u8::from(s.identity_holds));
     for (name, help, get) in [
         ("newipd_class_forwarded_packets_total", "Packets routed towards an egress port, per class.", (|k| k.forwarded) as fn(&super::snapshot::ClassSnap) -> u64),

@@ -9,6 +9,8 @@ use super::snapshot::Snapshot;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TelValue {
     U64(u64),
+    /// A signed number (DPDK 22.11 carries these as C `int`: saturated to its range).
+    Int(i64),
     Str(String),
     Dict(Vec<(String, TelValue)>),
 }
@@ -40,6 +42,7 @@ pub fn answer(cmd: &str, s: &Snapshot) -> Option<Vec<(String, TelValue)>> {
                 u("tx", s.tx),
                 u("dropped", s.dropped),
                 u("queued", s.queued),
+                ("in_rings".to_string(), TelValue::Int(s.in_rings)),
                 u("created", s.created),
                 u("identity_holds", u64::from(s.identity_holds)),
                 u("rx_pps", s.rx_pps as u64),
