@@ -104,6 +104,13 @@ fn main() {
         "rte_ring_create_elem",
         "rte_ring_free",
         "rte_telemetry_register_cmd",
+        "rte_tel_data_start_dict",
+        "rte_tel_data_add_dict_u64",
+        "rte_tel_data_add_dict_int",
+        "rte_tel_data_add_dict_string",
+        "rte_tel_data_add_dict_container",
+        "rte_tel_data_alloc",
+        "rte_tel_data_free",
     ] {
         b = b.allowlist_function(f);
     }

@@ -6,8 +6,9 @@ set -euo pipefail
 # libdpdk-dev dpdk-dev: DPDK 22.11 headers, libraries, PMD plugins, dpdk-testpmd,
 #   dpdk-telemetry.py; pkg-config clang libclang-dev: build.rs (pkg-config, bindgen);
 # libpcap-dev: net_pcap; tshark: dissector test and tap captures;
-# iproute2 procps: ip, kill, sysctl for the tap test; python3: dpdk-telemetry.py.
-PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3)
+# iproute2 procps: ip, kill, sysctl for the tap test; python3: dpdk-telemetry.py;
+# curl: the 1 Hz scraper of benches/metrics-cost.sh.
+PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl)
 
 missing=()
 for p in "${PKGS[@]}"; do

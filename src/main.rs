@@ -4,6 +4,9 @@ use clap::{Args, Parser, Subcommand};
 use newipd::config::{Pipeline, PipelineFile};
 use newipd::gen::{Kind, Mix};
 use newipd::pipeline::run::{run, RunOptions};
+use newipd::stats::exporter::StatsOptions;
+use newipd::stats::live::LiveMode;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -108,6 +111,19 @@ struct RunArgs {
     /// (e.g. memif peers started after this process); fails naming the ports still down.
     #[arg(long, value_name = "SECS")]
     wait_links: Option<f64>,
+    /// Live statistics every interval: a redrawn screen on a terminal, one log
+    /// line per interval otherwise. auto: on when stdout is a terminal.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "on", "off"])]
+    live: String,
+    /// Write a JSON snapshot of every statistic to FILE each interval and at exit (one object per line).
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Statistics interval for --live, --stats-json and --metrics freshness.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    stats_interval_ms: u64,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (a bare PORT means 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<String>,
     /// EAL arguments, after `--` (e.g. -l 0-1 -a 0000:03:00.0, or --no-huge -m 512).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -167,6 +183,10 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
+            let stats = match stats_options(&a) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
             let opts = RunOptions {
                 duration: a.duration.map(Duration::from_secs_f64),
                 packets: a.packets,
@@ -174,6 +194,7 @@ fn main() -> ExitCode {
                 eal_args: a.eal,
                 hw_stats: a.hw_stats,
                 wait_links: a.wait_links.map(Duration::from_secs_f64),
+                stats,
             };
             finish(run(&p, &opts), a.report_json.as_deref())
         }
@@ -192,6 +213,28 @@ fn print_or_fail(r: Result<String, String>) -> ExitCode {
         }
         Err(e) => fail(e),
     }
+}
+
+/// The statistics flags of `newipd run`, checked.
+fn stats_options(a: &RunArgs) -> Result<StatsOptions, String> {
+    use std::io::IsTerminal;
+    if !(10..=3_600_000).contains(&a.stats_interval_ms) {
+        return Err("--stats-interval-ms: must be between 10 and 3600000".into());
+    }
+    let tty = std::io::stdout().is_terminal();
+    let live = match (a.live.as_str(), tty) {
+        ("off", _) | ("auto", false) => LiveMode::Off,
+        (_, true) => LiveMode::Screen,
+        (_, false) => LiveMode::Lines,
+    };
+    let metrics = match &a.metrics {
+        None => None,
+        Some(m) => {
+            let text = if m.parse::<u16>().is_ok() { format!("127.0.0.1:{m}") } else { m.clone() };
+            Some(text.parse::<SocketAddr>().map_err(|e| format!("--metrics {m}: {e} (expected ADDR:PORT or PORT)"))?)
+        }
+    };
+    Ok(StatsOptions { interval: Duration::from_millis(a.stats_interval_ms), live, json: a.stats_json.clone(), metrics })
 }
 
 fn finish(r: Result<newipd::stats::report::Report, newipd::pipeline::run::RunError>, json: Option<&Path>) -> ExitCode {

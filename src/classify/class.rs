@@ -154,6 +154,11 @@ impl Classes {
         self.names.len().max(BUILTIN_NAMES.len())
     }
 
+    /// Every class name, by number (built-in ones first).
+    pub fn names(&self) -> Vec<String> {
+        (0..self.len()).map(|n| self.name(n as u8).to_string()).collect()
+    }
+
     /// Name of class `n` (stable for the life of the pipeline).
     pub fn name(&self, n: u8) -> &str {
         match self.names.get(n as usize) {
@@ -278,6 +283,7 @@ mod tests {
             assert_eq!(v6(&c, &f), want, "v6 dscp {d}");
         }
         assert_eq!((c.name(0), c.name(1), c.name(2), c.name(3)), ("best-effort", "contract", "c0", "c1"));
+        assert_eq!(c.names(), ["best-effort", "contract", "c0", "c1"]);
         assert_eq!(c.action(3).budget_ns, 2000);
         assert_eq!(c.action(0), ClassAction::default());
     }
@@ -328,6 +334,7 @@ mod tests {
         let c = Classes::new(&[]);
         assert!(c.is_empty());
         assert_eq!(c.len(), 2);
+        assert_eq!(c.names(), ["best-effort", "contract"]);
         let f = build::udp4(Udp4::default());
         assert_eq!(v4(&c, &f), BEST_EFFORT);
     }

@@ -9,6 +9,7 @@
 //! * [`ring`]: DPDK's rte_ring (SP/SC), kept for comparison (benches/ring.rs).
 //! * [`time`]: the TSC clock.
 //! * [`heap`]: the counting allocator that proves the packet loop never allocates.
+//! * [`telemetry`]: newipd's commands in DPDK telemetry.
 
 pub mod eal;
 pub mod heap;
@@ -19,6 +20,7 @@ pub mod port;
 pub mod ring;
 pub mod spsc;
 pub mod sys;
+pub mod telemetry;
 pub mod time;
 
 /// Errors from DPDK calls, each naming the call and what DPDK said.

@@ -22,3 +22,15 @@ pub fn tsc_hz() -> u64 {
     // SAFETY: rte_get_tsc_hz reads a value set during EAL init.
     unsafe { sys::rte_get_tsc_hz() }
 }
+
+/// CPU time the calling thread has used, in ns (0 if the clock is missing).
+/// Throughput per CPU second is unaffected by other processes preempting the thread.
+pub fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: t is a valid out-struct; CLOCK_THREAD_CPUTIME_ID needs no other argument.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return 0;
+    }
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}

@@ -3,13 +3,21 @@
 //! (straight from the router on a run-to-completion lcore, from rings on a
 //! pipelined TX lcore); [`Egress::service`] releases what may leave now and
 //! sends; [`Egress::finish`] drains at shutdown.
+//!
+//! Statistics of what leaves: per-class tx counts and latency (time inside
+//! newipd, end-to-end delay from contracts) recorded per TX burst into the
+//! lcore's histograms, the per-port queue depth gauges, and the `queue` and
+//! `tx` stage clocks.
 
-use super::router::{on_transmit, TxMeta};
+use super::router::{experienced_ns, on_transmit, TxMeta};
 use super::worker::{Clock, WorkerPort};
+use crate::classify::class::BEST_EFFORT;
 use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::time::tsc;
 use crate::sched::damper::OnTimePort;
 use crate::sched::port::{PortSched, SchedConfig, Schedulable};
+use crate::stats::histo::HistoWriter;
+use crate::stats::stages::{Stage, StageClock};
 use crate::stats::{Counters, Event, Reason};
 use crate::MAX_BURST;
 
@@ -59,6 +67,36 @@ impl Schedulable for Queued {
     }
 }
 
+/// What latency statistics need of a buffered packet.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stamp {
+    /// Arrival (ns, the time of its RX burst).
+    rx_ns: u64,
+    /// Traffic class ([`crate::classify::class`]).
+    class: u8,
+}
+
+impl Stamp {
+    /// A packet's stamp: from its metadata, else best effort arrived at `rx_ns`.
+    #[inline(always)]
+    fn of(meta: Option<&TxMeta>, rx_ns: u64) -> Stamp {
+        match meta {
+            Some(m) => Stamp { rx_ns: m.rx_ns, class: m.class },
+            None => Stamp { rx_ns, class: BEST_EFFORT },
+        }
+    }
+}
+
+/// No end-to-end delay: the packet carries no contract that reports one.
+const NO_E2E: u64 = u64::MAX;
+
+/// The latency side of an lcore's egress: its histograms (handed over to
+/// the stats thread) and the clock that turns TSC into ns.
+pub struct Latency {
+    pub hist: HistoWriter,
+    pub clock: Clock,
+}
+
 /// One egress port's TX buffer: packets and what to write into each at send time.
 struct TxBuf {
     burst: Burst,
@@ -67,20 +105,31 @@ struct TxBuf {
     updates: bool,
     /// The port's on-time (damper) state.
     on_time: OnTimePort,
+    /// Per packet: arrival and class; end-to-end delay from its contract (or NO_E2E).
+    stamp: [Stamp; MAX_BURST],
+    e2e: [u64; MAX_BURST],
 }
 
 impl TxBuf {
     fn new(sched: &SchedConfig) -> TxBuf {
-        TxBuf { burst: Burst::new(), meta: [TxMeta::NONE; MAX_BURST], updates: false, on_time: OnTimePort::new(sched.on_time_bound_ns) }
+        TxBuf {
+            burst: Burst::new(),
+            meta: [TxMeta::NONE; MAX_BURST],
+            updates: false,
+            on_time: OnTimePort::new(sched.on_time_bound_ns),
+            stamp: [Stamp::default(); MAX_BURST],
+            e2e: [NO_E2E; MAX_BURST],
+        }
     }
 
     /// Queue a packet; `meta` is its transmit-time work, if it has any.
     /// Metadata slots are only written once some packet in the burst needs
     /// one, so contract-free traffic never touches them.
     #[inline(always)]
-    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>) -> Result<(), Mbuf> {
+    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>, stamp: Stamp) -> Result<(), Mbuf> {
         let i = self.burst.len();
         self.burst.push(m)?;
+        self.stamp[i] = stamp;
         match meta {
             Some(meta) => {
                 if !self.updates {
@@ -96,16 +145,26 @@ impl TxBuf {
     }
 
     /// Apply transmit-time updates, send; whatever the queue refuses is `tx-full`.
+    /// Returns the packets offered to the driver and the TSC right after
+    /// sending (the latency end point), if any were.
     #[inline]
-    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters) {
+    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters, lat: &mut Latency) -> Option<(u64, u64)> {
         if self.burst.is_empty() {
-            return;
+            return None;
         }
+        let with_e2e = self.updates;
         if self.updates {
-            let meta = &self.meta;
+            let (meta, stamp, e2e) = (&self.meta, &mut self.stamp, &mut self.e2e);
             let on_time = &mut self.on_time;
+            let mut kept = 0;
             self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns, on_time) {
-                Ok(()) => true,
+                Ok(()) => {
+                    // Keep the stamps aligned with the packets kept.
+                    stamp[kept] = stamp[i];
+                    e2e[kept] = experienced_ns(m.data(), &meta[i]).unwrap_or(NO_E2E);
+                    kept += 1;
+                    true
+                }
                 Err(r) => {
                     c.drop(port.index, r, 1);
                     false
@@ -116,7 +175,7 @@ impl TxBuf {
         }
         let n = self.burst.len() as u64;
         if n == 0 {
-            return;
+            return None;
         }
         let bytes: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
         let sent = self.burst.tx(port.id.0, port.txq) as u64;
@@ -127,6 +186,41 @@ impl TxBuf {
             c.tx(port.index, sent, bytes - unsent);
             c.drop(port.index, Reason::TxFull, n - sent);
             self.burst.free_all();
+        }
+        let t1 = tsc();
+        self.record_sent(sent as usize, with_e2e, lat.clock.ns(t1), c, &mut lat.hist);
+        Some((n, t1))
+    }
+
+    /// Per-class tx counts and latency of the first `sent` packets; runs of
+    /// equal values and class are recorded at once.
+    #[inline]
+    fn record_sent(&self, sent: usize, with_e2e: bool, tx_ns: u64, c: &mut Counters, hist: &mut HistoWriter) {
+        let h = hist.rec();
+        let mut i = 0;
+        while i < sent {
+            let s = self.stamp[i];
+            let mut j = i + 1;
+            while j < sent && self.stamp[j].rx_ns == s.rx_ns && self.stamp[j].class == s.class {
+                j += 1;
+            }
+            c.class_tx(s.class, (j - i) as u64);
+            h.sojourn(s.class, tx_ns.saturating_sub(s.rx_ns), (j - i) as u64);
+            i = j;
+        }
+        if with_e2e {
+            let mut i = 0;
+            while i < sent {
+                let (class, e) = (self.stamp[i].class, self.e2e[i]);
+                let mut j = i + 1;
+                while j < sent && self.e2e[j] == e && self.stamp[j].class == class {
+                    j += 1;
+                }
+                if e != NO_E2E {
+                    h.e2e(class, e, (j - i) as u64);
+                }
+                i = j;
+            }
         }
     }
 }
@@ -142,12 +236,12 @@ impl Out {
     /// Move what the scheduler releases now into the TX buffer (flushing when
     /// it fills); drops (late at the head, ...) are counted on the port.
     #[inline]
-    fn release(&mut self, now_ns: u64, burst: usize, c: &mut Counters) {
+    fn release(&mut self, now_ns: u64, burst: usize, c: &mut Counters, lat: &mut Latency) {
         let Out { op, buf, sched } = self;
         loop {
             let room = burst.saturating_sub(buf.burst.len());
             if room == 0 {
-                buf.flush(op, now_ns, c);
+                buf.flush(op, now_ns, c, lat);
                 continue;
             }
             // `room` places are free, so a refused push cannot happen; if it ever
@@ -158,7 +252,8 @@ impl Out {
                 room,
                 |q| {
                     let meta = q.meta;
-                    if buf.push(q.m, meta.has_updates().then_some(&meta)).is_err() {
+                    let stamp = Stamp { rx_ns: meta.rx_ns, class: meta.class };
+                    if buf.push(q.m, meta.has_updates().then_some(&meta), stamp).is_err() {
                         refused += 1;
                     }
                 },
@@ -168,7 +263,7 @@ impl Out {
             if n < room {
                 break;
             }
-            buf.flush(op, now_ns, c);
+            buf.flush(op, now_ns, c, lat);
         }
     }
 }
@@ -177,41 +272,43 @@ impl Out {
 pub struct Egress {
     ports: Vec<Option<Out>>,
     burst: usize,
+    lat: Latency,
 }
 
 impl Egress {
-    /// Own `ports` (allocates every queue now, nothing later).
-    pub fn new(ports: &[WorkerPort], burst: usize, now_ns: u64) -> Egress {
+    /// Own `ports` (allocates every queue now, nothing later); record
+    /// latency into `lat`.
+    pub fn new(ports: &[WorkerPort], burst: usize, now_ns: u64, lat: Latency) -> Egress {
         let n = ports.iter().map(|p| p.index + 1).max().unwrap_or(0);
         let mut v: Vec<Option<Out>> = (0..n).map(|_| None).collect();
         for p in ports {
             v[p.index] = Some(Out { op: *p, buf: TxBuf::new(&p.sched), sched: PortSched::new(p.sched, now_ns) });
         }
-        Egress { ports: v, burst: burst.min(MAX_BURST) }
+        Egress { ports: v, burst: burst.min(MAX_BURST), lat }
     }
 
     /// Hand a routed packet to egress port `out`: straight into the TX buffer
     /// when the scheduler would send it first anyway, else into the deadline
-    /// queue. `meta`: the packet's contract work, if it has any. Gives the
-    /// packet back if this lcore does not own `out`.
+    /// queue. `meta`: the packet's contract work, if it has any; `rx_ns`:
+    /// when it arrived. Gives the packet back if this lcore does not own `out`.
     #[inline(always)]
-    pub fn submit(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
+    pub fn submit(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, rx_ns: u64, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
         let Some(Some(o)) = self.ports.get_mut(out) else { return Err(m) };
         let len = m.len() as u32;
         let eligible = meta.map_or(0, |m| m.eligible_ns);
         if o.sched.try_bypass_with(eligible, len, now_ns) {
             if o.buf.burst.len() >= self.burst {
-                o.buf.flush(&o.op, now_ns, c);
+                o.buf.flush(&o.op, now_ns, c, &mut self.lat);
             }
             // The buffer has room after a flush; a refused push is dropped.
             // (A verdict may carry metadata with nothing to write at send
             // time, e.g. a washable payload: the buffer needs none of it.)
-            if o.buf.push(m, meta.filter(|m| m.has_updates())).is_err() {
+            if o.buf.push(m, meta.filter(|m| m.has_updates()), Stamp::of(meta, rx_ns)).is_err() {
                 c.drop(out, Reason::TxFull, 1);
             }
         } else {
             // No contract: best effort, never dropped for lateness.
-            let meta = meta.copied().unwrap_or(TxMeta { rx_ns: now_ns, late_ok: true, ..TxMeta::NONE });
+            let meta = meta.copied().unwrap_or(TxMeta { rx_ns, late_ok: true, ..TxMeta::NONE });
             o.sched.enqueue(Queued { m, meta }, now_ns, |_, r| c.drop(out, r, 1));
         }
         Ok(())
@@ -219,51 +316,68 @@ impl Egress {
 
     /// Release what the schedulers allow now and send TX buffers that are
     /// full, or all of them when `flush_all` (nothing arrived this round, or
-    /// the drain timer fired). Returns the packets still held (queued or buffered).
+    /// the drain timer fired). Returns the packets still held (queued or
+    /// buffered), and sets each port's queue depth gauge. `clk` times the
+    /// `queue` and `tx` stages.
     #[inline]
-    pub fn service(&mut self, now_ns: u64, flush_all: bool, c: &mut Counters) -> u64 {
+    pub fn service(&mut self, now_ns: u64, flush_all: bool, c: &mut Counters, clk: &mut StageClock) -> u64 {
         let mut held = 0;
         for o in self.ports.iter_mut().flatten() {
             if !o.sched.is_empty() {
-                o.release(now_ns, self.burst, c);
-                held += o.sched.len() as u64;
+                let before = o.sched.len();
+                o.release(now_ns, self.burst, c, &mut self.lat);
+                clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(o.sched.len()) as u64, tsc);
                 c.event(o.op.index, Event::LateOkDemoted, o.sched.take_demoted());
                 let w = o.sched.take_washed();
                 c.event(o.op.index, Event::WashedPackets, w.packets);
                 c.event(o.op.index, Event::WashedBytes, w.bytes);
             }
             if !o.buf.burst.is_empty() && (flush_all || o.buf.burst.len() >= self.burst) {
-                o.buf.flush(&o.op, now_ns, c);
+                if let Some((n, t)) = o.buf.flush(&o.op, now_ns, c, &mut self.lat) {
+                    clk.lap_at(&mut c.stages, Stage::Tx, n, t);
+                }
             }
-            held += o.buf.burst.len() as u64;
+            let q = (o.sched.len() + o.buf.burst.len()) as u64;
+            c.set_queued(o.op.index, q);
+            held += q;
         }
         held
     }
 
+    /// Post the latency recorded since the last hand-over to the stats thread.
+    #[inline]
+    pub fn hand_over(&mut self) {
+        self.lat.hist.hand_over();
+    }
+
     /// Shutdown: keep sending what the schedulers hold for at most
     /// `drain_tsc`, then drop the rest as `shutdown-drained`; send what is
-    /// buffered. Returns what is left queued (0).
-    pub fn finish(&mut self, clock: &Clock, drain_tsc: u64, c: &mut Counters) -> u64 {
+    /// buffered; post the last latency values. Returns what is left queued (0).
+    pub fn finish(mut self, drain_tsc: u64, c: &mut Counters) -> u64 {
         let stop_at = tsc();
         loop {
             let now = tsc();
-            let now_ns = clock.ns(now);
+            let now_ns = self.lat.clock.ns(now);
             let mut left = 0;
             for o in self.ports.iter_mut().flatten() {
                 if !o.sched.is_empty() {
                     if now.wrapping_sub(stop_at) >= drain_tsc {
                         o.sched.drain(now_ns, |_, r| c.drop(o.op.index, r, 1));
                     } else {
-                        o.release(now_ns, self.burst, c);
+                        o.release(now_ns, self.burst, c, &mut self.lat);
                     }
                 }
-                o.buf.flush(&o.op, now_ns, c);
+                o.buf.flush(&o.op, now_ns, c, &mut self.lat);
                 left += o.sched.len();
             }
             if left == 0 {
                 break;
             }
         }
+        for o in self.ports.iter().flatten() {
+            c.set_queued(o.op.index, o.sched.len() as u64);
+        }
+        self.lat.hist.finish();
         self.ports.iter().flatten().map(|o| o.sched.len() as u64).sum()
     }
 }

@@ -10,7 +10,10 @@
 //! * [`handoff`]: ring entries and the mbuf-carried metadata between lcores.
 //! * [`tx`]: the pipelined egress lcore (rings into egress).
 //! * [`run`]: EAL, pools and ports from a pipeline file; launch, stop, report.
+//! * [`observe`]: statistics while running (live view, JSON, Prometheus, telemetry).
 
+#[cfg(feature = "dpdk")]
+pub mod observe;
 pub mod plan;
 pub mod router;
 

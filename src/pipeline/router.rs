@@ -582,6 +582,24 @@ pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: 
     Ok(())
 }
 
+/// [stats] The end-to-end delay a packet's contract reports (ns), read after
+/// [`on_transmit`] wrote it: precise LBF (ns), else LBF (0.1 ms), else
+/// max-delay (ms). None without such a contract.
+#[inline]
+pub fn experienced_ns(frame: &[u8], meta: &TxMeta) -> Option<u64> {
+    let buf = frame.get(meta.l3 as usize..)?;
+    if meta.plbf != 0 {
+        return fields::<4>(buf, meta.plbf as usize + 8).map(|b| u32::from_be_bytes(*b) as u64);
+    }
+    if meta.lbf != 0 {
+        return rd16(buf, meta.lbf as usize + 6).map(|v| v as u64 * 100_000);
+    }
+    if meta.max_delay != 0 {
+        return rd16(buf, meta.max_delay as usize + 4).map(|v| v as u64 * 1_000_000);
+    }
+    None
+}
+
 /// The `N` bytes at `off` as an array (one bounds check for all the fields).
 #[inline(always)]
 fn fields<const N: usize>(b: &[u8], off: usize) -> Option<&[u8; N]> {
@@ -858,6 +876,21 @@ mod tests {
             f.extend(d.build().expect("small header"));
             f
         })
+    }
+
+    #[test]
+    fn experienced_delay_is_read_in_each_contract_unit() {
+        let mut f = [0u8; 96];
+        let l3 = 14;
+        f[l3 + 40 + 8..l3 + 40 + 12].copy_from_slice(&1_234_567u32.to_be_bytes()); // precise LBF value at 40
+        f[l3 + 20 + 6..l3 + 20 + 8].copy_from_slice(&25u16.to_be_bytes()); // LBF at 20: 2.5 ms
+        f[l3 + 4 + 4..l3 + 4 + 6].copy_from_slice(&7u16.to_be_bytes()); // max-delay at 4: 7 ms
+        let m = TxMeta { l3: l3 as u16, plbf: 40, lbf: 20, max_delay: 4, ..TxMeta::NONE };
+        assert_eq!(experienced_ns(&f, &m), Some(1_234_567));
+        assert_eq!(experienced_ns(&f, &TxMeta { plbf: 0, ..m }), Some(2_500_000));
+        assert_eq!(experienced_ns(&f, &TxMeta { plbf: 0, lbf: 0, ..m }), Some(7_000_000));
+        assert_eq!(experienced_ns(&f, &TxMeta::NONE), None);
+        assert_eq!(experienced_ns(&f[..50], &m), None, "cut off: no value, no panic");
     }
 
     proptest! {

@@ -7,14 +7,15 @@ use super::router::TxMeta;
 use super::rx::{Ingress, Polled, Sink};
 use super::worker::{allocations, Limits, LoopConf, Outcome};
 use crate::dpdk::mbuf::Mbuf;
-use crate::dpdk::time::tsc;
+use crate::dpdk::time::{thread_cpu_ns, tsc};
+use crate::stats::stages::StageClock;
 use crate::stats::Counters;
 use std::sync::atomic::Ordering::Relaxed;
 
 impl Sink for Egress {
     #[inline(always)]
     fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
-        self.submit(m, meta, out, now_ns, c)
+        self.submit(m, meta, out, now_ns, now_ns, c)
     }
 }
 
@@ -31,26 +32,30 @@ impl Worker {
     /// sent or counted as dropped before this returns.
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
+        let mut clk = StageClock::default();
         let allocs_before = allocations();
+        let cpu_start = thread_cpu_ns();
         let start = tsc();
-        let (mut last_drain, mut last_publish, mut last_rx) = (start, start, start);
+        let (mut last_drain, mut last_publish, mut last_rx, mut last_handover) = (start, start, start, start);
         loop {
             let now = tsc();
+            clk.start(now);
             let mut now_ns = self.conf.clock.ns(now);
             if self.conf.stop.load(Relaxed) || self.limits.duration_tsc.is_some_and(|d| now.wrapping_sub(start) >= d) {
                 break;
             }
-            let got = match self.ingress.poll(&mut self.egress, &self.limits, &mut now_ns, &self.conf.clock, &mut c) {
+            let got = match self.ingress.poll(&mut self.egress, &self.limits, &mut now_ns, &self.conf.clock, &mut c, &mut clk) {
                 Polled::Got(n) => n,
                 Polled::Spent => break,
             };
             let drain_due = now.wrapping_sub(last_drain) >= self.conf.tx_drain_tsc;
-            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c);
+            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c, &mut clk);
             if drain_due {
                 last_drain = now;
             }
             c.lcore.held = held;
             self.conf.maybe_publish(now, &mut last_publish, &c);
+            self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);
             if got > 0 {
                 last_rx = now;
             } else if held == 0 {
@@ -60,7 +65,7 @@ impl Worker {
                 self.conf.idle();
             }
         }
-        let queued = self.egress.finish(&self.conf.clock, self.conf.drain_tsc, &mut c);
+        let queued = self.egress.finish(self.conf.drain_tsc, &mut c);
         c.lcore.held = queued;
         let end = tsc();
         self.conf.stats.publish(&c);
@@ -70,6 +75,7 @@ impl Worker {
             last_rx_tsc: last_rx,
             loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
             queued,
+            cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! lcores joined by rings), link watching from the main thread, stop, and
 //! the report.
 
-use super::egress::Egress;
+use super::egress::{Egress, Latency};
 use super::handoff::{Handoff, RingSink, RingSource, META_PRIV_SIZE};
 use super::router::Router;
 use super::rx::{Ingress, RxWorker};
@@ -18,6 +18,7 @@ use crate::dpdk::port::{Link, PortId, PortSetup};
 use crate::dpdk::spsc;
 use crate::dpdk::DpdkError;
 use crate::packet::ether::mac_to_string;
+use crate::stats::histo::HistoMailbox;
 use crate::stats::report::Report;
 use crate::stats::{Counters, SharedCounters};
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ pub struct RunOptions {
     /// port's link to be up (memif peers connected); an error names the
     /// ports still down.
     pub wait_links: Option<Duration>,
+    /// Live view, `--stats-json`, `--metrics`.
+    pub stats: crate::stats::exporter::StatsOptions,
 }
 
 /// The EAL argument list for a pipeline: program name, the user's arguments,
@@ -81,6 +84,8 @@ pub enum RunError {
     Worker(i32),
     #[error("{0}")]
     Plan(String),
+    #[error("{0}")]
+    Stats(String),
 }
 
 /// Run `p` until a limit or SIGINT/SIGTERM; returns the final report.
@@ -153,6 +158,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         publish_tsc: hz / 1000,
         idle_sleep_us: s.idle_sleep_us,
         drain_tsc: hz / 1000 * s.shutdown_drain_ms,
+        histo_tsc: hz / 10,
+    };
+    // One histogram mailbox per lcore with egress ports; the stats thread reads them.
+    let mut histos = Vec::new();
+    let mut latency = || {
+        let (mb, hist) = HistoMailbox::new();
+        histos.push(mb);
+        Latency { hist, clock: Clock::new(hz) }
     };
     let rx_queues = |pairs: &[(usize, u16)]| -> Vec<WorkerPort> { pairs.iter().map(|&(i, q)| WorkerPort { rxq: q, ..ports[i] }).collect() };
     let t0 = Clock::new(hz).ns(crate::dpdk::time::tsc());
@@ -165,7 +178,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             let all: Vec<(usize, u16)> = queues.iter().enumerate().flat_map(|(i, &n)| (0..n).map(move |q| (i, q))).collect();
             let w = Worker {
                 ingress: Ingress::new(rx_queues(&all), Arc::clone(&router), pool, ports.len(), s.burst),
-                egress: Egress::new(&ports, s.burst, t0),
+                egress: Egress::new(&ports, s.burst, t0, latency()),
                 conf: conf(&st),
                 limits: limits.clone(),
             };
@@ -188,7 +201,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             for (t, (lcore, rings)) in tx.iter().zip(consumers).enumerate() {
                 let owned: Vec<WorkerPort> = ports.iter().filter(|q| plan.owner[q.index] == t).copied().collect();
                 let st = Arc::new(SharedCounters::default());
-                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0), conf: conf(&st) };
+                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()), conf: conf(&st) };
                 stats.push(st);
                 jobs.push((*lcore, Box::new(move || w.run())));
             }
@@ -224,6 +237,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let _ = std::io::stdout().flush();
     let mut lcores: Vec<u32> = jobs.iter().map(|(l, _)| l.0).collect();
     lcores.sort_unstable();
+    let packet_cpus: Vec<usize> = lcores.iter().map(|&l| l as usize).collect();
+    let observer = super::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus)?;
     let outcome = run_jobs(jobs, &stop, &p.ports, &ids)?;
 
     // Rates count the time packets were flowing: a run that ends on idleness
@@ -247,6 +262,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         total.add(&st.snapshot());
     }
     let mut report = Report::new(&names, &total, outcome.queued, elapsed);
+    observer.finish(&mut report);
+    report.packet_lcore_cpu_s = (outcome.cpu_ns > 0).then(|| outcome.cpu_ns as f64 / 1e9);
     report.mbufs_in_use_start = in_use_start as u64;
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = lcores;

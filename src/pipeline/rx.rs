@@ -5,9 +5,11 @@
 
 use super::router::{PacketCtx, Router, TxMeta, Verdict};
 use super::worker::{allocations, Clock, Limits, LoopConf, Outcome, WorkerPort};
+use crate::classify::class::BEST_EFFORT;
 use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::mempool::Mempool;
-use crate::dpdk::time::tsc;
+use crate::dpdk::time::{thread_cpu_ns, tsc};
+use crate::stats::stages::{Stage, StageClock};
 use crate::stats::{Counters, Event, Reason};
 use crate::MAX_BURST;
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,7 +21,8 @@ const PREFETCH_AHEAD: usize = 3;
 /// Where routed packets go.
 pub trait Sink {
     /// Take a packet for egress port `out` (`meta`: its contract work, if
-    /// any); give it back if `out` cannot be served (counted as no-route).
+    /// any; `now_ns`: the time of its RX burst); give it back if `out`
+    /// cannot be served (counted as no-route).
     fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf>;
 }
 
@@ -55,8 +58,9 @@ impl Ingress {
     /// read it, on a shared core, and contracts counted from an earlier time
     /// would be charged delay they did not have); it only moves forward, and
     /// the caller keeps using it so the scheduler never sees time go back.
+    /// `clk` times the `rx` and `route` stages (that re-read is the `rx` lap).
     #[inline(always)]
-    pub fn poll<S: Sink>(&mut self, sink: &mut S, limits: &Limits, now_ns: &mut u64, clock: &Clock, c: &mut Counters) -> Polled {
+    pub fn poll<S: Sink>(&mut self, sink: &mut S, limits: &Limits, now_ns: &mut u64, clock: &Clock, c: &mut Counters, clk: &mut StageClock) -> Polled {
         let mut got = 0usize;
         for i in 0..self.queues.len() {
             let p = self.queues[i];
@@ -75,8 +79,11 @@ impl Ingress {
                 continue;
             }
             got += n;
-            *now_ns = clock.ns(tsc()).max(*now_ns);
+            let t = tsc();
+            clk.lap_at(&mut c.stages, Stage::Rx, n as u64, t);
+            *now_ns = clock.ns(t).max(*now_ns);
             self.route_burst(&p, sink, *now_ns, c);
+            clk.lap(&mut c.stages, Stage::Route, n as u64, tsc);
         }
         Polled::Got(got)
     }
@@ -93,6 +100,7 @@ impl Ingress {
             c.rx(p.index, m.len());
             match self.router.process_at(m.data_mut(), &ctx, c, &mut meta) {
                 Verdict::Forward { port, with_meta } => {
+                    c.class_forwarded(if with_meta { meta.class } else { BEST_EFFORT }, 1);
                     if sink.forward(m, with_meta.then_some(&meta), port as usize, now_ns, c).is_err() {
                         c.drop(p.index, Reason::NoRoute, 1);
                     }
@@ -141,6 +149,7 @@ fn flood<S: Sink>(
         };
         let Some(mut pkt) = pkt else { continue };
         crate::packet::ether::set_macs(pkt.data_mut(), &router.flood_macs(out));
+        c.class_forwarded(meta.map_or(BEST_EFFORT, |m| m.class), 1);
         if sink.forward(pkt, meta, out, now_ns, c).is_err() {
             c.drop(out, Reason::NoRoute, 1);
         }
@@ -161,16 +170,19 @@ impl RxWorker {
     /// counted as dropped when this returns.
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
+        let mut clk = StageClock::default();
         let allocs_before = allocations();
+        let cpu_start = thread_cpu_ns();
         let start = tsc();
         let (mut last_publish, mut last_rx) = (start, start);
         loop {
             let now = tsc();
+            clk.start(now);
             if self.conf.stop.load(Relaxed) || self.limits.duration_tsc.is_some_and(|d| now.wrapping_sub(start) >= d) {
                 break;
             }
             let mut now_ns = self.conf.clock.ns(now);
-            let polled = self.ingress.poll(&mut self.rings, &self.limits, &mut now_ns, &self.conf.clock, &mut c);
+            let polled = self.ingress.poll(&mut self.rings, &self.limits, &mut now_ns, &self.conf.clock, &mut c, &mut clk);
             self.rings.publish();
             self.conf.maybe_publish(now, &mut last_publish, &c);
             match polled {
@@ -194,6 +206,7 @@ impl RxWorker {
             last_rx_tsc: last_rx,
             loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
             queued: 0,
+            cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
         }
     }
 }

@@ -4,10 +4,11 @@
 //! then drains its queues.
 
 use super::egress::Egress;
-use super::handoff::{detach, RingSource};
+use super::handoff::{arrival_ns, detach, RingSource};
 use super::worker::{allocations, LoopConf, Outcome};
 use crate::dpdk::spsc::Batch;
-use crate::dpdk::time::tsc;
+use crate::dpdk::time::{thread_cpu_ns, tsc};
+use crate::stats::stages::{Stage, StageClock};
 use crate::stats::{Counters, Reason};
 
 /// Everything one egress lcore needs.
@@ -20,13 +21,16 @@ pub struct TxWorker {
 impl TxWorker {
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
+        let mut clk = StageClock::default();
         let allocs_before = allocations();
+        let cpu_start = thread_cpu_ns();
         let start = tsc();
-        let (mut last_drain, mut last_publish) = (start, start);
+        let (mut last_drain, mut last_publish, mut last_handover) = (start, start, start);
         let mut batch = Batch::new();
         let burst = self.conf.burst;
         loop {
             let now = tsc();
+            clk.start(now);
             let now_ns = self.conf.clock.ns(now);
             // Checked before taking: a ring seen finished here has nothing left.
             let finished = self.rings.is_finished();
@@ -45,18 +49,21 @@ impl TxWorker {
                 for h in batch.drain() {
                     let meta = if h.with_meta { detach(&h.m) } else { None };
                     let out = h.port as usize;
-                    if self.egress.submit(h.m, meta.as_ref(), out, now_ns, &mut c).is_err() {
+                    let rx_ns = arrival_ns(h.rx_lo, now_ns);
+                    if self.egress.submit(h.m, meta.as_ref(), out, rx_ns, now_ns, &mut c).is_err() {
                         c.drop(out, Reason::NoRoute, 1);
                     }
                 }
             }
+            clk.lap(&mut c.stages, Stage::Ring, got as u64, tsc);
             let drain_due = now.wrapping_sub(last_drain) >= self.conf.tx_drain_tsc;
-            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c);
+            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c, &mut clk);
             if drain_due {
                 last_drain = now;
             }
             c.lcore.held = held;
             self.conf.maybe_publish(now, &mut last_publish, &c);
+            self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);
             if got == 0 && finished {
                 break;
             }
@@ -64,10 +71,17 @@ impl TxWorker {
                 self.conf.idle();
             }
         }
-        let queued = self.egress.finish(&self.conf.clock, self.conf.drain_tsc, &mut c);
+        let queued = self.egress.finish(self.conf.drain_tsc, &mut c);
         c.lcore.held = queued;
         let end = tsc();
         self.conf.stats.publish(&c);
-        Outcome { start_tsc: start, end_tsc: end, last_rx_tsc: 0, loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a), queued }
+        Outcome {
+            start_tsc: start,
+            end_tsc: end,
+            last_rx_tsc: 0,
+            loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
+            queued,
+            cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::stats::{Counters, SharedCounters};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use super::egress::Egress;
 pub use super::rtc::Worker;
 
 /// A port as a worker sees it.
@@ -99,6 +100,8 @@ pub struct LoopConf {
     pub idle_sleep_us: u64,
     /// After a stop, keep sending queued packets for at most this long.
     pub drain_tsc: u64,
+    /// How often an lcore with egress ports hands its latency histograms over.
+    pub histo_tsc: u64,
 }
 
 impl LoopConf {
@@ -118,6 +121,16 @@ impl LoopConf {
             *last = now;
         }
     }
+
+    /// Hand `egress`'s latency histograms over if the last hand-over is
+    /// older than the interval.
+    #[inline]
+    pub fn maybe_hand_over(&self, now: u64, last: &mut u64, egress: &mut Egress) {
+        if now.wrapping_sub(*last) >= self.histo_tsc {
+            egress.hand_over();
+            *last = now;
+        }
+    }
 }
 
 /// What the loop reports when it ends.
@@ -131,6 +144,8 @@ pub struct Outcome {
     pub loop_allocations: Option<u64>,
     /// Packets still in the schedulers at the end (0 after a full drain).
     pub queued: u64,
+    /// CPU time the loop used (ns; 0 if unknown): summed over lcores by [`Outcome::merge`].
+    pub cpu_ns: u64,
 }
 
 impl Outcome {
@@ -143,6 +158,7 @@ impl Outcome {
             o.last_rx_tsc = o.last_rx_tsc.max(x.last_rx_tsc);
             o.loop_allocations = o.loop_allocations.zip(x.loop_allocations).map(|(a, b)| a + b);
             o.queued += x.queued;
+            o.cpu_ns += x.cpu_ns;
         }
         o
     }

@@ -1,11 +1,14 @@
 //! Per-core counters. Each packet lcore keeps a plain [`Counters`] it alone
 //! writes, and publishes it into its own [`SharedCounters`] now and then with
 //! relaxed stores inside a sequence lock (no read-modify-write atomics, no
-//! locks on the writer's side). Readers sum the published copies of every
-//! lcore; each copy is one consistent moment of its lcore.
+//! locks: readers retry instead), so a reader always sees one consistent
+//! publication: one moment of its lcore. Readers sum the published copies
+//! of every lcore.
 
+use crate::classify::class::MAX_CLASSES;
 use super::reason::{Event, Reason, N_EVENTS, N_REASONS};
-use std::sync::atomic::{fence, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use super::stages::StageCounters;
+use std::sync::atomic::{fence, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 
 /// Most ports one pipeline may have.
 pub const MAX_PORTS: usize = 32;
@@ -19,11 +22,14 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     pub drops: [u64; N_REASONS],
     pub events: [u64; N_EVENTS],
+    /// Packets held for this egress port (deadline queue and TX buffer) at
+    /// the last publication: a gauge, not a counter.
+    pub queued: u64,
 }
 
 impl Default for PortCounters {
     fn default() -> Self {
-        PortCounters { rx: 0, rx_bytes: 0, tx: 0, tx_bytes: 0, drops: [0; N_REASONS], events: [0; N_EVENTS] }
+        PortCounters { rx: 0, rx_bytes: 0, tx: 0, tx_bytes: 0, drops: [0; N_REASONS], events: [0; N_EVENTS], queued: 0 }
     }
 }
 
@@ -43,6 +49,19 @@ impl PortCounters {
         for (a, b) in self.events.iter_mut().zip(o.events.iter()) {
             *a += b;
         }
+        self.queued += o.queued;
+    }
+
+    /// Field values in the order of [`Self::fields_mut`].
+    fn fields(&self) -> impl Iterator<Item = u64> + '_ {
+        [self.rx, self.rx_bytes, self.tx, self.tx_bytes, self.queued].into_iter().chain(self.drops.iter().copied()).chain(self.events.iter().copied())
+    }
+
+    fn fields_mut(&mut self) -> impl Iterator<Item = &mut u64> {
+        [&mut self.rx, &mut self.rx_bytes, &mut self.tx, &mut self.tx_bytes, &mut self.queued]
+            .into_iter()
+            .chain(self.drops.iter_mut())
+            .chain(self.events.iter_mut())
     }
 
     /// Packets newipd created (broadcast copies): they count in tx but not rx.
@@ -74,13 +93,22 @@ impl LcoreCounters {
         self.held += o.held;
     }
 
-    fn to_array(self) -> [u64; Self::FIELDS] {
+    fn fields(&self) -> [u64; Self::FIELDS] {
         [self.ring_enqueued, self.ring_dequeued, self.held]
     }
 
-    fn from_array(a: [u64; Self::FIELDS]) -> LcoreCounters {
-        LcoreCounters { ring_enqueued: a[0], ring_dequeued: a[1], held: a[2] }
+    fn fields_mut(&mut self) -> [&mut u64; Self::FIELDS] {
+        [&mut self.ring_enqueued, &mut self.ring_dequeued, &mut self.held]
     }
+}
+
+/// Counters of one traffic class (numbering and names: [`crate::classify::class`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClassCounters {
+    /// Packets the router sent towards an egress port in this class.
+    pub forwarded: u64,
+    /// Packets of this class handed to the NIC.
+    pub tx: u64,
 }
 
 /// All counters of one lcore (or, summed, of the whole process).
@@ -88,11 +116,18 @@ impl LcoreCounters {
 pub struct Counters {
     pub ports: [PortCounters; MAX_PORTS],
     pub lcore: LcoreCounters,
+    pub classes: [ClassCounters; MAX_CLASSES],
+    pub stages: StageCounters,
 }
 
 impl Default for Counters {
     fn default() -> Self {
-        Counters { ports: [PortCounters::default(); MAX_PORTS], lcore: LcoreCounters::default() }
+        Counters {
+            ports: [PortCounters::default(); MAX_PORTS],
+            lcore: LcoreCounters::default(),
+            classes: [ClassCounters::default(); MAX_CLASSES],
+            stages: StageCounters::default(),
+        }
     }
 }
 
@@ -127,11 +162,40 @@ impl Counters {
         }
     }
 
+    /// `n` packets of `class` forwarded (towards an egress queue).
+    #[inline(always)]
+    pub fn class_forwarded(&mut self, class: u8, n: u64) {
+        if let Some(k) = self.classes.get_mut(class as usize) {
+            k.forwarded += n;
+        }
+    }
+
+    /// `n` packets of `class` sent.
+    #[inline(always)]
+    pub fn class_tx(&mut self, class: u8, n: u64) {
+        if let Some(k) = self.classes.get_mut(class as usize) {
+            k.tx += n;
+        }
+    }
+
+    /// Set the queue depth gauge of `port`.
+    #[inline(always)]
+    pub fn set_queued(&mut self, port: usize, n: u64) {
+        if let Some(p) = self.ports.get_mut(port) {
+            p.queued = n;
+        }
+    }
+
     pub fn add(&mut self, o: &Counters) {
         for (a, b) in self.ports.iter_mut().zip(o.ports.iter()) {
             a.add(b);
         }
         self.lcore.add(&o.lcore);
+        for (a, b) in self.classes.iter_mut().zip(o.classes.iter()) {
+            a.forwarded += b.forwarded;
+            a.tx += b.tx;
+        }
+        self.stages.add(&o.stages);
     }
 
     /// Packets on rings between lcores: enqueued minus dequeued. Exact for the
@@ -140,6 +204,26 @@ impl Counters {
     /// (and even be negative), and the identity still holds with it.
     pub fn in_rings(&self) -> i64 {
         self.lcore.ring_enqueued as i64 - self.lcore.ring_dequeued as i64
+    }
+
+    /// Every field value in one fixed order (what [`SharedCounters`] stores).
+    fn fields(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ports
+            .iter()
+            .flat_map(|p| p.fields())
+            .chain(self.lcore.fields())
+            .chain(self.classes.iter().flat_map(|k| [k.forwarded, k.tx]))
+            .chain(self.stages.fields())
+    }
+
+    /// The fields of [`Self::fields`], writable, in the same order.
+    fn fields_mut(&mut self) -> impl Iterator<Item = &mut u64> {
+        self.ports
+            .iter_mut()
+            .flat_map(|p| p.fields_mut())
+            .chain(self.lcore.fields_mut())
+            .chain(self.classes.iter_mut().flat_map(|k| [&mut k.forwarded, &mut k.tx]))
+            .chain(self.stages.fields_mut())
     }
 
     pub fn total(&self) -> PortCounters {
@@ -151,88 +235,54 @@ impl Counters {
     }
 }
 
-const FIELDS: usize = 4 + N_REASONS + N_EVENTS;
-const EV: usize = 4 + N_REASONS;
+/// Number of u64 fields in a [`Counters`].
+const FIELDS: usize = MAX_PORTS * (5 + N_REASONS + N_EVENTS) + LcoreCounters::FIELDS + MAX_CLASSES * 2 + 4 * super::stages::N_STAGES;
 
-/// The published copy of one lcore's counters.
+/// The published copy of one lcore's counters, behind a sequence number:
+/// odd while the owner writes, even when a copy is complete.
 pub struct SharedCounters {
-    /// Sequence lock: odd while the owner writes.
     seq: AtomicU64,
-    ports: [[AtomicU64; FIELDS]; MAX_PORTS],
-    lcore: [AtomicU64; LcoreCounters::FIELDS],
+    fields: Box<[AtomicU64]>,
 }
 
 impl Default for SharedCounters {
     fn default() -> Self {
-        SharedCounters {
-            seq: AtomicU64::new(0),
-            ports: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
-            lcore: std::array::from_fn(|_| AtomicU64::new(0)),
-        }
+        SharedCounters { seq: AtomicU64::new(0), fields: (0..FIELDS).map(|_| AtomicU64::new(0)).collect() }
     }
 }
 
 impl SharedCounters {
-    /// Publish (called only by the owning lcore): two sequence stores around
-    /// relaxed stores, so a reader never sees half of a publish.
+    /// Publish (called only by the owning lcore; never blocks).
     pub fn publish(&self, c: &Counters) {
         let s = self.seq.load(Relaxed);
         self.seq.store(s.wrapping_add(1), Relaxed);
         fence(Release);
-        self.store(c);
+        // for_each iterates the field chain internally (much faster than zip).
+        let mut dst = self.fields.iter();
+        c.fields().for_each(|v| {
+            if let Some(d) = dst.next() {
+                d.store(v, Relaxed);
+            }
+        });
         self.seq.store(s.wrapping_add(2), Release);
     }
 
-    fn store(&self, c: &Counters) {
-        for (d, s) in self.lcore.iter().zip(c.lcore.to_array()) {
-            d.store(s, Relaxed);
-        }
-        for (dst, src) in self.ports.iter().zip(c.ports.iter()) {
-            dst[0].store(src.rx, Relaxed);
-            dst[1].store(src.rx_bytes, Relaxed);
-            dst[2].store(src.tx, Relaxed);
-            dst[3].store(src.tx_bytes, Relaxed);
-            for (d, s) in dst[4..EV].iter().zip(src.drops.iter()) {
-                d.store(*s, Relaxed);
-            }
-            for (d, s) in dst[EV..].iter().zip(src.events.iter()) {
-                d.store(*s, Relaxed);
-            }
-        }
-    }
-
-    /// Read the last published values (one whole publish, never a mix).
+    /// Read the last complete publication (retries while the owner writes).
     pub fn snapshot(&self) -> Counters {
-        loop {
-            let before = self.seq.load(Acquire);
-            if before & 1 == 1 {
-                std::hint::spin_loop();
-                continue;
-            }
-            let c = self.load();
-            fence(Acquire);
-            if self.seq.load(Relaxed) == before {
-                return c;
-            }
-        }
-    }
-
-    fn load(&self) -> Counters {
         let mut c = Counters::default();
-        c.lcore = LcoreCounters::from_array(std::array::from_fn(|i| self.lcore[i].load(Relaxed)));
-        for (src, dst) in self.ports.iter().zip(c.ports.iter_mut()) {
-            dst.rx = src[0].load(Relaxed);
-            dst.rx_bytes = src[1].load(Relaxed);
-            dst.tx = src[2].load(Relaxed);
-            dst.tx_bytes = src[3].load(Relaxed);
-            for (d, s) in dst.drops.iter_mut().zip(src[4..EV].iter()) {
-                *d = s.load(Relaxed);
+        loop {
+            let s1 = self.seq.load(Acquire);
+            if s1 & 1 == 0 {
+                for (d, s) in c.fields_mut().zip(self.fields.iter()) {
+                    *d = s.load(Relaxed);
+                }
+                fence(Acquire);
+                if self.seq.load(Relaxed) == s1 {
+                    return c;
+                }
             }
-            for (d, s) in dst.events.iter_mut().zip(src[EV..].iter()) {
-                *d = s.load(Relaxed);
-            }
+            std::hint::spin_loop();
         }
-        c
     }
 }
 
@@ -273,22 +323,42 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_never_sees_half_a_publish() {
-        // The writer keeps rx == tx in every publish; a torn read would differ.
+    fn every_field_round_trips_in_order() {
+        let mut a = Counters::default();
+        for (i, f) in a.fields_mut().enumerate() {
+            *f = i as u64 + 1;
+        }
+        assert_eq!(a.fields().count(), FIELDS);
+        let s = SharedCounters::default();
+        s.publish(&a);
+        assert_eq!(s.snapshot(), a);
+    }
+
+    #[test]
+    fn a_reader_never_sees_half_a_publication() {
+        // The writer keeps rx == tx in every publication; a torn read would differ.
         let s = std::sync::Arc::new(SharedCounters::default());
         let w = std::sync::Arc::clone(&s);
-        let t = std::thread::spawn(move || {
+        let writer = std::thread::spawn(move || {
             let mut c = Counters::default();
             for i in 0..20_000u64 {
                 c.ports[0].rx = i;
                 c.ports[MAX_PORTS - 1].tx = i;
+                c.stages.clocks[3] = i;
+                c.lcore.held = i;
                 w.publish(&c);
             }
         });
-        for _ in 0..20_000 {
+        let mut last = 0;
+        while !writer.is_finished() {
             let c = s.snapshot();
             assert_eq!(c.ports[0].rx, c.ports[MAX_PORTS - 1].tx);
+            assert_eq!(c.ports[0].rx, c.stages.clocks[3]);
+            assert_eq!(c.ports[0].rx, c.lcore.held);
+            assert!(c.ports[0].rx >= last, "went backwards");
+            last = c.ports[0].rx;
         }
-        t.join().unwrap();
+        writer.join().unwrap();
+        assert_eq!(s.snapshot().ports[0].rx, 19_999);
     }
 }

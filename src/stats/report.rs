@@ -4,6 +4,7 @@
 
 use super::counters::Counters;
 use super::reason::{Event, Reason};
+use super::snapshot::{stage_snaps, write_tables, ClassSnap, StageSnap};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -61,6 +62,16 @@ pub struct Report {
     /// `None` when the program does not count allocations.
     #[serde(default)]
     pub packet_loop_heap_allocations: Option<u64>,
+    /// Per traffic class: packets and latency percentiles (filled by the run).
+    #[serde(default)]
+    pub classes: Vec<ClassSnap>,
+    /// Per packet loop stage: calls, packets, cycles (VPP `show runtime` style).
+    #[serde(default)]
+    pub stages: Vec<StageSnap>,
+    /// CPU seconds the packet lcore's loop used (less than `elapsed_s` when
+    /// other work preempted it); `tx` per CPU second is a load-independent rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet_lcore_cpu_s: Option<f64>,
 }
 
 impl Report {
@@ -121,6 +132,9 @@ impl Report {
             mbufs_in_use_end: 0,
             lcores: Vec::new(),
             packet_loop_heap_allocations: None,
+            classes: Vec::new(),
+            stages: stage_snaps(&c.stages),
+            packet_lcore_cpu_s: None,
         }
     }
 
@@ -156,6 +170,9 @@ impl Report {
             }
         }
         let _ = writeln!(s, "  rate: rx {:.3} Mpps, tx {:.3} Mpps", self.rx_mpps, self.tx_mpps);
+        if let Some(cpu) = self.packet_lcore_cpu_s.filter(|c| *c > 0.0) {
+            let _ = writeln!(s, "  packet lcore CPU: {:.3} s ({:.3} Mpps tx per CPU second)", cpu, self.tx as f64 / cpu / 1e6);
+        }
         let _ = writeln!(
             s,
             "  identity rx{} = tx + dropped + queued + in rings: {} = {} + {} + {} + {} {}",
@@ -177,6 +194,7 @@ impl Report {
         if let Some(n) = self.packet_loop_heap_allocations {
             let _ = writeln!(s, "  heap allocations in the packet loop: {n}");
         }
+        write_tables(&mut s, &self.classes, &self.stages);
         s
     }
 }

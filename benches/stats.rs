@@ -1,0 +1,43 @@
+//! What statistics cost the packet lcore, per operation: recording a run of
+//! packets into a latency histogram, publishing the counters (done every
+//! millisecond) and handing the histograms over (every 100 ms). Multiply by
+//! the rates to get the share of a core (docs/operating.md).
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use newipd::stats::histo::{ClassHistograms, HistoMailbox};
+use newipd::stats::{Counters, Reason, SharedCounters};
+
+fn stats(c: &mut Criterion) {
+    let mut g = c.benchmark_group("stats");
+    g.bench_function("histogram_record_n", |b| {
+        let mut h = ClassHistograms::default();
+        let mut v = 1_000u64;
+        b.iter(|| {
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            h.sojourn(1, black_box(v >> 44), 32);
+        })
+    });
+    g.bench_function("counters_publish", |b| {
+        let mut cnt = Counters::default();
+        cnt.rx(0, 64);
+        cnt.drop(1, Reason::NoRoute, 3);
+        let s = SharedCounters::default();
+        b.iter(|| s.publish(black_box(&cnt)))
+    });
+    g.bench_function("histogram_hand_over", |b| {
+        // Timed: the lcore's swap and post; untimed: the stats thread giving sets back.
+        let (mb, mut w) = HistoMailbox::new();
+        let mut total = ClassHistograms::default();
+        b.iter_batched(
+            || {
+                mb.collect(&mut total);
+            },
+            |_| w.hand_over(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stats);
+criterion_main!(benches);
