@@ -192,36 +192,64 @@ impl TxBuf {
         Some((n, t1))
     }
 
-    /// Per-class tx counts and latency of the first `sent` packets; runs of
-    /// equal values and class are recorded at once.
+    /// Per-class tx counts and latency of the first `sent` packets. Packets
+    /// of one class from one RX burst share a sojourn time, and contract
+    /// delays repeat: each distinct (class, value) is recorded once, with its
+    /// count (a mix interleaves classes, so runs alone would not group them).
     #[inline]
     fn record_sent(&self, sent: usize, with_e2e: bool, tx_ns: u64, c: &mut Counters, hist: &mut HistoWriter) {
         let h = hist.rec();
-        let mut i = 0;
-        while i < sent {
-            let s = self.stamp[i];
-            let mut j = i + 1;
-            while j < sent && self.stamp[j].rx_ns == s.rx_ns && self.stamp[j].class == s.class {
-                j += 1;
-            }
-            c.class_tx(s.class, (j - i) as u64);
-            h.sojourn(s.class, tx_ns.saturating_sub(s.rx_ns), (j - i) as u64);
-            i = j;
+        let mut t = Tally::default();
+        for s in &self.stamp[..sent] {
+            c.class_tx(s.class, 1);
+            t.add(s.class, tx_ns.saturating_sub(s.rx_ns), |k, v, n| h.sojourn(k, v, n));
         }
+        t.flush(|k, v, n| h.sojourn(k, v, n));
         if with_e2e {
-            let mut i = 0;
-            while i < sent {
-                let (class, e) = (self.stamp[i].class, self.e2e[i]);
-                let mut j = i + 1;
-                while j < sent && self.e2e[j] == e && self.stamp[j].class == class {
-                    j += 1;
-                }
+            for (s, &e) in self.stamp[..sent].iter().zip(&self.e2e[..sent]) {
                 if e != NO_E2E {
-                    h.e2e(class, e, (j - i) as u64);
+                    t.add(s.class, e, |k, v, n| h.e2e(k, v, n));
                 }
-                i = j;
             }
+            t.flush(|k, v, n| h.e2e(k, v, n));
         }
+    }
+}
+
+/// Up to [`TALLY`] distinct (class, value) pairs with their counts, so one
+/// histogram record serves every packet sharing them.
+#[derive(Default)]
+struct Tally {
+    len: usize,
+    keys: [(u8, u64); TALLY],
+    counts: [u64; TALLY],
+}
+
+const TALLY: usize = 8;
+
+impl Tally {
+    /// Count one (class, value); when full, record everything first.
+    #[inline(always)]
+    fn add(&mut self, class: u8, value: u64, mut record: impl FnMut(u8, u64, u64)) {
+        if let Some(i) = self.keys[..self.len].iter().position(|&k| k == (class, value)) {
+            self.counts[i] += 1;
+            return;
+        }
+        if self.len == TALLY {
+            self.flush(&mut record);
+        }
+        self.keys[self.len] = (class, value);
+        self.counts[self.len] = 1;
+        self.len += 1;
+    }
+
+    /// Record every pair and start again.
+    #[inline(always)]
+    fn flush(&mut self, mut record: impl FnMut(u8, u64, u64)) {
+        for (&(k, v), &n) in self.keys[..self.len].iter().zip(&self.counts[..self.len]) {
+            record(k, v, n);
+        }
+        self.len = 0;
     }
 }
 
@@ -296,6 +324,11 @@ impl Egress {
         let Some(Some(o)) = self.ports.get_mut(out) else { return Err(m) };
         let len = m.len() as u32;
         let eligible = meta.map_or(0, |m| m.eligible_ns);
+        if eligible <= now_ns && o.sched.has_due(now_ns) {
+            // What the scheduler would send now goes first (into the same TX
+            // burst); then, if it is all gone, this packet need not queue.
+            o.release(now_ns, self.burst, c, &mut self.lat);
+        }
         if o.sched.try_bypass_with(eligible, len, now_ns) {
             if o.buf.burst.len() >= self.burst {
                 o.buf.flush(&o.op, now_ns, c, &mut self.lat);
@@ -379,5 +412,38 @@ impl Egress {
         }
         self.lat.hist.finish();
         self.ports.iter().flatten().map(|o| o.sched.len() as u64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every packet is counted once, under its own (class, value), and
+        /// no pair is recorded twice between two flushes unless the tally
+        /// overflowed.
+        #[test]
+        fn tally_counts_every_pair_exactly(items in proptest::collection::vec((0u8..4, 0u64..6), 0..64)) {
+            let mut t = Tally::default();
+            let mut got: Vec<(u8, u64, u64)> = Vec::new();
+            for &(k, v) in &items {
+                t.add(k, v, |k, v, n| got.push((k, v, n)));
+            }
+            t.flush(|k, v, n| got.push((k, v, n)));
+            let mut want = std::collections::BTreeMap::new();
+            for &(k, v) in &items {
+                *want.entry((k, v)).or_insert(0u64) += 1;
+            }
+            let mut summed = std::collections::BTreeMap::new();
+            for &(k, v, n) in &got {
+                *summed.entry((k, v)).or_insert(0u64) += n;
+            }
+            prop_assert_eq!(summed, want.clone());
+            if want.len() <= super::TALLY {
+                prop_assert_eq!(got.len(), want.len(), "one record per distinct pair");
+            }
+        }
     }
 }

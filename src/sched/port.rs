@@ -206,6 +206,13 @@ impl<P: Schedulable> PortSched<P> {
         self.queued_bytes
     }
 
+    /// Is something ready to send at `now`, or a held packet due?
+    /// ([`dequeue`](Self::dequeue) would move or send it.)
+    #[inline(always)]
+    pub fn has_due(&self, now: u64) -> bool {
+        !self.ready.is_empty() || self.hold.peek_key().is_some_and(|k| k <= now)
+    }
+
     /// Can `p` skip the queue and go straight to the TX buffer? Only when it
     /// is eligible now, nothing is ready to send, no held packet has become
     /// eligible (the test [`dequeue`](Self::dequeue) uses), and the shaper
@@ -219,7 +226,7 @@ impl<P: Schedulable> PortSched<P> {
     /// [`try_bypass`](Self::try_bypass) from the two numbers it needs.
     #[inline(always)]
     pub fn try_bypass_with(&mut self, eligible_ns: u64, frame_len: u32, now: u64) -> bool {
-        if eligible_ns > now || !self.ready.is_empty() || self.hold.peek_key().is_some_and(|k| k <= now) {
+        if eligible_ns > now || self.has_due(now) {
             return false;
         }
         match &mut self.shaper {
