@@ -68,7 +68,7 @@ pub struct Report {
     /// Per packet loop stage: calls, packets, cycles (VPP `show runtime` style).
     #[serde(default)]
     pub stages: Vec<StageSnap>,
-    /// CPU seconds the packet lcore's loop used (less than `elapsed_s` when
+    /// CPU seconds the packet lcores' loops used, summed (less than `elapsed_s` per lcore when
     /// other work preempted it); `tx` per CPU second is a load-independent rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packet_lcore_cpu_s: Option<f64>,
@@ -171,7 +171,7 @@ impl Report {
         }
         let _ = writeln!(s, "  rate: rx {:.3} Mpps, tx {:.3} Mpps", self.rx_mpps, self.tx_mpps);
         if let Some(cpu) = self.packet_lcore_cpu_s.filter(|c| *c > 0.0) {
-            let _ = writeln!(s, "  packet lcore CPU: {:.3} s ({:.3} Mpps tx per CPU second)", cpu, self.tx as f64 / cpu / 1e6);
+            let _ = writeln!(s, "  packet lcore CPU: {:.3} s, all packet lcores ({:.3} Mpps tx per CPU second)", cpu, self.tx as f64 / cpu / 1e6);
         }
         let _ = writeln!(
             s,
