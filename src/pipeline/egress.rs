@@ -9,7 +9,7 @@
 //! lcore's histograms, the per-port queue depth gauges, and the `queue` and
 //! `tx` stage clocks.
 
-use super::router::{experienced_ns, on_transmit, TxMeta};
+use super::router::{on_transmit_reporting, TxMeta, NO_E2E};
 use super::worker::{Clock, WorkerPort};
 use crate::classify::class::BEST_EFFORT;
 use crate::dpdk::mbuf::{Burst, Mbuf};
@@ -87,8 +87,6 @@ impl Stamp {
     }
 }
 
-/// No end-to-end delay: the packet carries no contract that reports one.
-const NO_E2E: u64 = u64::MAX;
 
 /// The latency side of an lcore's egress: its histograms (handed over to
 /// the stats thread) and the clock that turns TSC into ns.
@@ -157,11 +155,11 @@ impl TxBuf {
             let (meta, stamp, e2e) = (&self.meta, &mut self.stamp, &mut self.e2e);
             let on_time = &mut self.on_time;
             let mut kept = 0;
-            self.burst.retain_mut(|i, m| match on_transmit(m.data_mut(), &meta[i], now_ns, port.link_delay_ns, on_time) {
-                Ok(()) => {
+            self.burst.retain_mut(|i, m| match on_transmit_reporting(m.data_mut(), &meta[i], now_ns, port.link_delay_ns, on_time) {
+                Ok(reported) => {
                     // Keep the stamps aligned with the packets kept.
                     stamp[kept] = stamp[i];
-                    e2e[kept] = experienced_ns(m.data(), &meta[i]).unwrap_or(NO_E2E);
+                    e2e[kept] = reported;
                     kept += 1;
                     true
                 }
@@ -221,6 +219,8 @@ impl TxBuf {
 #[derive(Default)]
 struct Tally {
     len: usize,
+    /// The pair counted last.
+    last: usize,
     keys: [(u8, u64); TALLY],
     counts: [u64; TALLY],
 }
@@ -231,15 +231,23 @@ impl Tally {
     /// Count one (class, value); when full, record everything first.
     #[inline(always)]
     fn add(&mut self, class: u8, value: u64, mut record: impl FnMut(u8, u64, u64)) {
-        if let Some(i) = self.keys[..self.len].iter().position(|&k| k == (class, value)) {
+        let key = (class, value);
+        // Neighbours mostly share class and value: try the last pair first.
+        if self.len > 0 && self.keys[self.last] == key {
+            self.counts[self.last] += 1;
+            return;
+        }
+        if let Some(i) = self.keys[..self.len].iter().position(|&k| k == key) {
             self.counts[i] += 1;
+            self.last = i;
             return;
         }
         if self.len == TALLY {
             self.flush(&mut record);
         }
-        self.keys[self.len] = (class, value);
+        self.keys[self.len] = key;
         self.counts[self.len] = 1;
+        self.last = self.len;
         self.len += 1;
     }
 
@@ -250,6 +258,7 @@ impl Tally {
             record(k, v, n);
         }
         self.len = 0;
+        self.last = 0;
     }
 }
 

@@ -541,13 +541,22 @@ fn refusal(r: Refusal) -> Reason {
 /// (unless late_ok). Leaves the frame untouched when refusing.
 #[inline]
 pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32, on_time: &mut OnTimePort) -> Result<(), Reason> {
+    on_transmit_reporting(frame, meta, now_ns, link_delay_ns, on_time).map(|_| ())
+}
+
+/// [`on_transmit`], also giving the end-to-end delay the contract reports
+/// after the update (what [`experienced_ns`] would read back, in ns; `NO_E2E`
+/// without such a contract), so the statistics need not read the frame again.
+#[inline]
+pub fn on_transmit_reporting(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32, on_time: &mut OnTimePort) -> Result<u64, Reason> {
     if !meta.has_updates() {
-        return Ok(());
+        return Ok(NO_E2E);
     }
     if now_ns > meta.deadline_ns && !meta.late_ok {
         return Err(meta.late_reason());
     }
-    let Some(buf) = frame.get_mut(meta.l3 as usize..) else { return Ok(()) };
+    let Some(buf) = frame.get_mut(meta.l3 as usize..) else { return Ok(NO_E2E) };
+
     let local = now_ns.saturating_sub(meta.rx_ns);
     let mut delay_exp = None;
     if meta.max_delay != 0 {
@@ -579,15 +588,23 @@ pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: 
         let add = local.saturating_add(link_delay_ns as u64).min(u32::MAX as u64) as u32;
         contract::plbf_on_transmit(buf, meta.plbf as usize, add);
     }
-    Ok(())
+    Ok(reported_ns(buf, meta).unwrap_or(NO_E2E))
 }
+
+/// No end-to-end delay: the packet carries no contract that reports one.
+pub const NO_E2E: u64 = u64::MAX;
 
 /// [stats] The end-to-end delay a packet's contract reports (ns), read after
 /// [`on_transmit`] wrote it: precise LBF (ns), else LBF (0.1 ms), else
 /// max-delay (ms). None without such a contract.
 #[inline]
 pub fn experienced_ns(frame: &[u8], meta: &TxMeta) -> Option<u64> {
-    let buf = frame.get(meta.l3 as usize..)?;
+    reported_ns(frame.get(meta.l3 as usize..)?, meta)
+}
+
+/// [`experienced_ns`] of `buf`, which starts at the network header.
+#[inline(always)]
+fn reported_ns(buf: &[u8], meta: &TxMeta) -> Option<u64> {
     if meta.plbf != 0 {
         return fields::<4>(buf, meta.plbf as usize + 8).map(|b| u32::from_be_bytes(*b) as u64);
     }
@@ -648,7 +665,9 @@ pub fn fuzz_one(data: &[u8]) {
             let mut on_time = OnTimePort::default();
             for t in [0, 10_000, 10_000_000_000] {
                 let mut f = frame;
-                let _ = on_transmit(&mut f[..n], &meta, ctx.now_ns + t, 500, &mut on_time);
+                if let Ok(e2e) = on_transmit_reporting(&mut f[..n], &meta, ctx.now_ns + t, 500, &mut on_time) {
+                    assert_eq!(e2e, experienced_ns(&f[..n], &meta).unwrap_or(NO_E2E), "the reported delay is what the frame says");
+                }
             }
         }
         Verdict::Drop(_) => assert_eq!(&frame[..n], &before[..n], "a dropped frame was modified"),

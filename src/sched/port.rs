@@ -210,7 +210,7 @@ impl<P: Schedulable> PortSched<P> {
     /// ([`dequeue`](Self::dequeue) would move or send it.)
     #[inline(always)]
     pub fn has_due(&self, now: u64) -> bool {
-        !self.ready.is_empty() || self.hold.peek_key().is_some_and(|k| k <= now)
+        !self.ready.is_empty() || (!self.hold.is_empty() && self.hold.peek_key().is_some_and(|k| k <= now))
     }
 
     /// Can `p` skip the queue and go straight to the TX buffer? Only when it
