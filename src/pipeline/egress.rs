@@ -198,11 +198,15 @@ impl TxBuf {
     fn record_sent(&self, sent: usize, with_e2e: bool, tx_ns: u64, c: &mut Counters, hist: &mut HistoWriter) {
         let h = hist.rec();
         let mut t = Tally::default();
+        // Per-class tx counts ride on the sojourn tally (every sent packet has one).
+        let mut sojourn = |k: u8, v: u64, n: u64| {
+            c.class_tx(k, n);
+            h.sojourn(k, v, n);
+        };
         for s in &self.stamp[..sent] {
-            c.class_tx(s.class, 1);
-            t.add(s.class, tx_ns.saturating_sub(s.rx_ns), |k, v, n| h.sojourn(k, v, n));
+            t.add(s.class, tx_ns.saturating_sub(s.rx_ns), &mut sojourn);
         }
-        t.flush(|k, v, n| h.sojourn(k, v, n));
+        t.flush(&mut sojourn);
         if with_e2e {
             for (s, &e) in self.stamp[..sent].iter().zip(&self.e2e[..sent]) {
                 if e != NO_E2E {
