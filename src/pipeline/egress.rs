@@ -219,50 +219,67 @@ impl TxBuf {
 }
 
 /// Up to [`TALLY`] distinct (class, value) pairs with their counts, so one
-/// histogram record serves every packet sharing them.
+/// histogram record serves every packet sharing them. The current run of
+/// equal pairs is counted in `run` (a register in the loop), and only folded
+/// into the table when the pair changes.
 #[derive(Default)]
 struct Tally {
     len: usize,
-    /// The pair counted last.
-    last: usize,
     keys: [(u8, u64); TALLY],
     counts: [u64; TALLY],
+    run: u64,
+    run_key: (u8, u64),
 }
 
 const TALLY: usize = 8;
 
 impl Tally {
-    /// Count one (class, value); when full, record everything first.
+    /// Count one (class, value); when the table is full, record it first.
     #[inline(always)]
     fn add(&mut self, class: u8, value: u64, mut record: impl FnMut(u8, u64, u64)) {
         let key = (class, value);
-        // Neighbours mostly share class and value: try the last pair first.
-        if self.len > 0 && self.keys[self.last] == key {
-            self.counts[self.last] += 1;
+        if self.run > 0 && self.run_key == key {
+            self.run += 1;
             return;
         }
+        self.fold(&mut record);
+        self.run_key = key;
+        self.run = 1;
+    }
+
+    /// Move the current run into the table.
+    #[inline(always)]
+    fn fold(&mut self, mut record: impl FnMut(u8, u64, u64)) {
+        if self.run == 0 {
+            return;
+        }
+        let key = self.run_key;
         if let Some(i) = self.keys[..self.len].iter().position(|&k| k == key) {
-            self.counts[i] += 1;
-            self.last = i;
-            return;
+            self.counts[i] += self.run;
+        } else {
+            if self.len == TALLY {
+                self.record_all(&mut record);
+            }
+            self.keys[self.len] = key;
+            self.counts[self.len] = self.run;
+            self.len += 1;
         }
-        if self.len == TALLY {
-            self.flush(&mut record);
-        }
-        self.keys[self.len] = key;
-        self.counts[self.len] = 1;
-        self.last = self.len;
-        self.len += 1;
+        self.run = 0;
     }
 
     /// Record every pair and start again.
     #[inline(always)]
     fn flush(&mut self, mut record: impl FnMut(u8, u64, u64)) {
+        self.fold(&mut record);
+        self.record_all(&mut record);
+    }
+
+    #[inline(always)]
+    fn record_all(&mut self, mut record: impl FnMut(u8, u64, u64)) {
         for (&(k, v), &n) in self.keys[..self.len].iter().zip(&self.counts[..self.len]) {
             record(k, v, n);
         }
         self.len = 0;
-        self.last = 0;
     }
 }
 
