@@ -8,11 +8,10 @@
 
 mod common;
 use common::*;
-use newipd::gen::pcap;
 use newipd::packet::build::{udp4, udp6, Udp4, Udp6};
 use newipd::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
 use newipd::packet::newip::{self as nip, qual, Chunk, OnTime};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FRAME: usize = 1000;
 
@@ -25,19 +24,7 @@ fn shipped(name: &str) -> String {
 /// returns the frames sent on `wan` and the report, after the checks every
 /// run must pass.
 fn run_case(name: &str, pipeline: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
-    let dir: PathBuf = tmpdir(name);
-    let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
-    pcap::write(&dir.join("in.pcap"), &input).unwrap();
-    let a = format!("lan=net_pcap0,rx_pcap={}", dir.join("in.pcap").display());
-    let b = format!("wan=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
-    let (out, report) = run(&dir, pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
-    assert!(out.status.success(), "{}", show(&out));
-    let r = report.unwrap();
-    assert_eq!(r["identity_holds"], true, "{r}");
-    assert_eq!(r["queued"].as_u64(), Some(0));
-    assert_eq!(r["packet_loop_heap_allocations"], 0);
-    assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
-    (pcap::read(&dir.join("out.pcap")).unwrap(), r)
+    run_pcap_case(name, pipeline, "lan", "wan", frames)
 }
 
 fn event(r: &serde_json::Value, name: &str) -> u64 {

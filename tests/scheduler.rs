@@ -4,7 +4,6 @@
 
 mod common;
 use common::*;
-use newipd::gen::pcap;
 use newipd::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
 use newipd::packet::newip::{self as nip, PreciseLbf};
 
@@ -61,20 +60,8 @@ fn tag(f: &[u8]) -> u16 {
 }
 
 fn run_case(name: &str, text: &str, frames: &[Vec<u8>]) -> (Vec<u16>, serde_json::Value) {
-    let dir = tmpdir(name);
-    let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
-    pcap::write(&dir.join("in.pcap"), &input).unwrap();
-    let a = format!("in=net_pcap0,rx_pcap={}", dir.join("in.pcap").display());
-    let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
-    let (out, report) = run(&dir, text, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
-    assert!(out.status.success(), "{}", show(&out));
-    let r = report.unwrap();
-    assert_eq!(r["identity_holds"], true, "{r}");
-    assert_eq!(r["queued"].as_u64(), Some(0));
-    assert_eq!(r["packet_loop_heap_allocations"], 0);
-    assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
-    let got = pcap::read(&dir.join("out.pcap")).unwrap().iter().map(|f| tag(f)).collect();
-    (got, r)
+    let (out, r) = run_pcap_case(name, text, "in", "out", frames);
+    (out.iter().map(|f| tag(f)).collect(), r)
 }
 
 /// Frames the shaper's initial burst (two 1514-byte frames' worth) lets

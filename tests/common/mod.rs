@@ -29,6 +29,26 @@ pub fn eal(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// Replay `frames` from a pcap into port `in_port` of `pipeline`, capture what
+/// leaves `out_port`, stop once idle; assert what every such run must hold
+/// (exit 0, the identity, nothing queued, no heap allocation in the packet
+/// loop, no mbuf leak) and return the frames sent and the report.
+pub fn run_pcap_case(name: &str, pipeline: &str, in_port: &str, out_port: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
+    let dir = tmpdir(name);
+    let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
+    newipd::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
+    let a = format!("{in_port}=net_pcap0,rx_pcap={}", dir.join("in.pcap").display());
+    let b = format!("{out_port}=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
+    let (out, report) = run(&dir, pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
+    assert!(out.status.success(), "{}", show(&out));
+    let r = report.unwrap();
+    assert_eq!(r["identity_holds"], true, "{r}");
+    assert_eq!(r["queued"].as_u64(), Some(0));
+    assert_eq!(r["packet_loop_heap_allocations"], 0);
+    assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
+    (newipd::gen::pcap::read(&dir.join("out.pcap")).unwrap(), r)
+}
+
 /// Run `newipd run` on `pipeline` (written into `dir`) with extra flags; returns
 /// the process output and the parsed JSON report (if it wrote one).
 pub fn run(dir: &Path, pipeline: &str, flags: &[&str]) -> (Output, Option<serde_json::Value>) {
