@@ -38,6 +38,11 @@ pub struct BucketQueue<T> {
     free: u32,
     len: usize,
     bits: Bitmap3,
+    /// Absolute bucket number of the earliest non-empty bucket (when not empty).
+    first: u64,
+    /// Key of the head of that bucket (`u64::MAX` when empty): `peek_key`
+    /// and `pop` read these instead of searching the bitmap.
+    first_key: u64,
 }
 
 impl<T> BucketQueue<T> {
@@ -59,6 +64,8 @@ impl<T> BucketQueue<T> {
             free: 0,
             len: 0,
             bits: Bitmap3::new(nb),
+            first: 0,
+            first_key: u64::MAX,
         }
     }
 
@@ -92,7 +99,10 @@ impl<T> BucketQueue<T> {
     /// anchored to the clock). Gives the item back when the queue is full.
     #[inline]
     pub fn push(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
-        let (slot, n) = self.take_node(key, item, now)?;
+        let (b, slot, n) = self.take_node(key, item, now)?;
+        if self.len == 1 || b < self.first {
+            (self.first, self.first_key) = (b, key);
+        }
         let t = self.tail[slot];
         self.nodes[n as usize].prev = t;
         if t == NIL {
@@ -107,7 +117,10 @@ impl<T> BucketQueue<T> {
 
     /// Put an item back at the head of its bucket (a packet the shaper held back).
     pub fn push_front(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
-        let (slot, n) = self.take_node(key, item, now)?;
+        let (b, slot, n) = self.take_node(key, item, now)?;
+        if self.len == 1 || b <= self.first {
+            (self.first, self.first_key) = (b, key);
+        }
         let h = self.head[slot];
         self.nodes[n as usize].next = h;
         if h == NIL {
@@ -120,9 +133,10 @@ impl<T> BucketQueue<T> {
         Ok(())
     }
 
-    /// Take a free node for `item` (unlinked) and pick its bucket slot.
+    /// Take a free node for `item` (unlinked) and pick its bucket (absolute
+    /// number and slot).
     #[inline(always)]
-    fn take_node(&mut self, key: u64, item: T, now: u64) -> Result<(usize, u32), T> {
+    fn take_node(&mut self, key: u64, item: T, now: u64) -> Result<(u64, usize, u32), T> {
         if self.free == NIL {
             return Err(item);
         }
@@ -136,7 +150,7 @@ impl<T> BucketQueue<T> {
         self.nodes[ni] = Node { key, next: NIL, prev: NIL };
         self.items[ni] = Some(item);
         self.len += 1;
-        Ok((self.slot_of_bucket(b), n))
+        Ok((b, self.slot_of_bucket(b), n))
     }
 
     /// Absolute bucket number of the first non-empty bucket.
@@ -148,21 +162,28 @@ impl<T> BucketQueue<T> {
     }
 
     /// The key at the head of the earliest bucket.
-    #[inline]
+    #[inline(always)]
     pub fn peek_key(&self) -> Option<u64> {
-        let s = self.bits.next_circular(self.slot_of_bucket(self.base))?;
-        Some(self.nodes[self.head[s] as usize].key)
+        (self.len > 0).then_some(self.first_key)
     }
 
     /// Remove the head of the earliest bucket; `now` lets the range move on.
     #[inline]
     pub fn pop(&mut self, now: u64) -> Option<(u64, T)> {
-        let b = self.earliest_bucket()?;
+        if self.len == 0 {
+            return None;
+        }
+        let b = self.first;
         // Move the range up to the earliest item, but never past the clock.
         self.base = self.base.max(b.min(now >> self.shift));
         let slot = self.slot_of_bucket(b);
         let n = self.head[slot];
-        Some(self.unlink(slot, n))
+        let out = self.unlink(slot, n);
+        match self.head[slot] {
+            NIL => self.find_first(),
+            h => self.first_key = self.nodes[h as usize].key,
+        }
+        Some(out)
     }
 
     /// Remove the newest item of the latest bucket (capacity drops).
@@ -171,7 +192,20 @@ impl<T> BucketQueue<T> {
         let last = self.slot_of_bucket(self.base + self.mask);
         let slot = self.bits.prev_circular(last)?;
         let n = self.tail[slot];
-        Some(self.unlink(slot, n))
+        let out = self.unlink(slot, n);
+        self.find_first();
+        Some(out)
+    }
+
+    /// Search the bitmap for the earliest bucket and its head's key.
+    fn find_first(&mut self) {
+        match self.earliest_bucket() {
+            Some(b) => {
+                self.first = b;
+                self.first_key = self.nodes[self.head[self.slot_of_bucket(b)] as usize].key;
+            }
+            None => self.first_key = u64::MAX,
+        }
     }
 
     fn unlink(&mut self, slot: usize, n: u32) -> (u64, T) {
@@ -254,18 +288,23 @@ mod tests {
         assert_eq!(q.pop(1_000_001).unwrap().1, 'f');
     }
 
-    // Reference model: a sorted list by (bucket, insertion order), with the
-    // same clamping rule for the range.
+    // Reference model: a sorted list by (bucket, order), with the same
+    // clamping rule for the range. `order` is the insertion sequence for
+    // push, and decreasing negative numbers for push_front (ahead of
+    // everything already in the bucket).
     proptest! {
         #[test]
-        fn matches_sorted_list_model(ops in proptest::collection::vec((0u8..4, 0u64..3000), 1..400)) {
+        fn matches_sorted_list_model(ops in proptest::collection::vec((0u8..5, 0u64..3000), 1..400)) {
             let shift = 3;
             let nb = 64u64;
             let mut q = BucketQueue::new(64, nb as usize, shift);
             let mut now = 0u64;
             let mut seq = 0u64;
-            let mut model: Vec<(u64, u64, u64)> = Vec::new(); // (key, seq, bucket)
+            let mut front = 0i64;
+            // (key, item, bucket, order)
+            let mut model: Vec<(u64, u64, u64, i64)> = Vec::new();
             let mut base = 0u64;
+            let sort = |m: &mut Vec<(u64, u64, u64, i64)>| m.sort_by_key(|e| (e.2, e.3));
             for (op, x) in ops {
                 match op {
                     0 | 1 => {
@@ -273,26 +312,43 @@ mod tests {
                         if model.is_empty() { base = base.max(now >> shift); }
                         let b = (key >> shift).clamp(base, base + nb - 1);
                         match q.push(key, seq, now) {
-                            Ok(()) => model.push((key, seq, b)),
+                            Ok(()) => model.push((key, seq, b, seq as i64)),
                             Err(s) => { prop_assert_eq!(s, seq); prop_assert_eq!(model.len(), 64); }
                         }
                         seq += 1;
                     }
                     2 => {
-                        model.sort_by_key(|m| (m.2, m.1));
+                        sort(&mut model);
                         let want = if model.is_empty() { None } else { Some(model.remove(0)) };
                         if let Some(w) = want { base = base.max(w.2.min(now >> shift)); }
                         prop_assert_eq!(q.pop(now), want.map(|w| (w.0, w.1)));
                     }
-                    _ => {
+                    3 => {
                         now += x % 50;
-                        model.sort_by_key(|m| (m.2, m.1));
+                        sort(&mut model);
                         let want = model.pop();
                         prop_assert_eq!(q.pop_latest(), want.map(|w| (w.0, w.1)));
                     }
+                    _ => {
+                        // Take the head and put it back in front (what the
+                        // shaper does): it must come out first again.
+                        sort(&mut model);
+                        let got = q.pop(now);
+                        if model.is_empty() {
+                            prop_assert_eq!(got, None);
+                        } else {
+                            let w = model.remove(0);
+                            prop_assert_eq!(got, Some((w.0, w.1)));
+                            base = base.max(w.2.min(now >> shift));
+                            if model.is_empty() { base = base.max(now >> shift); }
+                            q.push_front(w.0, w.1, now).unwrap();
+                            front -= 1;
+                            model.push((w.0, w.1, (w.0 >> shift).clamp(base, base + nb - 1), front));
+                        }
+                    }
                 }
                 prop_assert_eq!(q.len(), model.len());
-                model.sort_by_key(|m| (m.2, m.1));
+                sort(&mut model);
                 prop_assert_eq!(q.peek_key(), model.first().map(|m| m.0));
             }
         }
