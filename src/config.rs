@@ -52,8 +52,6 @@ pub struct Settings {
     pub verify_ipv4_checksum: bool,
     /// Sleep this many µs after a poll round that found no packet (0 = pure polling).
     pub idle_sleep_us: u64,
-    /// Longest a partly filled TX burst waits before it is sent, in µs.
-    pub drain_us: u64,
     /// On stop, keep sending queued packets for at most this long, then drop
     /// the rest as `shutdown-drained`.
     pub shutdown_drain_ms: u64,
@@ -70,7 +68,6 @@ impl Default for Settings {
             mbuf_cache: 256,
             verify_ipv4_checksum: true,
             idle_sleep_us: 0,
-            drain_us: 100,
             shutdown_drain_ms: 1000,
             ring_size: 1024,
         }
@@ -342,9 +339,6 @@ impl Pipeline {
         let s = &f.settings;
         if s.burst == 0 || s.burst > crate::MAX_BURST {
             return err("settings.burst", format!("{} is outside 1..={}", s.burst, crate::MAX_BURST));
-        }
-        if s.drain_us == 0 || s.drain_us > 1_000_000 {
-            return err("settings.drain_us", format!("{} is outside 1..=1000000", s.drain_us));
         }
         if s.mbufs != 0 && s.mbufs < 512 {
             return err("settings.mbufs", format!("{} is too small: use 0 (automatic) or at least 512", s.mbufs));

@@ -95,87 +95,74 @@ pub struct Latency {
     pub clock: Clock,
 }
 
-/// One egress port's TX buffer: packets and what to write into each at send time.
+/// One egress port's TX buffer. A packet's transmit-time contract work
+/// (experienced delay, hops, on-time damper) is done as it enters, with the
+/// time of the poll round; the buffer is sent before that round ends (see
+/// [`Egress::service`]), so that time is its send time.
 struct TxBuf {
     burst: Burst,
-    meta: [TxMeta; MAX_BURST],
-    /// Some packet has transmit-time updates (else the fast path skips them).
-    updates: bool,
     /// The port's on-time (damper) state.
     on_time: OnTimePort,
     /// Per packet: arrival and class; end-to-end delay from its contract (or NO_E2E).
     stamp: [Stamp; MAX_BURST],
     e2e: [u64; MAX_BURST],
+    /// Some packet reports an end-to-end delay.
+    any_e2e: bool,
+    /// Frame bytes of the packets buffered.
+    bytes: u64,
 }
 
 impl TxBuf {
     fn new(sched: &SchedConfig) -> TxBuf {
         TxBuf {
             burst: Burst::new(),
-            meta: [TxMeta::NONE; MAX_BURST],
-            updates: false,
             on_time: OnTimePort::new(sched.on_time_bound_ns),
             stamp: [Stamp::default(); MAX_BURST],
             e2e: [NO_E2E; MAX_BURST],
+            any_e2e: false,
+            bytes: 0,
         }
     }
 
-    /// Queue a packet; `meta` is its transmit-time work, if it has any.
-    /// Metadata slots are only written once some packet in the burst needs
-    /// one, so contract-free traffic never touches them.
+    /// Take a packet for this round's TX burst and do its transmit-time
+    /// work (`meta`, if it has any) with `now_ns`, the round's time. Gives
+    /// it back when the buffer is full; a packet its contract refuses now
+    /// (late, a broken on-time contract) is freed and its drop reason
+    /// returned, for the caller to count.
     #[inline(always)]
-    fn push(&mut self, m: Mbuf, meta: Option<&TxMeta>, stamp: Stamp) -> Result<(), Mbuf> {
+    fn push(&mut self, mut m: Mbuf, meta: Option<&TxMeta>, stamp: Stamp, now_ns: u64, link_delay_ns: u32) -> Result<Option<Reason>, Mbuf> {
         let i = self.burst.len();
-        self.burst.push(m)?;
-        self.stamp[i] = stamp;
-        match meta {
-            Some(meta) => {
-                if !self.updates {
-                    self.meta[..i].fill(TxMeta::NONE);
-                    self.updates = true;
-                }
-                self.meta[i] = *meta;
-            }
-            None if self.updates => self.meta[i] = TxMeta::NONE,
-            None => {}
+        if i >= MAX_BURST {
+            return Err(m);
         }
-        Ok(())
+        let mut e2e = NO_E2E;
+        if let Some(meta) = meta {
+            match on_transmit_reporting(m.data_mut(), meta, now_ns, link_delay_ns, &mut self.on_time) {
+                Ok(reported) => e2e = reported,
+                Err(r) => return Ok(Some(r)),
+            }
+        }
+        let len = m.len() as u64;
+        self.burst.push(m)?;
+        self.bytes += len;
+        self.stamp[i] = stamp;
+        self.e2e[i] = e2e;
+        self.any_e2e |= e2e != NO_E2E;
+        Ok(None)
     }
 
-    /// Apply transmit-time updates, send; whatever the queue refuses is `tx-full`.
-    /// Returns the packets offered to the driver and the TSC right after
-    /// sending (the latency end point), if any were.
+    /// Send; whatever the queue refuses is `tx-full`. Returns the packets
+    /// offered to the driver and the TSC right after sending (the latency
+    /// end point), if any were.
     #[inline]
-    fn flush(&mut self, port: &WorkerPort, now_ns: u64, c: &mut Counters, lat: &mut Latency) -> Option<(u64, u64)> {
+    fn flush(&mut self, port: &WorkerPort, c: &mut Counters, lat: &mut Latency) -> Option<(u64, u64)> {
         if self.burst.is_empty() {
             return None;
         }
-        let with_e2e = self.updates;
-        if self.updates {
-            let (meta, stamp, e2e) = (&self.meta, &mut self.stamp, &mut self.e2e);
-            let on_time = &mut self.on_time;
-            let mut kept = 0;
-            self.burst.retain_mut(|i, m| match on_transmit_reporting(m.data_mut(), &meta[i], now_ns, port.link_delay_ns, on_time) {
-                Ok(reported) => {
-                    // Keep the stamps aligned with the packets kept.
-                    stamp[kept] = stamp[i];
-                    e2e[kept] = reported;
-                    kept += 1;
-                    true
-                }
-                Err(r) => {
-                    c.drop(port.index, r, 1);
-                    false
-                }
-            });
-            self.updates = false;
-            c.event(port.index, Event::OnTimeDowngraded, self.on_time.take_downgraded());
-        }
+        c.event(port.index, Event::OnTimeDowngraded, self.on_time.take_downgraded());
+        let with_e2e = std::mem::take(&mut self.any_e2e);
         let n = self.burst.len() as u64;
-        if n == 0 {
-            return None;
-        }
-        let bytes: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
+        let bytes = std::mem::take(&mut self.bytes);
         let sent = self.burst.tx(port.id.0, port.txq) as u64;
         if sent == n {
             c.tx(port.index, n, bytes);
@@ -299,29 +286,42 @@ impl Out {
         loop {
             let room = burst.saturating_sub(buf.burst.len());
             if room == 0 {
-                buf.flush(op, now_ns, c, lat);
+                buf.flush(op, c, lat);
                 continue;
             }
             // `room` places are free, so a refused push cannot happen; if it ever
             // did, the packet is still counted (and freed) as tx-full.
+            // Contract refusals at transmit are counted after the dequeue.
             let mut refused = 0;
+            let mut why = [Reason::TxFull; MAX_BURST];
+            let mut nwhy = 0;
             let n = sched.dequeue(
                 now_ns,
                 room,
                 |q| {
                     let meta = q.meta;
                     let stamp = Stamp { rx_ns: meta.rx_ns, class: meta.class };
-                    if buf.push(q.m, meta.has_updates().then_some(&meta), stamp).is_err() {
-                        refused += 1;
+                    match buf.push(q.m, meta.has_updates().then_some(&meta), stamp, now_ns, op.link_delay_ns) {
+                        Ok(None) => {}
+                        Ok(Some(r)) => {
+                            if let Some(w) = why.get_mut(nwhy) {
+                                *w = r;
+                                nwhy += 1;
+                            }
+                        }
+                        Err(_) => refused += 1,
                     }
                 },
                 |_, r| c.drop(op.index, r, 1),
             );
             c.drop(op.index, Reason::TxFull, refused);
+            for &r in &why[..nwhy] {
+                c.drop(op.index, r, 1);
+            }
             if n < room {
                 break;
             }
-            buf.flush(op, now_ns, c, lat);
+            buf.flush(op, c, lat);
         }
     }
 }
@@ -361,13 +361,15 @@ impl Egress {
         }
         if o.sched.try_bypass_with(eligible, len, now_ns) {
             if o.buf.burst.len() >= self.burst {
-                o.buf.flush(&o.op, now_ns, c, &mut self.lat);
+                o.buf.flush(&o.op, c, &mut self.lat);
             }
             // The buffer has room after a flush; a refused push is dropped.
             // (A verdict may carry metadata with nothing to write at send
             // time, e.g. a washable payload: the buffer needs none of it.)
-            if o.buf.push(m, meta.filter(|m| m.has_updates()), Stamp::of(meta, rx_ns)).is_err() {
-                c.drop(out, Reason::TxFull, 1);
+            match o.buf.push(m, meta.filter(|m| m.has_updates()), Stamp::of(meta, rx_ns), now_ns, o.op.link_delay_ns) {
+                Ok(None) => {}
+                Ok(Some(r)) => c.drop(out, r, 1),
+                Err(_) => c.drop(out, Reason::TxFull, 1),
             }
         } else {
             // No contract: best effort, never dropped for lateness.
@@ -377,13 +379,14 @@ impl Egress {
         Ok(())
     }
 
-    /// Release what the schedulers allow now and send TX buffers that are
-    /// full, or all of them when `flush_all` (nothing arrived this round, or
-    /// the drain timer fired). Returns the packets still held (queued or
-    /// buffered), and sets each port's queue depth gauge. `clk` times the
-    /// `queue` and `tx` stages.
+    /// End of a poll round: release what the schedulers allow now and send
+    /// every TX buffer. A packet never waits in a TX buffer for a later
+    /// round: its transmit-time contract work was done with this round's
+    /// time, and a deadline-aware router does not hold packets to fill
+    /// bursts. Returns the packets still queued and sets each port's queue
+    /// depth gauge. `clk` times the `queue` and `tx` stages.
     #[inline]
-    pub fn service(&mut self, now_ns: u64, flush_all: bool, c: &mut Counters, clk: &mut StageClock) -> u64 {
+    pub fn service(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) -> u64 {
         let mut held = 0;
         for o in self.ports.iter_mut().flatten() {
             if !o.sched.is_empty() {
@@ -395,12 +398,10 @@ impl Egress {
                 c.event(o.op.index, Event::WashedPackets, w.packets);
                 c.event(o.op.index, Event::WashedBytes, w.bytes);
             }
-            if !o.buf.burst.is_empty() && (flush_all || o.buf.burst.len() >= self.burst) {
-                if let Some((n, t)) = o.buf.flush(&o.op, now_ns, c, &mut self.lat) {
-                    clk.lap_at(&mut c.stages, Stage::Tx, n, t);
-                }
+            if let Some((n, t)) = o.buf.flush(&o.op, c, &mut self.lat) {
+                clk.lap_at(&mut c.stages, Stage::Tx, n, t);
             }
-            let q = (o.sched.len() + o.buf.burst.len()) as u64;
+            let q = o.sched.len() as u64;
             c.set_queued(o.op.index, q);
             held += q;
         }
@@ -430,7 +431,7 @@ impl Egress {
                         o.release(now_ns, self.burst, c, &mut self.lat);
                     }
                 }
-                o.buf.flush(&o.op, now_ns, c, &mut self.lat);
+                o.buf.flush(&o.op, c, &mut self.lat);
                 left += o.sched.len();
             }
             if left == 0 {

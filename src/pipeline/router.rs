@@ -552,6 +552,35 @@ pub fn on_transmit_reporting(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_
     if !meta.has_updates() {
         return Ok(NO_E2E);
     }
+    if let Some(reported) = lbf_unchanged_delay(frame, meta, now_ns) {
+        return Ok(reported);
+    }
+    on_transmit_general(frame, meta, now_ns, link_delay_ns, on_time)
+}
+
+/// The common case of a type-2 LBF packet sent soon after it arrived: an
+/// LBF contract alone (whole in the frame), not late, and less than half a
+/// 0.1 ms unit spent here, so the experienced delay rounds to unchanged and
+/// only fib_tohops goes down by one. Exactly what [`on_transmit_general`]
+/// does then (a unit test compares the two); None: not this case.
+#[inline(always)]
+fn lbf_unchanged_delay(frame: &mut [u8], meta: &TxMeta, now_ns: u64) -> Option<u64> {
+    if (meta.max_delay | meta.plbf | meta.on_time) != 0 || meta.lbf == 0 || now_ns > meta.deadline_ns {
+        return None;
+    }
+    if now_ns.saturating_sub(meta.rx_ns) >= budget::NS_PER_TENTH_MS / 2 {
+        return None;
+    }
+    let off = meta.l3 as usize + meta.lbf as usize;
+    let f: &mut [u8; 12] = frame.get_mut(off..off + 12)?.try_into().ok()?;
+    let hops = be(f, 10).saturating_sub(1);
+    f[10..12].copy_from_slice(&hops.to_be_bytes());
+    Some(be(f, 6) as u64 * budget::NS_PER_TENTH_MS)
+}
+
+/// [`on_transmit_reporting`] for any contract combination.
+#[inline]
+fn on_transmit_general(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32, on_time: &mut OnTimePort) -> Result<u64, Reason> {
     if now_ns > meta.deadline_ns && !meta.late_ok {
         return Err(meta.late_reason());
     }
@@ -913,6 +942,46 @@ mod tests {
     }
 
     proptest! {
+        /// The LBF shortcut at transmit writes and reports exactly what the
+        /// general path does, and leaves alone the packets it does not take.
+        #[test]
+        fn lbf_unchanged_delay_matches_the_general_path(
+            fields in any::<[u8; 12]>(),
+            lead in 0usize..24,
+            tail in 0usize..16,
+            off in 0u16..40,
+            rx in 0u64..1_000_000,
+            local in 0u64..120_000,
+            deadline_after in 0u64..200_000,
+            late_ok in any::<bool>(),
+            other in 0u8..4,
+        ) {
+            let mut frame = vec![0x5au8; lead];
+            frame.extend_from_slice(&fields);
+            frame.extend(std::iter::repeat_n(0xa5u8, tail));
+            let mut meta = TxMeta { rx_ns: rx, deadline_ns: rx + deadline_after, l3: 0, lbf: off.max(1), late_ok, ..TxMeta::NONE };
+            match other {
+                1 => meta.max_delay = 2,
+                2 => meta.plbf = 4,
+                _ => {}
+            }
+            let now = rx + local;
+            let (mut a, mut b) = (frame.clone(), frame.clone());
+            let mut port = OnTimePort::new([100_000; 8]);
+            let general = on_transmit_general(&mut b, &meta, now, 0, &mut port);
+            match lbf_unchanged_delay(&mut a, &meta, now) {
+                Some(r) => {
+                    prop_assert_eq!(Ok(r), general);
+                    prop_assert_eq!(a, b);
+                }
+                None => prop_assert_eq!(&a, &frame, "untouched when not taken"),
+            }
+            // And the public entry point agrees with the general one.
+            let mut c = frame.clone();
+            let mut port = OnTimePort::new([100_000; 8]);
+            prop_assert_eq!(on_transmit_reporting(&mut c, &meta, now, 0, &mut port), general);
+        }
+
         #[test]
         fn shortcut_agrees_with_general_path(f in simple_newip_frame()) {
             fuzz_one(&f);

@@ -36,7 +36,7 @@ impl Worker {
         let allocs_before = allocations();
         let cpu_start = thread_cpu_ns();
         let start = tsc();
-        let (mut last_drain, mut last_publish, mut last_rx, mut last_handover) = (start, start, start, start);
+        let (mut last_publish, mut last_rx, mut last_handover) = (start, start, start);
         loop {
             let now = tsc();
             clk.start(now);
@@ -48,11 +48,7 @@ impl Worker {
                 Polled::Got(n) => n,
                 Polled::Spent => break,
             };
-            let drain_due = now.wrapping_sub(last_drain) >= self.conf.tx_drain_tsc;
-            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c, &mut clk);
-            if drain_due {
-                last_drain = now;
-            }
+            let held = self.egress.service(now_ns, &mut c, &mut clk);
             c.lcore.held = held;
             self.conf.maybe_publish(now, &mut last_publish, &c);
             self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);

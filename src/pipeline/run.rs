@@ -154,7 +154,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         stop: Arc::clone(&stop),
         clock: Clock::new(hz),
         burst: s.burst,
-        tx_drain_tsc: hz * s.drain_us / 1_000_000,
         publish_tsc: hz / 1000,
         idle_sleep_us: s.idle_sleep_us,
         drain_tsc: hz / 1000 * s.shutdown_drain_ms,

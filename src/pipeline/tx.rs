@@ -25,7 +25,7 @@ impl TxWorker {
         let allocs_before = allocations();
         let cpu_start = thread_cpu_ns();
         let start = tsc();
-        let (mut last_drain, mut last_publish, mut last_handover) = (start, start, start);
+        let (mut last_publish, mut last_handover) = (start, start);
         let mut batch = Batch::new();
         let burst = self.conf.burst;
         loop {
@@ -56,11 +56,7 @@ impl TxWorker {
                 }
             }
             clk.lap(&mut c.stages, Stage::Ring, got as u64, tsc);
-            let drain_due = now.wrapping_sub(last_drain) >= self.conf.tx_drain_tsc;
-            let held = self.egress.service(now_ns, got == 0 || drain_due, &mut c, &mut clk);
-            if drain_due {
-                last_drain = now;
-            }
+            let held = self.egress.service(now_ns, &mut c, &mut clk);
             c.lcore.held = held;
             self.conf.maybe_publish(now, &mut last_publish, &c);
             self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);

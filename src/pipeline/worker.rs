@@ -92,8 +92,6 @@ pub struct LoopConf {
     pub stop: Arc<AtomicBool>,
     pub clock: Clock,
     pub burst: usize,
-    /// Longest a partly filled TX burst waits.
-    pub tx_drain_tsc: u64,
     /// How often the lcore publishes its counters.
     pub publish_tsc: u64,
     /// Sleep after an empty poll round (shared cores); 0: spin.

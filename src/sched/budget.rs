@@ -52,7 +52,7 @@ fn div_nonzero(a: u32, b: u32) -> u32 {
     }
 }
 
-const NS_PER_TENTH_MS: u64 = 100_000;
+pub const NS_PER_TENTH_MS: u64 = 100_000;
 
 /// Type 1, Max Delay Forwarding (ms): the whole remaining budget is this hop's.
 pub fn max_delay(max_allowed_ms: u16, delay_exp_ms: u16) -> Result<Budget, Refusal> {
