@@ -296,7 +296,7 @@ impl Router {
             }
             nip::ETHERTYPE_NEWIP => {
                 if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
-                    return self.newip_simple(head, ip, l2.l3, s, ctx, out);
+                    return self.newip_simple(head, ip, l2.l3, s, ctx, c, out);
                 }
                 return self.newip(head, ip, l2.l3, ctx, c, out);
             }
@@ -418,16 +418,18 @@ impl Router {
     }
 
     /// A packet [`nip::parse_simple`] recognised (unicast, fixed-width
-    /// addresses, not ours, at most one Max Delay or LBF contract): the
+    /// addresses, not ours, at most one Max Delay, LBF or precise-LBF contract): the
     /// general path's decisions without its walk over the contract spec.
     #[inline(always)]
-    fn newip_simple(&self, head: &mut [u8], buf: &mut [u8], l3: usize, s: nip::Simple, ctx: &PacketCtx, out: &mut TxMeta) -> Result<Verdict, Reason> {
+    #[allow(clippy::too_many_arguments)]
+    fn newip_simple(&self, head: &mut [u8], buf: &mut [u8], l3: usize, s: nip::Simple, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
         let nh = self.next_hop(self.fib.lookup_newip(&s.dst.addr(buf)))?;
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         match s.contract {
             nip::Single::None => {}
             nip::Single::MaxDelay(off) => apply_max_delay(buf, off as usize, ctx, out)?,
             nip::Single::Lbf(off) => apply_lbf(buf, off as usize, ctx, out)?,
+            nip::Single::PreciseLbf(off) => self.precise_lbf(buf, off as usize + nip::TLV_HDR_LEN, nh, ctx, c, out)?,
         }
         out.set_contract_class();
         ether::set_macs(head, &nh.macs);
@@ -547,7 +549,7 @@ pub fn on_transmit(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: 
 /// [`on_transmit`], also giving the end-to-end delay the contract reports
 /// after the update (what [`experienced_ns`] would read back, in ns; `NO_E2E`
 /// without such a contract), so the statistics need not read the frame again.
-#[inline]
+#[inline(always)]
 pub fn on_transmit_reporting(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32, on_time: &mut OnTimePort) -> Result<u64, Reason> {
     if !meta.has_updates() {
         return Ok(NO_E2E);
@@ -578,8 +580,9 @@ fn lbf_unchanged_delay(frame: &mut [u8], meta: &TxMeta, now_ns: u64) -> Option<u
     Some(be(f, 6) as u64 * budget::NS_PER_TENTH_MS)
 }
 
-/// [`on_transmit_reporting`] for any contract combination.
-#[inline]
+/// [`on_transmit_reporting`] for any contract combination (out of line:
+/// the per-packet loop inlines only the common case above).
+#[inline(never)]
 fn on_transmit_general(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32, on_time: &mut OnTimePort) -> Result<u64, Reason> {
     if now_ns > meta.deadline_ns && !meta.late_ok {
         return Err(meta.late_reason());
@@ -917,6 +920,13 @@ mod tests {
                 fib_todelay: v[3] % 16,
                 fib_tohops: v[4] % 4,
             }),
+            (any::<[u32; 3]>(), any::<u16>(), 0u16..4).prop_map(|(v, hops, flags)| ContractDesc::PreciseLbf(nip::PreciseLbf {
+                min_ns: v[0] % 2_000_000,
+                max_ns: v[1] % 4_000_000,
+                experienced_ns: v[2] % 3_000_000,
+                hops,
+                flags,
+            })),
         ];
         (addr.clone(), addr, proptest::collection::vec(contract, 0..3), 0usize..20).prop_map(|(src, dst, contracts, pl)| {
             let d = PacketDesc { src, dst, cast: nip::Cast::Unicast, contracts, payload: vec![0x5a; pl] };

@@ -214,7 +214,8 @@ impl<P: Schedulable> PortSched<P> {
     /// ([`dequeue`](Self::dequeue) would move or send it.)
     #[inline(always)]
     pub fn has_due(&self, now: u64) -> bool {
-        !self.ready.is_empty() || (!self.hold.is_empty() && self.hold.peek_key().is_some_and(|k| k <= now))
+        // (An empty hold queue's key is u64::MAX: never due.)
+        !self.ready.is_empty() || self.hold.peek_key_or_max() <= now
     }
 
     /// Can `p` skip the queue and go straight to the TX buffer? Only when it

@@ -161,6 +161,12 @@ impl<T> BucketQueue<T> {
         Some(self.base + ((s as u64).wrapping_sub(s0 as u64) & self.mask))
     }
 
+    /// [`peek_key`](Self::peek_key), or `u64::MAX` when empty (one load).
+    #[inline(always)]
+    pub fn peek_key_or_max(&self) -> u64 {
+        self.first_key
+    }
+
     /// The key at the head of the earliest bucket.
     #[inline(always)]
     pub fn peek_key(&self) -> Option<u64> {
@@ -350,6 +356,7 @@ mod tests {
                 prop_assert_eq!(q.len(), model.len());
                 sort(&mut model);
                 prop_assert_eq!(q.peek_key(), model.first().map(|m| m.0));
+                prop_assert_eq!(q.peek_key_or_max(), q.peek_key().unwrap_or(u64::MAX));
             }
         }
     }

@@ -16,7 +16,7 @@
 //!   in-place setters a router uses.
 //! * [`qual`]: qualitative payload chunks and [`wash`].
 //! * [`simple`]: [`parse_simple`], the forwarding shortcut for the common
-//!   shape (unicast, fixed-width addresses, at most one Max Delay or LBF).
+//!   shape (unicast, fixed-width addresses, at most one Max Delay, LBF or precise-LBF contract).
 //! * [`hbh`]: IPv6 Hop-by-Hop option 0x3E.
 //! * [`build`]: packet builders (allocate; not for the forwarding path).
 //! * [`vectors`]: named hex test vectors shared by docs and tests.

@@ -1,6 +1,7 @@
 //! A shortcut for the shape nearly all New IP data traffic has: unicast,
 //! fixed-width addresses (IPv4, IPv6, 8-bit, 16-bit), and either no contract
-//! or exactly one Max Delay or LBF contract filling the contract area.
+//! or exactly one Max Delay, LBF or precise LBF (0x8001) contract filling
+//! the contract area.
 //!
 //! [`parse_simple`] recognises that shape with a handful of loads and
 //! compares and says nothing about anything else (`None`: use [`parse`]).
@@ -24,6 +25,8 @@ pub enum Single {
     MaxDelay(u8),
     /// An LBF contract (12 bytes) at this offset.
     Lbf(u8),
+    /// A precise-LBF TLV (4-byte TLV header, 16-byte value) at this offset.
+    PreciseLbf(u8),
 }
 
 /// What the forwarding path needs from a simple packet.
@@ -34,6 +37,9 @@ pub struct Simple {
     /// The contract.
     pub contract: Single,
 }
+
+/// A whole precise-LBF TLV: header and value.
+const PLBF_TLV_LEN: usize = super::TLV_HDR_LEN + super::PRECISE_LBF_LEN;
 
 /// Address widths of types 0-3 (IPv4, IPv6, 8-bit, 16-bit).
 const FIXED_LEN: [usize; 4] = [4, 16, 1, 2];
@@ -69,6 +75,9 @@ pub fn parse_simple(buf: &[u8]) -> Option<Simple> {
         match (ty, po.checked_sub(co)?) {
             (super::CT_MAX_DELAY, super::MAX_DELAY_LEN) => Single::MaxDelay(co as u8),
             (super::CT_LBF, super::LBF_LEN) => Single::Lbf(co as u8),
+            (super::CT_PRECISE_LBF, PLBF_TLV_LEN) if u16::from_be_bytes([*buf.get(co + 2)?, *buf.get(co + 3)?]) as usize == super::PRECISE_LBF_LEN => {
+                Single::PreciseLbf(co as u8)
+            }
             _ => return None,
         }
     };

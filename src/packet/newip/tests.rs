@@ -1159,13 +1159,14 @@ fn simple_agrees_with_parse(buf: &[u8]) {
                 Single::None => Contracts::default(),
                 Single::MaxDelay(o) => Contracts { max_delay: one(o), deadlines: 1, count: 1, ..Contracts::default() },
                 Single::Lbf(o) => Contracts { lbf: one(o), deadlines: 1, count: 1, ..Contracts::default() },
+                Single::PreciseLbf(o) => Contracts { precise_lbf: one(o), deadlines: 1, count: 1, ..Contracts::default() },
             };
             assert_eq!(n.contracts, want, "{}", hex(buf));
         }
         (Some(s), Err(m)) => panic!("shortcut accepted {s:?} but parse says {m:?}: {}", hex(buf)),
         (None, Ok(n)) => {
             let c = n.contracts;
-            let one_fixed = c.count == 1 && c.deadlines == 1 && (c.max_delay.is_some() || c.lbf.is_some());
+            let one_fixed = c.count == 1 && c.deadlines == 1 && (c.max_delay.is_some() || c.lbf.is_some() || c.precise_lbf.is_some());
             let simple_shape = n.cast == Cast::Unicast
                 && n.src.ty != AddrType::Flex
                 && n.dst.ty != AddrType::Flex
