@@ -301,7 +301,7 @@ impl Out {
                 |q| {
                     let meta = q.meta;
                     let stamp = Stamp { rx_ns: meta.rx_ns, class: meta.class };
-                    match buf.push(q.m, meta.has_updates().then_some(&meta), stamp, now_ns, op.link_delay_ns) {
+                    match buf.push(q.m, Some(&meta), stamp, now_ns, op.link_delay_ns) {
                         Ok(None) => {}
                         Ok(Some(r)) => {
                             if let Some(w) = why.get_mut(nwhy) {
@@ -364,9 +364,9 @@ impl Egress {
                 o.buf.flush(&o.op, c, &mut self.lat);
             }
             // The buffer has room after a flush; a refused push is dropped.
-            // (A verdict may carry metadata with nothing to write at send
-            // time, e.g. a washable payload: the buffer needs none of it.)
-            match o.buf.push(m, meta.filter(|m| m.has_updates()), Stamp::of(meta, rx_ns), now_ns, o.op.link_delay_ns) {
+            // (Metadata with nothing to write at send time, e.g. a washable
+            // payload, costs push one test.)
+            match o.buf.push(m, meta, Stamp::of(meta, rx_ns), now_ns, o.op.link_delay_ns) {
                 Ok(None) => {}
                 Ok(Some(r)) => c.drop(out, r, 1),
                 Err(_) => c.drop(out, Reason::TxFull, 1),
