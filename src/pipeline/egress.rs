@@ -278,6 +278,17 @@ struct Out {
 }
 
 impl Out {
+    /// Count what the scheduler did on its own since the last call
+    /// (demotions, washes), wherever it was asked to work.
+    #[inline(always)]
+    fn take_events(&mut self, c: &mut Counters) {
+        let i = self.op.index;
+        c.event(i, Event::LateOkDemoted, self.sched.take_demoted());
+        let w = self.sched.take_washed();
+        c.event(i, Event::WashedPackets, w.packets);
+        c.event(i, Event::WashedBytes, w.bytes);
+    }
+
     /// Move what the scheduler releases now into the TX buffer (flushing when
     /// it fills); drops (late at the head, ...) are counted on the port.
     #[inline]
@@ -389,15 +400,13 @@ impl Egress {
     pub fn service(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) -> u64 {
         let mut held = 0;
         for o in self.ports.iter_mut().flatten() {
-            if !o.sched.is_empty() {
+            // (Packets held for later need no work until one is due.)
+            if o.sched.has_due(now_ns) {
                 let before = o.sched.len();
                 o.release(now_ns, self.burst, c, &mut self.lat);
                 clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(o.sched.len()) as u64, tsc);
-                c.event(o.op.index, Event::LateOkDemoted, o.sched.take_demoted());
-                let w = o.sched.take_washed();
-                c.event(o.op.index, Event::WashedPackets, w.packets);
-                c.event(o.op.index, Event::WashedBytes, w.bytes);
             }
+            o.take_events(c);
             if let Some((n, t)) = o.buf.flush(&o.op, c, &mut self.lat) {
                 clk.lap_at(&mut c.stages, Stage::Tx, n, t);
             }
@@ -438,7 +447,8 @@ impl Egress {
                 break;
             }
         }
-        for o in self.ports.iter().flatten() {
+        for o in self.ports.iter_mut().flatten() {
+            o.take_events(c);
             c.set_queued(o.op.index, o.sched.len() as u64);
         }
         self.lat.hist.finish();
