@@ -53,7 +53,7 @@ pub fn encode(m: &TxMeta) -> [u64; META_WORDS] {
         m.deadline_ns,
         m.eligible_ns,
         m.l3 as u64 | (m.max_delay as u64) << 16 | (m.lbf as u64) << 32 | (m.plbf as u64) << 48,
-        m.on_time as u64 | (m.late_ok as u64) << 16 | (m.class as u64) << 24 | (m.prio as u64) << 32 | (m.qual as u64) << 40,
+        m.on_time as u64 | (m.late_ok as u64) << 16 | (m.class as u64) << 24 | (m.prio as u64) << 32 | (m.qual as u64) << 40 | (m.lbf_exp as u64) << 48,
     ]
 }
 
@@ -73,6 +73,7 @@ pub fn decode(w: &[u64; META_WORDS]) -> TxMeta {
         class: (w[4] >> 24) as u8,
         prio: (w[4] >> 32) as u8,
         qual: (w[4] >> 40) & 1 == 1,
+        lbf_exp: (w[4] >> 48) as u16,
     }
 }
 
@@ -156,10 +157,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn meta_words_round_trip(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 5]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>()) {
+        fn meta_words_round_trip(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 6]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>()) {
             let m = TxMeta {
                 rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
-                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1],
+                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1], lbf_exp: f[5],
             };
             prop_assert_eq!(decode(&encode(&m)), m);
         }

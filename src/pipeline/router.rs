@@ -58,6 +58,9 @@ pub struct TxMeta {
     pub prio: u8,
     /// Carries a qualitative payload (0x8003): may be washed.
     pub qual: bool,
+    /// The LBF contract's experienced delay (0.1 ms) as it arrived (meaningful
+    /// when `lbf != 0`): what the packet reports if sent within 50 µs.
+    pub lbf_exp: u16,
 }
 
 impl TxMeta {
@@ -75,6 +78,7 @@ impl TxMeta {
         class: class::BEST_EFFORT,
         prio: 0,
         qual: false,
+        lbf_exp: 0,
     };
 
     /// Does anything need writing at transmit time?
@@ -407,6 +411,7 @@ impl Router {
         }
         meta.qual = k.qualitative.is_some();
         meta.set_contract_class();
+        lbf_hop_done(buf, meta);
         let with_meta = meta.has_updates() || meta.qual;
         match nh {
             Some(nh) => {
@@ -432,6 +437,7 @@ impl Router {
             nip::Single::PreciseLbf(off) => self.precise_lbf(buf, off as usize + nip::TLV_HDR_LEN, nh, ctx, c, out)?,
         }
         out.set_contract_class();
+        lbf_hop_done(buf, out);
         ether::set_macs(head, &nh.macs);
         Ok(Verdict::Forward { port: nh.port, with_meta: out.has_updates() })
     }
@@ -509,8 +515,25 @@ fn apply_lbf(buf: &[u8], off: usize, ctx: &PacketCtx, meta: &mut TxMeta) -> Resu
     if let Some(f) = fields::<12>(buf, off) {
         meta.apply(ctx.now_ns, budget::lbf(be(f, 2), be(f, 4), be(f, 6), be(f, 8), be(f, 10)).map_err(refusal)?);
         meta.lbf = off as u16;
+        meta.lbf_exp = be(f, 6);
     }
     Ok(())
+}
+
+/// A forwarded packet's LBF contract (at `meta.lbf`): fib_tohops minus one,
+/// written once the verdict is to send it. The part of the type-2 transmit
+/// update that does not depend on the send time, done while the field is
+/// in cache; [`on_transmit`] adds the time spent here to the experienced
+/// delay. (The budget refused fib_tohops 0, so it does not wrap.)
+#[inline(always)]
+fn lbf_hop_done(buf: &mut [u8], meta: &TxMeta) {
+    if meta.lbf != 0 {
+        let off = meta.lbf as usize;
+        if let Some(f) = buf.get_mut(off + 10..off + 12) {
+            let h = u16::from_be_bytes([f[0], f[1]]).saturating_sub(1);
+            f.copy_from_slice(&h.to_be_bytes());
+        }
+    }
 }
 
 /// An on-time contract on arrival: hold for `damper_ns`, schedule by prio
@@ -562,22 +585,22 @@ pub fn on_transmit_reporting(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_
 
 /// The common case of a type-2 LBF packet sent soon after it arrived: an
 /// LBF contract alone (whole in the frame), not late, and less than half a
-/// 0.1 ms unit spent here, so the experienced delay rounds to unchanged and
-/// only fib_tohops goes down by one. Exactly what [`on_transmit_general`]
-/// does then (a unit test compares the two); None: not this case.
+/// 0.1 ms unit spent here, so the experienced delay rounds to unchanged:
+/// nothing to write (the router already took the hop off fib_tohops), and
+/// the delay reported is the one it arrived with. Exactly what
+/// [`on_transmit_general`] does then (a unit test compares the two); None:
+/// not this case.
 #[inline(always)]
-fn lbf_unchanged_delay(frame: &mut [u8], meta: &TxMeta, now_ns: u64) -> Option<u64> {
+fn lbf_unchanged_delay(frame: &[u8], meta: &TxMeta, now_ns: u64) -> Option<u64> {
     if (meta.max_delay | meta.plbf | meta.on_time) != 0 || meta.lbf == 0 || now_ns > meta.deadline_ns {
         return None;
     }
     if now_ns.saturating_sub(meta.rx_ns) >= budget::NS_PER_TENTH_MS / 2 {
         return None;
     }
-    let off = meta.l3 as usize + meta.lbf as usize;
-    let f: &mut [u8; 12] = frame.get_mut(off..off + 12)?.try_into().ok()?;
-    let hops = be(f, 10).saturating_sub(1);
-    f[10..12].copy_from_slice(&hops.to_be_bytes());
-    Some(be(f, 6) as u64 * budget::NS_PER_TENTH_MS)
+    // The general path writes only a contract that is whole in the frame.
+    let end = meta.l3 as usize + meta.lbf as usize + 12;
+    (end <= frame.len()).then_some(meta.lbf_exp as u64 * budget::NS_PER_TENTH_MS)
 }
 
 /// [`on_transmit_reporting`] for any contract combination (out of line:
@@ -611,9 +634,9 @@ fn on_transmit_general(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_
     if meta.lbf != 0 {
         let off = meta.lbf as usize;
         if let Some(f) = buf.get_mut(off..off + 12) {
-            let (e, h) = budget::lbf_on_transmit(u16::from_be_bytes([f[6], f[7]]), u16::from_be_bytes([f[10], f[11]]), local);
+            // fib_tohops was taken down when the packet was routed (lbf_hop_done).
+            let (e, _) = budget::lbf_on_transmit(u16::from_be_bytes([f[6], f[7]]), u16::from_be_bytes([f[10], f[11]]), local);
             f[6..8].copy_from_slice(&e.to_be_bytes());
-            f[10..12].copy_from_slice(&h.to_be_bytes());
         }
     }
     if meta.plbf != 0 {
@@ -952,8 +975,10 @@ mod tests {
     }
 
     proptest! {
-        /// The LBF shortcut at transmit writes and reports exactly what the
-        /// general path does, and leaves alone the packets it does not take.
+        /// The LBF shortcut at transmit reports what the general path does,
+        /// and the general path then leaves the frame as it was (the delay
+        /// rounds to unchanged; the hop was taken when routing). The meta
+        /// carries the experienced delay as the router reads it.
         #[test]
         fn lbf_unchanged_delay_matches_the_general_path(
             fields in any::<[u8; 12]>(),
@@ -970,21 +995,22 @@ mod tests {
             frame.extend_from_slice(&fields);
             frame.extend(std::iter::repeat_n(0xa5u8, tail));
             let mut meta = TxMeta { rx_ns: rx, deadline_ns: rx + deadline_after, l3: 0, lbf: off.max(1), late_ok, ..TxMeta::NONE };
+            let o = meta.lbf as usize;
+            if let Some(e) = frame.get(o + 6..o + 8) {
+                meta.lbf_exp = u16::from_be_bytes([e[0], e[1]]);
+            }
             match other {
                 1 => meta.max_delay = 2,
                 2 => meta.plbf = 4,
                 _ => {}
             }
             let now = rx + local;
-            let (mut a, mut b) = (frame.clone(), frame.clone());
+            let mut b = frame.clone();
             let mut port = OnTimePort::new([100_000; 8]);
             let general = on_transmit_general(&mut b, &meta, now, 0, &mut port);
-            match lbf_unchanged_delay(&mut a, &meta, now) {
-                Some(r) => {
-                    prop_assert_eq!(Ok(r), general);
-                    prop_assert_eq!(a, b);
-                }
-                None => prop_assert_eq!(&a, &frame, "untouched when not taken"),
+            if let Some(r) = lbf_unchanged_delay(&frame, &meta, now) {
+                prop_assert_eq!(Ok(r), general);
+                prop_assert_eq!(&b, &frame, "nothing left to write");
             }
             // And the public entry point agrees with the general one.
             let mut c = frame.clone();
