@@ -5,9 +5,9 @@
 use super::egress::Egress;
 use super::router::TxMeta;
 use super::rx::{Ingress, Polled, Sink};
-use super::worker::{allocations, Limits, LoopConf, Outcome};
+use super::worker::{Limits, LoopConf, LoopMeter, Outcome};
 use crate::dpdk::mbuf::Mbuf;
-use crate::dpdk::time::{thread_cpu_ns, tsc};
+use crate::dpdk::time::tsc;
 use crate::stats::stages::StageClock;
 use crate::stats::Counters;
 use std::sync::atomic::Ordering::Relaxed;
@@ -33,9 +33,8 @@ impl Worker {
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
         let mut clk = StageClock::default();
-        let allocs_before = allocations();
-        let cpu_start = thread_cpu_ns();
-        let start = tsc();
+        let meter = LoopMeter::start();
+        let start = meter.start_tsc();
         let (mut last_publish, mut last_rx, mut last_handover) = (start, start, start);
         loop {
             let now = tsc();
@@ -65,13 +64,6 @@ impl Worker {
         c.lcore.held = queued;
         let end = tsc();
         self.conf.stats.publish(&c);
-        Outcome {
-            start_tsc: start,
-            end_tsc: end,
-            last_rx_tsc: last_rx,
-            loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
-            queued,
-            cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
-        }
+        meter.outcome(end, last_rx, queued)
     }
 }

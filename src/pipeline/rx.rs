@@ -4,11 +4,11 @@
 //! ([`RxWorker`]). Broadcasts are copied here, one copy per egress port.
 
 use super::router::{PacketCtx, Router, TxMeta, Verdict};
-use super::worker::{allocations, Clock, Limits, LoopConf, Outcome, WorkerPort};
+use super::worker::{Clock, Limits, LoopConf, LoopMeter, Outcome, WorkerPort};
 use crate::classify::class::BEST_EFFORT;
 use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::mempool::Mempool;
-use crate::dpdk::time::{thread_cpu_ns, tsc};
+use crate::dpdk::time::tsc;
 use crate::stats::stages::{Stage, StageClock};
 use crate::stats::{Counters, Event, Reason};
 use crate::MAX_BURST;
@@ -171,9 +171,8 @@ impl RxWorker {
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
         let mut clk = StageClock::default();
-        let allocs_before = allocations();
-        let cpu_start = thread_cpu_ns();
-        let start = tsc();
+        let meter = LoopMeter::start();
+        let start = meter.start_tsc();
         let (mut last_publish, mut last_rx) = (start, start);
         loop {
             let now = tsc();
@@ -200,13 +199,6 @@ impl RxWorker {
         // Dropping the producers closes the rings: the egress lcores finish them.
         drop(self.rings);
         self.conf.stats.publish(&c);
-        Outcome {
-            start_tsc: start,
-            end_tsc: end,
-            last_rx_tsc: last_rx,
-            loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
-            queued: 0,
-            cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
-        }
+        meter.outcome(end, last_rx, 0)
     }
 }

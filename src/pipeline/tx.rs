@@ -5,9 +5,9 @@
 
 use super::egress::Egress;
 use super::handoff::{arrival_ns, detach, RingSource};
-use super::worker::{allocations, LoopConf, Outcome};
+use super::worker::{LoopConf, LoopMeter, Outcome};
 use crate::dpdk::spsc::Batch;
-use crate::dpdk::time::{thread_cpu_ns, tsc};
+use crate::dpdk::time::tsc;
 use crate::stats::stages::{Stage, StageClock};
 use crate::stats::{Counters, Reason};
 
@@ -22,9 +22,8 @@ impl TxWorker {
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
         let mut clk = StageClock::default();
-        let allocs_before = allocations();
-        let cpu_start = thread_cpu_ns();
-        let start = tsc();
+        let meter = LoopMeter::start();
+        let start = meter.start_tsc();
         let (mut last_publish, mut last_handover) = (start, start);
         let mut batch = Batch::new();
         let burst = self.conf.burst;
@@ -71,13 +70,6 @@ impl TxWorker {
         c.lcore.held = queued;
         let end = tsc();
         self.conf.stats.publish(&c);
-        Outcome {
-            start_tsc: start,
-            end_tsc: end,
-            last_rx_tsc: 0,
-            loop_allocations: allocs_before.zip(allocations()).map(|(a, b)| b - a),
-            queued,
-            cpu_ns: thread_cpu_ns().saturating_sub(cpu_start),
-        }
+        meter.outcome(end, 0, queued)
     }
 }

@@ -166,3 +166,37 @@ impl Outcome {
 pub fn allocations() -> Option<u64> {
     crate::dpdk::heap::thread_allocations()
 }
+
+/// What every lcore loop measures about itself, from its start: the TSC,
+/// the thread's CPU time and its heap allocations.
+pub struct LoopMeter {
+    start_tsc: u64,
+    cpu_start: u64,
+    allocs_before: Option<u64>,
+}
+
+impl LoopMeter {
+    /// Start measuring (just before the loop).
+    pub fn start() -> LoopMeter {
+        let allocs_before = allocations();
+        let cpu_start = crate::dpdk::time::thread_cpu_ns();
+        LoopMeter { start_tsc: crate::dpdk::time::tsc(), cpu_start, allocs_before }
+    }
+
+    /// The TSC when the loop started.
+    pub fn start_tsc(&self) -> u64 {
+        self.start_tsc
+    }
+
+    /// The loop's outcome, ended at `end_tsc`.
+    pub fn outcome(&self, end_tsc: u64, last_rx_tsc: u64, queued: u64) -> Outcome {
+        Outcome {
+            start_tsc: self.start_tsc,
+            end_tsc,
+            last_rx_tsc,
+            loop_allocations: self.allocs_before.zip(allocations()).map(|(a, b)| b - a),
+            queued,
+            cpu_ns: crate::dpdk::time::thread_cpu_ns().saturating_sub(self.cpu_start),
+        }
+    }
+}
