@@ -79,7 +79,7 @@ pub struct LcoreCounters {
     pub ring_enqueued: u64,
     /// Packets an egress lcore took from rings.
     pub ring_dequeued: u64,
-    /// Packets the lcore holds right now (deadline queues, TX buffers): a gauge
+    /// Packets the lcore holds right now (its deadline queues): a gauge
     /// set before each publish.
     pub held: u64,
 }

@@ -38,7 +38,7 @@ pub struct Report {
     pub rx: u64,
     pub tx: u64,
     pub dropped: u64,
-    /// Packets still held inside newipd's deadline queues and TX buffers; 0 after a clean stop.
+    /// Packets still held in newipd's deadline queues; 0 after a clean stop.
     pub queued: u64,
     /// Packets on rings between lcores (enqueued minus dequeued); 0 after a clean stop.
     #[serde(default)]

@@ -69,7 +69,7 @@ pub struct Snapshot {
     pub rx: u64,
     pub tx: u64,
     pub dropped: u64,
-    /// Packets held in deadline queues and TX buffers.
+    /// Packets held in deadline queues (TX buffers are empty between poll rounds).
     pub queued: u64,
     /// Packets on rings between lcores (enqueued minus dequeued as published;
     /// may lag, even below 0, while running; the identity holds with it).
