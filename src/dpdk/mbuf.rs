@@ -156,6 +156,27 @@ impl Mbuf {
         Some(unsafe { (self.0.as_ptr().add(1) as *const [u64; N]).read_unaligned() })
     }
 
+    /// Word `i` of the private area; `None` past its end.
+    #[inline(always)]
+    pub fn priv_word(&self, i: usize) -> Option<u64> {
+        if (i + 1) * 8 > self.raw().priv_size as usize {
+            return None;
+        }
+        // SAFETY: word i lies inside the private area that follows the header; any bits are a u64.
+        Some(unsafe { (self.0.as_ptr().add(1) as *const u64).add(i).read_unaligned() })
+    }
+
+    /// Overwrite word `i` of the private area; false past its end.
+    #[inline(always)]
+    pub fn set_priv_word(&mut self, i: usize, v: u64) -> bool {
+        if (i + 1) * 8 > self.raw().priv_size as usize {
+            return false;
+        }
+        // SAFETY: word i lies inside this mbuf's private area; &mut self makes the write exclusive.
+        unsafe { (self.0.as_ptr().add(1) as *mut u64).add(i).write_unaligned(v) };
+        true
+    }
+
     /// Reference count (1 for every mbuf newipd owns).
     pub fn refcnt(&self) -> u16 {
         // SAFETY: self owns a valid mbuf.

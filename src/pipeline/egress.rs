@@ -9,32 +9,33 @@
 //! lcore's histograms, the per-port queue depth gauges, and the `queue` and
 //! `tx` stage clocks.
 
+use super::privmeta;
 use super::router::{on_transmit_reporting, TxMeta, NO_E2E};
 use super::worker::{Clock, WorkerPort};
-use crate::classify::class::BEST_EFFORT;
+use crate::classify::class::{BEST_EFFORT, MAX_CLASSES};
 use crate::dpdk::mbuf::{Burst, Mbuf};
 use crate::dpdk::time::tsc;
 use crate::sched::damper::OnTimePort;
 use crate::sched::port::{PortSched, SchedConfig, Schedulable};
 use crate::stats::histo::HistoWriter;
 use crate::stats::stages::{Stage, StageClock};
-use crate::stats::{Counters, Event, Reason};
+use crate::stats::{Counters, Event, Reason, MAX_PORTS};
 use crate::MAX_BURST;
 
-/// A packet waiting in a port scheduler.
+/// A packet waiting in a port scheduler: the mbuf alone, its [`TxMeta`] in
+/// the private area ([`privmeta`]), so the queue moves 8 bytes a packet.
 struct Queued {
     m: Mbuf,
-    meta: TxMeta,
 }
 
 impl Schedulable for Queued {
     #[inline(always)]
     fn deadline_ns(&self) -> u64 {
-        self.meta.deadline_ns
+        privmeta::deadline_ns(&self.m)
     }
     #[inline(always)]
     fn eligible_ns(&self) -> u64 {
-        self.meta.eligible_ns
+        privmeta::eligible_ns(&self.m)
     }
     #[inline(always)]
     fn frame_len(&self) -> u32 {
@@ -42,24 +43,22 @@ impl Schedulable for Queued {
     }
     #[inline(always)]
     fn late_ok(&self) -> bool {
-        self.meta.late_ok
+        privmeta::late_ok(&self.m)
     }
     #[inline(always)]
     fn set_deadline_ns(&mut self, d: u64) {
-        self.meta.deadline_ns = d;
+        privmeta::set_deadline_ns(&mut self.m, d);
     }
     fn late_reason(&self) -> Reason {
-        self.meta.late_reason()
+        privmeta::detach(&self.m).map_or(Reason::NewipLate, |m| m.late_reason())
     }
     #[inline(always)]
     fn on_time_prio(&self) -> Option<u8> {
-        (self.meta.on_time != 0).then_some(self.meta.prio)
+        privmeta::on_time_prio(&self.m)
     }
     fn wash(&mut self, bytes: u64) -> u64 {
-        if !self.meta.qual {
-            return 0;
-        }
-        let n = crate::sched::wash::wash_frame(self.m.data_mut(), self.meta.l3 as usize, bytes);
+        let Some(l3) = privmeta::washable_l3(&self.m) else { return 0 };
+        let n = crate::sched::wash::wash_frame(self.m.data_mut(), l3, bytes);
         if n > 0 && !self.m.trim(n as u16) {
             return 0;
         }
@@ -103,11 +102,23 @@ struct TxBuf {
     burst: Burst,
     /// The port's on-time (damper) state.
     on_time: OnTimePort,
-    /// Per packet: arrival and class; end-to-end delay from its contract (or NO_E2E).
-    stamp: [Stamp; MAX_BURST],
-    e2e: [u64; MAX_BURST],
-    /// Some packet reports an end-to-end delay.
-    any_e2e: bool,
+    /// Packets that arrived in the round `round_ns` (most of them: they
+    /// share one time inside newipd), counted per class; `tag[i]` is packet
+    /// i's class if it is one of them, else NOT_COMMON.
+    common: [u32; MAX_CLASSES],
+    ncommon: u32,
+    round_ns: u64,
+    tag: [u8; MAX_BURST],
+    /// The other packets (released from a queue, an earlier round): arrival,
+    /// and place in the burst (high byte) with class; the first `nodd` are in use.
+    odd_rx: [u64; MAX_BURST],
+    odd_at: [u16; MAX_BURST],
+    nodd: usize,
+    /// The packets that report an end-to-end delay (from their contracts),
+    /// packed as `odd_*`; the first `ne` are in use.
+    e2e_ns: [u64; MAX_BURST],
+    e2e_at: [u16; MAX_BURST],
+    ne: usize,
     /// Frame bytes of the packets buffered.
     bytes: u64,
 }
@@ -117,9 +128,16 @@ impl TxBuf {
         TxBuf {
             burst: Burst::new(),
             on_time: OnTimePort::new(sched.on_time_bound_ns),
-            stamp: [Stamp::default(); MAX_BURST],
-            e2e: [NO_E2E; MAX_BURST],
-            any_e2e: false,
+            common: [0; MAX_CLASSES],
+            ncommon: 0,
+            round_ns: 0,
+            tag: [NOT_COMMON; MAX_BURST],
+            odd_rx: [0; MAX_BURST],
+            odd_at: [0; MAX_BURST],
+            nodd: 0,
+            e2e_ns: [0; MAX_BURST],
+            e2e_at: [0; MAX_BURST],
+            ne: 0,
             bytes: 0,
         }
     }
@@ -145,10 +163,36 @@ impl TxBuf {
         let len = m.len() as u64;
         self.burst.push(m)?;
         self.bytes += len;
-        self.stamp[i] = stamp;
-        self.e2e[i] = e2e;
-        self.any_e2e |= e2e != NO_E2E;
+        self.note(i, stamp, e2e, now_ns);
         Ok(None)
+    }
+
+    /// What the statistics keep of packet `i` of the burst, pushed at `now_ns`.
+    #[inline(always)]
+    fn note(&mut self, i: usize, stamp: Stamp, e2e: u64, now_ns: u64) {
+        if self.ncommon == 0 {
+            self.round_ns = now_ns;
+        }
+        let at = (i as u16) << 8 | stamp.class as u16;
+        match self.common.get_mut(stamp.class as usize) {
+            Some(n) if stamp.rx_ns == self.round_ns => {
+                *n += 1;
+                self.ncommon += 1;
+                self.tag[i] = stamp.class;
+            }
+            _ => {
+                self.tag[i] = NOT_COMMON;
+                let j = self.nodd.min(MAX_BURST - 1);
+                self.odd_rx[j] = stamp.rx_ns;
+                self.odd_at[j] = at;
+                self.nodd = j + 1;
+            }
+        }
+        // Appended without a branch: written always, kept only if real.
+        let j = self.ne.min(MAX_BURST - 1);
+        self.e2e_ns[j] = e2e;
+        self.e2e_at[j] = at;
+        self.ne = j + (e2e != NO_E2E) as usize;
     }
 
     /// Send; whatever the queue refuses is `tx-full`. Returns the packets
@@ -160,7 +204,6 @@ impl TxBuf {
             return None;
         }
         c.event(port.index, Event::OnTimeDowngraded, self.on_time.take_downgraded());
-        let with_e2e = std::mem::take(&mut self.any_e2e);
         let n = self.burst.len() as u64;
         let bytes = std::mem::take(&mut self.bytes);
         let sent = self.burst.tx(port.id.0, port.txq) as u64;
@@ -173,102 +216,63 @@ impl TxBuf {
             self.burst.free_all();
         }
         let t1 = tsc();
-        self.record_sent(sent as usize, with_e2e, lat.clock.ns(t1), c, &mut lat.hist);
+        self.record_sent(sent as usize, n as usize, lat.clock.ns(t1), c, &mut lat.hist);
         Some((n, t1))
     }
 
-    /// Per-class tx counts and latency of the first `sent` packets. Packets
-    /// of one class from one RX burst share a sojourn time, and contract
-    /// delays repeat: each distinct (class, value) is recorded once, with its
-    /// count (a mix interleaves classes, so runs alone would not group them).
+    /// Per-class tx counts and latency of the first `sent` of the `n`
+    /// packets noted, then forget them all. Those that arrived in the round
+    /// `round_ns` are recorded once per class; runs of equal end-to-end
+    /// delays once per run. Recording goes through the writer's coalescing
+    /// table, which turns values repeated over bursts into one record.
     #[inline]
-    fn record_sent(&self, sent: usize, with_e2e: bool, tx_ns: u64, c: &mut Counters, hist: &mut HistoWriter) {
-        let h = hist.rec();
-        let mut t = Tally::default();
-        // Per-class tx counts ride on the sojourn tally (every sent packet has one).
-        let mut sojourn = |k: u8, v: u64, n: u64| {
-            c.class_tx(k, n);
-            h.sojourn(k, v, n);
-        };
-        for s in &self.stamp[..sent] {
-            t.add(s.class, tx_ns.saturating_sub(s.rx_ns), &mut sojourn);
+    fn record_sent(&mut self, sent: usize, n: usize, tx_ns: u64, c: &mut Counters, hist: &mut HistoWriter) {
+        for &k in &self.tag[sent.min(n)..n] {
+            if let Some(x) = self.common.get_mut(k as usize) {
+                *x -= 1;
+            }
         }
-        t.flush(&mut sojourn);
-        if with_e2e {
-            for (s, &e) in self.stamp[..sent].iter().zip(&self.e2e[..sent]) {
-                if e != NO_E2E {
-                    t.add(s.class, e, |k, v, n| h.e2e(k, v, n));
+        if self.ncommon > 0 {
+            let ns = tx_ns.saturating_sub(self.round_ns);
+            for (k, x) in self.common.iter_mut().enumerate() {
+                if *x > 0 {
+                    c.class_tx(k as u8, *x as u64);
+                    hist.sojourn(k as u8, ns, *x as u64);
+                    *x = 0;
                 }
             }
-            t.flush(|k, v, n| h.e2e(k, v, n));
+            self.ncommon = 0;
         }
-    }
-}
-
-/// Up to [`TALLY`] distinct (class, value) pairs with their counts, so one
-/// histogram record serves every packet sharing them. The current run of
-/// equal pairs is counted in `run` (a register in the loop), and only folded
-/// into the table when the pair changes.
-#[derive(Default)]
-struct Tally {
-    len: usize,
-    keys: [(u8, u64); TALLY],
-    counts: [u64; TALLY],
-    run: u64,
-    run_key: (u8, u64),
-}
-
-const TALLY: usize = 8;
-
-impl Tally {
-    /// Count one (class, value); when the table is full, record it first.
-    #[inline(always)]
-    fn add(&mut self, class: u8, value: u64, mut record: impl FnMut(u8, u64, u64)) {
-        let key = (class, value);
-        if self.run > 0 && self.run_key == key {
-            self.run += 1;
-            return;
-        }
-        self.fold(&mut record);
-        self.run_key = key;
-        self.run = 1;
-    }
-
-    /// Move the current run into the table.
-    #[inline(always)]
-    fn fold(&mut self, mut record: impl FnMut(u8, u64, u64)) {
-        if self.run == 0 {
-            return;
-        }
-        let key = self.run_key;
-        if let Some(i) = self.keys[..self.len].iter().position(|&k| k == key) {
-            self.counts[i] += self.run;
-        } else {
-            if self.len == TALLY {
-                self.record_all(&mut record);
+        for (&at, &rx) in self.odd_at[..self.nodd].iter().zip(&self.odd_rx) {
+            if ((at >> 8) as usize) < sent {
+                c.class_tx(at as u8, 1);
+                hist.sojourn(at as u8, tx_ns.saturating_sub(rx), 1);
             }
-            self.keys[self.len] = key;
-            self.counts[self.len] = self.run;
-            self.len += 1;
         }
-        self.run = 0;
-    }
-
-    /// Record every pair and start again.
-    #[inline(always)]
-    fn flush(&mut self, mut record: impl FnMut(u8, u64, u64)) {
-        self.fold(&mut record);
-        self.record_all(&mut record);
-    }
-
-    #[inline(always)]
-    fn record_all(&mut self, mut record: impl FnMut(u8, u64, u64)) {
-        for (&(k, v), &n) in self.keys[..self.len].iter().zip(&self.counts[..self.len]) {
-            record(k, v, n);
+        self.nodd = 0;
+        let (mut run_class, mut run_ns, mut run) = (0u8, 0u64, 0u64);
+        for (&at, &ns) in self.e2e_at[..self.ne].iter().zip(&self.e2e_ns) {
+            if ((at >> 8) as usize) >= sent {
+                continue;
+            }
+            if run > 0 && (at as u8, ns) == (run_class, run_ns) {
+                run += 1;
+            } else {
+                if run > 0 {
+                    hist.e2e(run_class, run_ns, run);
+                }
+                (run_class, run_ns, run) = (at as u8, ns, 1);
+            }
         }
-        self.len = 0;
+        if run > 0 {
+            hist.e2e(run_class, run_ns, run);
+        }
+        self.ne = 0;
     }
 }
+
+/// `TxBuf::tag` of a packet not counted in `TxBuf::common`.
+const NOT_COMMON: u8 = u8::MAX;
 
 /// One owned egress port.
 struct Out {
@@ -310,7 +314,7 @@ impl Out {
                 now_ns,
                 room,
                 |q| {
-                    let meta = q.meta;
+                    let meta = privmeta::detach(&q.m).unwrap_or(TxMeta::NONE);
                     let stamp = Stamp { rx_ns: meta.rx_ns, class: meta.class };
                     match buf.push(q.m, Some(&meta), stamp, now_ns, op.link_delay_ns) {
                         Ok(None) => {}
@@ -337,9 +341,16 @@ impl Out {
     }
 }
 
-/// The egress ports one lcore owns, indexed by pipeline port index.
+/// No [`Out`] for this port index.
+const NOT_OWNED: u8 = u8::MAX;
+
+/// The egress ports one lcore owns.
 pub struct Egress {
-    ports: Vec<Option<Out>>,
+    ports: Vec<Out>,
+    /// Pipeline port index -> place in `ports` (or NOT_OWNED). A table
+    /// nobody writes while packets flow: looking a port up never waits for
+    /// a store to the port's own state (as testing an `Option<Out>` did).
+    slot: [u8; MAX_PORTS],
     burst: usize,
     lat: Latency,
 }
@@ -348,12 +359,15 @@ impl Egress {
     /// Own `ports` (allocates every queue now, nothing later); record
     /// latency into `lat`.
     pub fn new(ports: &[WorkerPort], burst: usize, now_ns: u64, lat: Latency) -> Egress {
-        let n = ports.iter().map(|p| p.index + 1).max().unwrap_or(0);
-        let mut v: Vec<Option<Out>> = (0..n).map(|_| None).collect();
+        let mut slot = [NOT_OWNED; MAX_PORTS];
+        let mut v = Vec::with_capacity(ports.len());
         for p in ports {
-            v[p.index] = Some(Out { op: *p, buf: TxBuf::new(&p.sched), sched: PortSched::new(p.sched, now_ns) });
+            if let Some(s) = slot.get_mut(p.index) {
+                *s = v.len() as u8;
+                v.push(Out { op: *p, buf: TxBuf::new(&p.sched), sched: PortSched::new(p.sched, now_ns) });
+            }
         }
-        Egress { ports: v, burst: burst.min(MAX_BURST), lat }
+        Egress { ports: v, slot, burst: burst.min(MAX_BURST), lat }
     }
 
     /// Hand a routed packet to egress port `out`: straight into the TX buffer
@@ -362,7 +376,7 @@ impl Egress {
     /// when it arrived. Gives the packet back if this lcore does not own `out`.
     #[inline(always)]
     pub fn submit(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, rx_ns: u64, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
-        let Some(Some(o)) = self.ports.get_mut(out) else { return Err(m) };
+        let Some(o) = self.slot.get(out).and_then(|&i| self.ports.get_mut(i as usize)) else { return Err(m) };
         let len = m.len() as u32;
         let eligible = meta.map_or(0, |m| m.eligible_ns);
         if eligible <= now_ns && o.sched.has_due(now_ns) {
@@ -385,7 +399,13 @@ impl Egress {
         } else {
             // No contract: best effort, never dropped for lateness.
             let meta = meta.copied().unwrap_or(TxMeta { rx_ns, late_ok: true, ..TxMeta::NONE });
-            o.sched.enqueue(Queued { m, meta }, now_ns, |_, r| c.drop(out, r, 1));
+            let mut m = m;
+            if !privmeta::attach(&mut m, &meta) {
+                // The pool has no private area: cannot happen with run.rs's pool.
+                c.drop(out, Reason::NoMbuf, 1);
+                return Ok(());
+            }
+            o.sched.enqueue(Queued { m }, now_ns, |_, r| c.drop(out, r, 1));
         }
         Ok(())
     }
@@ -399,7 +419,7 @@ impl Egress {
     #[inline]
     pub fn service(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) -> u64 {
         let mut held = 0;
-        for o in self.ports.iter_mut().flatten() {
+        for o in self.ports.iter_mut() {
             // (Packets held for later need no work until one is due.)
             if o.sched.has_due(now_ns) {
                 let before = o.sched.len();
@@ -432,7 +452,7 @@ impl Egress {
             let now = tsc();
             let now_ns = self.lat.clock.ns(now);
             let mut left = 0;
-            for o in self.ports.iter_mut().flatten() {
+            for o in self.ports.iter_mut() {
                 if !o.sched.is_empty() {
                     if now.wrapping_sub(stop_at) >= drain_tsc {
                         o.sched.drain(now_ns, |_, r| c.drop(o.op.index, r, 1));
@@ -447,43 +467,63 @@ impl Egress {
                 break;
             }
         }
-        for o in self.ports.iter_mut().flatten() {
+        for o in self.ports.iter_mut() {
             o.take_events(c);
             c.set_queued(o.op.index, o.sched.len() as u64);
         }
         self.lat.hist.finish();
-        self.ports.iter().flatten().map(|o| o.sched.len() as u64).sum()
+        self.ports.iter().map(|o| o.sched.len() as u64).sum()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Tally;
+    use super::*;
+    use crate::stats::histo::{ClassHistograms, HistoMailbox};
     use proptest::prelude::*;
 
     proptest! {
-        /// Every packet is counted once, under its own (class, value), and
-        /// no pair is recorded twice between two flushes unless the tally
-        /// overflowed.
+        /// Per-class tx counts and histograms from `record_sent` are those of
+        /// recording every sent packet one by one; unsent packets count nowhere.
         #[test]
-        fn tally_counts_every_pair_exactly(items in proptest::collection::vec((0u8..4, 0u64..6), 0..64)) {
-            let mut t = Tally::default();
-            let mut got: Vec<(u8, u64, u64)> = Vec::new();
-            for &(k, v) in &items {
-                t.add(k, v, |k, v, n| got.push((k, v, n)));
+        fn record_sent_matches_one_by_one(
+            pkts in proptest::collection::vec((0u8..18, any::<bool>(), 0u64..50_000, proptest::option::of(0u64..10_000_000)), 0..=MAX_BURST),
+            unsent in 0usize..4,
+            rounds in 1u64..3,
+        ) {
+            let mut b = TxBuf::new(&SchedConfig::default());
+            let round = 1_000_000u64;
+            let mut rx = Vec::new();
+            for (i, &(class, arrived_now, back, e2e)) in pkts.iter().enumerate() {
+                // Some pushes come from an earlier round (a second RX queue).
+                let pushed = round - (i as u64 % rounds) * 7;
+                let rx_ns = if arrived_now { pushed } else { pushed - back };
+                rx.push(rx_ns);
+                b.note(i, Stamp { rx_ns, class }, e2e.unwrap_or(NO_E2E), pushed);
             }
-            t.flush(|k, v, n| got.push((k, v, n)));
-            let mut want = std::collections::BTreeMap::new();
-            for &(k, v) in &items {
-                *want.entry((k, v)).or_insert(0u64) += 1;
+            let sent = pkts.len() - unsent.min(pkts.len());
+            let tx_ns = round + 1234;
+            let (mb, mut w) = HistoMailbox::new();
+            let mut c = Counters::default();
+            b.record_sent(sent, pkts.len(), tx_ns, &mut c, &mut w);
+            prop_assert_eq!((b.ncommon, b.nodd, b.ne), (0, 0, 0), "everything forgotten");
+            prop_assert!(b.common.iter().all(|&x| x == 0));
+            w.finish();
+            let mut got = ClassHistograms::default();
+            mb.collect(&mut got);
+
+            let mut want = ClassHistograms::default();
+            let mut want_tx = [0u64; 256];
+            for (i, &(class, _, _, e2e)) in pkts.iter().enumerate().take(sent) {
+                want_tx[class as usize] += 1;
+                want.sojourn(class, tx_ns - rx[i], 1);
+                if let Some(e) = e2e {
+                    want.e2e(class, e, 1);
+                }
             }
-            let mut summed = std::collections::BTreeMap::new();
-            for &(k, v, n) in &got {
-                *summed.entry((k, v)).or_insert(0u64) += n;
-            }
-            prop_assert_eq!(summed, want.clone());
-            if want.len() <= super::TALLY {
-                prop_assert_eq!(got.len(), want.len(), "one record per distinct pair");
+            prop_assert!(got == want, "histograms differ");
+            for k in 0..MAX_CLASSES {
+                prop_assert_eq!(c.classes[k].tx, want_tx[k], "class {}", k);
             }
         }
     }

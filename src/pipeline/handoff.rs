@@ -3,8 +3,8 @@
 //! A ring entry is 16 bytes: the mbuf, the egress port, whether the
 //! packet carries contract metadata, and the low 32 bits of its arrival
 //! time (for latency statistics of packets without metadata). The metadata itself ([`TxMeta`], 40
-//! bytes) travels in the mbuf's private area, written only for packets with
-//! contracts: plain IPv4/IPv6 traffic moves 16 bytes per packet through the
+//! bytes) travels in the mbuf's private area ([`super::privmeta`]), written
+//! only for packets with contracts: plain IPv4/IPv6 traffic moves 16 bytes per packet through the
 //! ring and touches no extra cache line, and the ring stays small enough to
 //! live in cache. (Carrying the metadata in every entry would make each
 //! entry a whole cache line.)
@@ -14,6 +14,7 @@
 //! publish. It beat DPDK's rte_ring in `benches/ring.rs` (numbers in
 //! docs/pipeline.md).
 
+use super::privmeta::attach;
 use super::router::TxMeta;
 use super::rx::Sink;
 use crate::dpdk::mbuf::Mbuf;
@@ -36,57 +37,6 @@ pub struct Handoff {
 #[inline(always)]
 pub fn arrival_ns(rx_lo: u32, now_ns: u64) -> u64 {
     now_ns.wrapping_sub((now_ns as u32).wrapping_sub(rx_lo) as u64)
-}
-
-/// Bytes of mbuf private area the pipelined mode asks of the pool: the
-/// metadata rounded up to a whole cache line, so the packet data after it
-/// starts on a line boundary as it does without a private area (40 bytes
-/// would split every 64-byte frame over two lines).
-pub const META_PRIV_SIZE: u16 = (META_WORDS * 8).next_multiple_of(64) as u16;
-const META_WORDS: usize = 5;
-
-/// [`TxMeta`] as plain words for the mbuf private area.
-#[inline(always)]
-pub fn encode(m: &TxMeta) -> [u64; META_WORDS] {
-    [
-        m.rx_ns,
-        m.deadline_ns,
-        m.eligible_ns,
-        m.l3 as u64 | (m.max_delay as u64) << 16 | (m.lbf as u64) << 32 | (m.plbf as u64) << 48,
-        m.on_time as u64 | (m.late_ok as u64) << 16 | (m.class as u64) << 24 | (m.prio as u64) << 32 | (m.qual as u64) << 40 | (m.lbf_exp as u64) << 48,
-    ]
-}
-
-/// The inverse of [`encode`].
-#[inline(always)]
-pub fn decode(w: &[u64; META_WORDS]) -> TxMeta {
-    TxMeta {
-        rx_ns: w[0],
-        deadline_ns: w[1],
-        eligible_ns: w[2],
-        l3: w[3] as u16,
-        max_delay: (w[3] >> 16) as u16,
-        lbf: (w[3] >> 32) as u16,
-        plbf: (w[3] >> 48) as u16,
-        on_time: w[4] as u16,
-        late_ok: (w[4] >> 16) & 1 == 1,
-        class: (w[4] >> 24) as u8,
-        prio: (w[4] >> 32) as u8,
-        qual: (w[4] >> 40) & 1 == 1,
-        lbf_exp: (w[4] >> 48) as u16,
-    }
-}
-
-/// Put the metadata on the mbuf; false if its pool has no private area for it.
-#[inline(always)]
-pub fn attach(m: &mut Mbuf, meta: &TxMeta) -> bool {
-    m.write_priv(&encode(meta))
-}
-
-/// Read back what [`attach`] stored.
-#[inline(always)]
-pub fn detach(m: &Mbuf) -> Option<TxMeta> {
-    m.read_priv::<META_WORDS>().map(|w| decode(&w))
 }
 
 const NO_RING: u8 = u8::MAX;
@@ -157,17 +107,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn meta_words_round_trip(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 6]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>()) {
-            let m = TxMeta {
-                rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
-                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1], lbf_exp: f[5],
-            };
-            prop_assert_eq!(decode(&encode(&m)), m);
-        }
-    }
-
-    proptest! {
-        #[test]
         fn arrival_time_comes_back_from_its_low_bits(rx in any::<u64>(), later in 0u64..u32::MAX as u64) {
             prop_assert_eq!(arrival_ns(rx as u32, rx.wrapping_add(later)), rx);
         }
@@ -176,8 +115,5 @@ mod tests {
     #[test]
     fn entry_is_two_words() {
         assert_eq!(std::mem::size_of::<Handoff>(), 16);
-        assert_eq!(META_PRIV_SIZE % 8, 0, "DPDK wants the private area 8-byte aligned");
-        assert_eq!(META_PRIV_SIZE % 64, 0, "packet data stays cache-line aligned");
-        assert!(META_PRIV_SIZE as usize >= META_WORDS * 8, "the metadata fits");
     }
 }

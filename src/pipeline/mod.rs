@@ -7,7 +7,8 @@
 //! * [`rx`]: ingress (rx_burst, route, hand to a sink) and the pipelined RX lcore.
 //! * [`egress`]: deadline queues and TX buffers of the ports an lcore owns.
 //! * [`rtc`]: run to completion on one lcore (ingress straight into egress).
-//! * [`handoff`]: ring entries and the mbuf-carried metadata between lcores.
+//! * [`handoff`]: ring entries between lcores.
+//! * [`privmeta`]: contract metadata kept in the mbuf private area (rings, deadline queues).
 //! * [`tx`]: the pipelined egress lcore (rings into egress).
 //! * [`run`]: EAL, pools and ports from a pipeline file; launch, stop, report.
 //! * [`observe`]: statistics while running (live view, JSON, Prometheus, telemetry).
@@ -21,6 +22,8 @@ pub mod router;
 pub mod egress;
 #[cfg(feature = "dpdk")]
 pub mod handoff;
+#[cfg(feature = "dpdk")]
+pub mod privmeta;
 #[cfg(feature = "dpdk")]
 pub mod rtc;
 #[cfg(feature = "dpdk")]

@@ -430,16 +430,27 @@ impl Router {
     fn newip_simple(&self, head: &mut [u8], buf: &mut [u8], l3: usize, s: nip::Simple, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
         let nh = self.next_hop(self.fib.lookup_newip(&s.dst.addr(buf)))?;
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
-        match s.contract {
-            nip::Single::None => {}
-            nip::Single::MaxDelay(off) => apply_max_delay(buf, off as usize, ctx, out)?,
-            nip::Single::Lbf(off) => apply_lbf(buf, off as usize, ctx, out)?,
-            nip::Single::PreciseLbf(off) => self.precise_lbf(buf, off as usize + nip::TLV_HDR_LEN, nh, ctx, c, out)?,
-        }
+        // `with_meta` is `out.has_updates()`, from the one field written
+        // (reading all four at once, just after a two-byte store, stalls).
+        let with_meta = match s.contract {
+            nip::Single::None => false,
+            nip::Single::MaxDelay(off) => {
+                apply_max_delay(buf, off as usize, ctx, out)?;
+                out.max_delay != 0
+            }
+            nip::Single::Lbf(off) => {
+                apply_lbf(buf, off as usize, ctx, out)?;
+                out.lbf != 0
+            }
+            nip::Single::PreciseLbf(off) => {
+                self.precise_lbf(buf, off as usize + nip::TLV_HDR_LEN, nh, ctx, c, out)?;
+                out.plbf != 0
+            }
+        };
         out.set_contract_class();
         lbf_hop_done(buf, out);
         ether::set_macs(head, &nh.macs);
-        Ok(Verdict::Forward { port: nh.port, with_meta: out.has_updates() })
+        Ok(Verdict::Forward { port: nh.port, with_meta })
     }
 
     #[cold]

@@ -4,7 +4,8 @@
 //! the report.
 
 use super::egress::{Egress, Latency};
-use super::handoff::{Handoff, RingSink, RingSource, META_PRIV_SIZE};
+use super::handoff::{Handoff, RingSink, RingSource};
+use super::privmeta::META_PRIV_SIZE;
 use super::router::Router;
 use super::rx::{Ingress, RxWorker};
 use super::tx::TxWorker;
@@ -105,7 +106,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     }
     let s = &p.settings;
     let roles = Roles::pick(p)?;
-    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, roles.priv_size(), MBUF_DATA_ROOM, -1)?;
+    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, META_PRIV_SIZE, MBUF_DATA_ROOM, -1)?;
     let mut macs = Vec::new();
     let mut queues = Vec::new();
     let mut memif = false;
@@ -316,13 +317,6 @@ impl Roles {
         Ok(Roles::Pipelined { rx: ids(&p.lcores.rx)?, tx: ids(&p.lcores.tx)? })
     }
 
-    /// Private mbuf area: pipelined runs carry contract metadata in it.
-    fn priv_size(&self) -> u16 {
-        match self {
-            Roles::Rtc(_) => 0,
-            Roles::Pipelined { .. } => META_PRIV_SIZE,
-        }
-    }
 
     fn rings(&self) -> u32 {
         match self {

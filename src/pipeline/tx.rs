@@ -4,7 +4,8 @@
 //! then drains its queues.
 
 use super::egress::Egress;
-use super::handoff::{arrival_ns, detach, RingSource};
+use super::handoff::{arrival_ns, RingSource};
+use super::privmeta::detach;
 use super::worker::{LoopConf, LoopMeter, Outcome};
 use crate::dpdk::spsc::Batch;
 use crate::dpdk::time::tsc;

@@ -230,7 +230,7 @@ mod tests {
         c.drop(0, Reason::NoRoute, 2);
         a.publish(&c);
         b.publish(&c);
-        w.rec().sojourn(CONTRACT, 1000, 3);
+        w.sojourn(CONTRACT, 1000, 3);
         w.finish();
         let deadline = Instant::now() + Duration::from_secs(20);
         while latest.get().is_none_or(|s| s.rx < 10) {
