@@ -133,6 +133,14 @@ impl<T> BucketQueue<T> {
         Ok(())
     }
 
+    /// The bucket (absolute number) `push(key, _, now)` would pick, were
+    /// the queue empty: buckets order items, and FIFO order within one.
+    #[inline(always)]
+    pub fn bucket_if_empty(&self, key: u64, now: u64) -> u64 {
+        let base = self.base.max(now >> self.shift);
+        (key >> self.shift).clamp(base, base + self.mask)
+    }
+
     /// Take a free node for `item` (unlinked) and pick its bucket (absolute
     /// number and slot).
     #[inline(always)]
