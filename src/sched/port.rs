@@ -393,12 +393,10 @@ impl<P: Schedulable> PortSched<P> {
     fn release_directly(&mut self, now: u64, max: usize, send: &mut impl FnMut(P), drop: &mut impl FnMut(P, Reason)) -> usize {
         let mut due: [Option<P>; DIRECT] = [const { None }; DIRECT];
         let mut key = [0u64; DIRECT];
-        let mut bucket = [0u64; DIRECT];
         let (mut n, mut late) = (0, false);
         while n < DIRECT && self.hold.peek_key_or_max() <= now {
             let Some((_, p)) = self.hold.pop(now) else { break };
             key[n] = self.key(&p, now);
-            bucket[n] = self.ready.bucket_if_empty(key[n], now);
             late |= p.deadline_ns() < now;
             due[n] = Some(p);
             n += 1;
@@ -407,10 +405,11 @@ impl<P: Schedulable> PortSched<P> {
         let take = if late || self.hold.peek_key_or_max() <= now {
             0
         } else {
-            // Insertion sort: stable, and n is a handful.
+            // Insertion sort by bucket: stable, and n is a handful.
+            let bucket = |i: u8| self.ready.bucket_if_empty(key[i as usize], now);
             for i in 1..n {
                 let mut j = i;
-                while j > 0 && bucket[order[j - 1] as usize] > bucket[order[j] as usize] {
+                while j > 0 && bucket(order[j - 1]) > bucket(order[j]) {
                     order.swap(j - 1, j);
                     j -= 1;
                 }
