@@ -1,6 +1,7 @@
 //! What statistics cost the packet lcore, per operation: recording a run of
-//! packets into a latency histogram, publishing the counters (done every
-//! millisecond) and handing the histograms over (every 100 ms). Multiply by
+//! packets into a latency histogram, recording through the lcore's
+//! coalescing table, publishing the counters (done every millisecond) and
+//! handing the histograms over (every 100 ms). Multiply by
 //! the rates to get the share of a core (docs/operating.md).
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
@@ -15,6 +16,24 @@ fn stats(c: &mut Criterion) {
         b.iter(|| {
             v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             h.sojourn(1, black_box(v >> 44), 32);
+        })
+    });
+    // Through the lcore's coalescing table: values that repeat (a handful of
+    // contract delays) hit it; values that do not each cost a record.
+    g.bench_function("writer_repeated_values", |b| {
+        let (_mb, mut w) = HistoMailbox::new();
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            w.e2e(1, black_box(1_000_000 + (i & 7) * 100_000), 1);
+        })
+    });
+    g.bench_function("writer_distinct_values", |b| {
+        let (_mb, mut w) = HistoMailbox::new();
+        let mut v = 1_000u64;
+        b.iter(|| {
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            w.sojourn(1, black_box(v >> 44), 1);
         })
     });
     g.bench_function("counters_publish", |b| {
