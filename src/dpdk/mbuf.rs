@@ -136,7 +136,7 @@ impl Mbuf {
     /// the pool gave its mbufs less room.
     #[inline(always)]
     pub fn write_priv<const N: usize>(&mut self, words: &[u64; N]) -> bool {
-        if N * 8 > self.raw().priv_size as usize {
+        if !self.priv_holds(N * 8) {
             return false;
         }
         // SAFETY: the private area of priv_size bytes follows the rte_mbuf header and
@@ -149,17 +149,23 @@ impl Mbuf {
     /// stored, or stale bytes if nothing was); `None` if the area is smaller.
     #[inline(always)]
     pub fn read_priv<const N: usize>(&self) -> Option<[u64; N]> {
-        if N * 8 > self.raw().priv_size as usize {
+        if !self.priv_holds(N * 8) {
             return None;
         }
         // SAFETY: in bounds as above; every bit pattern is a valid u64.
         Some(unsafe { (self.0.as_ptr().add(1) as *const [u64; N]).read_unaligned() })
     }
 
+    /// Does the private area (after the header) have at least `bytes` bytes?
+    #[inline(always)]
+    fn priv_holds(&self, bytes: usize) -> bool {
+        bytes <= self.raw().priv_size as usize
+    }
+
     /// Word `i` of the private area; `None` past its end.
     #[inline(always)]
     pub fn priv_word(&self, i: usize) -> Option<u64> {
-        if (i + 1) * 8 > self.raw().priv_size as usize {
+        if !self.priv_holds((i + 1) * 8) {
             return None;
         }
         // SAFETY: word i lies inside the private area that follows the header; any bits are a u64.
@@ -169,7 +175,7 @@ impl Mbuf {
     /// Overwrite word `i` of the private area; false past its end.
     #[inline(always)]
     pub fn set_priv_word(&mut self, i: usize, v: u64) -> bool {
-        if (i + 1) * 8 > self.raw().priv_size as usize {
+        if !self.priv_holds((i + 1) * 8) {
             return false;
         }
         // SAFETY: word i lies inside this mbuf's private area; &mut self makes the write exclusive.

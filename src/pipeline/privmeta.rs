@@ -98,6 +98,7 @@ impl Words for Mbuf {
     }
 }
 
+#[cfg(test)]
 impl Words for [u64; META_WORDS] {
     fn word(&self, i: usize) -> Option<u64> {
         self.get(i).copied()

@@ -317,7 +317,6 @@ impl Roles {
         Ok(Roles::Pipelined { rx: ids(&p.lcores.rx)?, tx: ids(&p.lcores.tx)? })
     }
 
-
     fn rings(&self) -> u32 {
         match self {
             Roles::Rtc(_) => 0,

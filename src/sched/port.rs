@@ -154,8 +154,8 @@ pub struct PortSched<P> {
     queued_bytes: u64,
     demoted: u64,
     washed: Washed,
-    /// Send a lone held packet that falls due straight out (see `dequeue`);
-    /// the tests turn it off to check it changes nothing.
+    /// Send due held packets without a trip through the ready queue (see
+    /// `release_directly`); the tests turn it off to check it changes nothing.
     direct_release: bool,
 }
 

@@ -175,6 +175,7 @@ struct Coalescer {
 }
 
 /// Key layout: bucket floor (at most 36 bits), class (8 bits), kind (1 bit).
+const SOJOURN: u64 = 0;
 const E2E: u64 = 1;
 
 impl Coalescer {
@@ -188,7 +189,7 @@ impl Coalescer {
             // Saturates in the histogram: rare, recorded as it is.
             return Self::record_raw(into, kind, class, ns, n);
         }
-        let key = bucket_floor(ns.clamp(LOW_NS, HIGH_NS)) << 9 | (class as u64) << 1 | kind;
+        let key = bucket_floor(ns.max(LOW_NS)) << 9 | (class as u64) << 1 | kind;
         let i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize & (SLOTS - 1);
         if self.keys[i] == key {
             self.counts[i] += n;
@@ -235,7 +236,7 @@ impl HistoWriter {
     /// `n` packets of `class` that spent `ns` inside newipd.
     #[inline(always)]
     pub fn sojourn(&mut self, class: u8, ns: u64, n: u64) {
-        self.pending.add(&mut self.cur, 0, class, ns, n);
+        self.pending.add(&mut self.cur, SOJOURN, class, ns, n);
     }
 
     /// `n` packets of `class` whose contracts say `ns` have passed since they were sent.
