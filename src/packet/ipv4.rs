@@ -35,7 +35,7 @@ pub fn check(ip: &[u8], verify_checksum: bool) -> Result<V4, Reason> {
     if total < ihl || total > ip.len() {
         return Err(Reason::MalformedIpv4Length);
     }
-    if verify_checksum && !checksum::verifies(&ip[..ihl]) {
+    if verify_checksum && !checksum::verifies_words(&ip[..ihl]) {
         return Err(Reason::MalformedIpv4Checksum);
     }
     Ok(V4 {
