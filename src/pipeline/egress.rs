@@ -353,6 +353,9 @@ pub struct Egress {
     slot: [u8; MAX_PORTS],
     burst: usize,
     lat: Latency,
+    /// The TSC read right after the last TX burst of [`Egress::service`]
+    /// (0: it sent nothing since [`Egress::take_sent_tsc`]).
+    sent_tsc: u64,
 }
 
 impl Egress {
@@ -367,7 +370,7 @@ impl Egress {
                 v.push(Out { op: *p, buf: TxBuf::new(&p.sched), sched: PortSched::new(p.sched, now_ns) });
             }
         }
-        Egress { ports: v, slot, burst: burst.min(MAX_BURST), lat }
+        Egress { ports: v, slot, burst: burst.min(MAX_BURST), lat, sent_tsc: 0 }
     }
 
     /// Hand a routed packet to egress port `out`: straight into the TX buffer
@@ -429,12 +432,24 @@ impl Egress {
             o.take_events(c);
             if let Some((n, t)) = o.buf.flush(&o.op, c, &mut self.lat) {
                 clk.lap_at(&mut c.stages, Stage::Tx, n, t);
+                self.sent_tsc = t;
             }
             let q = o.sched.len() as u64;
             c.set_queued(o.op.index, q);
             held += q;
         }
         held
+    }
+
+    /// The TSC read after the last TX burst [`service`](Self::service) sent,
+    /// if it sent any since the previous call: a clock reading that a loop
+    /// can start its next round with instead of reading the TSC again.
+    #[inline(always)]
+    pub fn take_sent_tsc(&mut self) -> Option<u64> {
+        match std::mem::take(&mut self.sent_tsc) {
+            0 => None,
+            t => Some(t),
+        }
     }
 
     /// Post the latency recorded since the last hand-over to the stats thread.

@@ -12,7 +12,8 @@ pub const SAMPLE_EVERY: u32 = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Stage {
-    /// `rx_burst` on the ingress ports (empty polls of earlier ports included).
+    /// `rx_burst` on the ingress ports (empty polls of earlier ports included),
+    /// and the loop's own bookkeeping since the previous round's last TX burst.
     Rx,
     /// Parse, classify (route lookup), rewrite and hand to egress: into the
     /// deadline queue (run to completion) or onto a ring (pipelined RX lcore).
