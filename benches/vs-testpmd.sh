@@ -5,7 +5,12 @@
 # one forwarding core, TX dropped by the PMD. Prints both rates and, last,
 # `ratio: X.XX` (newipd on one lcore / testpmd on one core).
 #
-#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf|mix] [--seconds 10] [--flows 4096] [--lcores 1|2]
+#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf|mix] [--seconds 10] [--flows 4096] [--lcores 1|2] [--repeat 3]
+#
+# --repeat N: run testpmd and newipd alternately N times and divide the
+#   median rates (each pair's own ratio is printed too). On a shared VM one
+#   run of either can be 10 % off its neighbours; alternating and taking
+#   medians keeps a slow spell from landing on one side only.
 #
 # ipv4: 60-byte UDP/IPv4 frames (64 on the wire), routed by longest prefix.
 # newip-lbf: New IP frames of the same size with IPv4-type addresses and a
@@ -24,13 +29,15 @@ traffic=ipv4
 seconds=10
 flows=4096
 lcores=1
+repeat=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --traffic) traffic="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --flows) flows="$2"; shift 2 ;;
     --lcores) lcores="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --repeat) repeat="$2"; shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "vs-testpmd.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +46,9 @@ case "$traffic" in
   newip-lbf) gen_args=(--kind newip-lbf --size 64) ;;
   mix) gen_args=(--mix pipelines/mixes/bench-mix.toml) ;;
   *) echo "vs-testpmd.sh: --traffic must be one of: ipv4, newip-lbf, mix" >&2; exit 2 ;;
+esac
+case "$repeat" in
+  ''|*[!0-9]*|0) echo "vs-testpmd.sh: --repeat must be a whole number of runs, at least 1" >&2; exit 2 ;;
 esac
 case "$lcores" in
   1|2) ;;
@@ -52,13 +62,17 @@ out=$(mktemp -d /tmp/newipd-vs-testpmd.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 ./target/release/newipd gen --out "$out/in.pcap" --packets 8192 --flows "$flows" --seed 42 "${gen_args[@]}" >/dev/null
 
-# testpmd: stop it with SIGINT after $seconds, read its last Rx-pps line.
-timeout -s INT "$((seconds + 2))" dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1 --file-prefix "vs-tp-$$" \
-  --log-level='*:warning' --vdev="net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" -- \
-  --forward-mode=macswap --port-topology=loop --nb-cores=1 --total-num-mbufs=16384 \
-  --stats-period=2 --auto-start >"$out/testpmd.log" 2>&1 || true
-tp_pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
-[ -n "$tp_pps" ] || { echo "vs-testpmd.sh: no Rx-pps from testpmd:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
+# testpmd: stop it with SIGINT after $seconds, read its last Rx-pps line. Prints Mpps.
+run_testpmd() {
+  timeout -s INT "$((seconds + 2))" dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1 --file-prefix "vs-tp-$$" \
+    --log-level='*:warning' --vdev="net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" -- \
+    --forward-mode=macswap --port-topology=loop --nb-cores=1 --total-num-mbufs=16384 \
+    --stats-period=2 --auto-start >"$out/testpmd.log" 2>&1 || true
+  local pps
+  pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
+  [ -n "$pps" ] || { echo "vs-testpmd.sh: no Rx-pps from testpmd:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
+  awk -v p="$pps" 'BEGIN { printf "%.4f\n", p / 1e6 }'
+}
 
 # newipd: the same input, routes covering every flow. $1: the [lcores]
 # table; $2: the EAL lcore arguments; $3: a tag. Prints forwarded Mpps.
@@ -90,9 +104,21 @@ TOML
   grep -Eo '"tx_mpps": *[0-9.]+' "$out/report-$3.json" | grep -Eo '[0-9.]+$'
 }
 
-# One packet lcore (lcore 1 on CPU 1; the main lcore on CPU 0 only waits).
-nd_mpps=$(run_newipd "worker = 1" "-l 0-1" one)
-drops=$(grep -Eo '"dropped": *[0-9]+' "$out/report-one.json" | head -1 | grep -Eo '[0-9]+$')
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# One packet lcore (lcore 1 on CPU 1; the main lcore on CPU 0 only waits),
+# alternating with testpmd.
+tp_all=() nd_all=() drops=0
+for i in $(seq 1 "$repeat"); do
+  tp=$(run_testpmd)
+  nd=$(run_newipd "worker = 1" "-l 0-1" one)
+  d=$(grep -Eo '"dropped": *[0-9]+' "$out/report-one.json" | head -1 | grep -Eo '[0-9]+$')
+  drops=$((drops + d))
+  tp_all+=("$tp") nd_all+=("$nd")
+  awk -v i="$i" -v tp="$tp" -v nd="$nd" 'BEGIN { printf "run %d: testpmd %.2f Mpps, newipd %.2f Mpps, ratio %.2f\n", i, tp, nd, nd / tp }'
+done
+tp_mpps=$(printf '%s\n' "${tp_all[@]}" | median)
+nd_mpps=$(printf '%s\n' "${nd_all[@]}" | median)
 if [ "$lcores" = 2 ]; then
   # RX lcore 1 on CPU 0 (beside the sleeping main lcore), TX lcore 2 on CPU 1.
   pl_mpps=$(run_newipd $'rx = [1]\ntx = [2]' "--lcores=0@0,1@0,2@1" two)
@@ -102,8 +128,8 @@ if [ "$lcores" = 2 ]; then
   }'
 fi
 
-awk -v tp="$tp_pps" -v nd="$nd_mpps" -v tr="$traffic" -v dr="$drops" 'BEGIN {
-  printf "testpmd macswap: %.2f Mpps\n", tp / 1e6
-  printf "newipd %s, 1 lcore: %.2f Mpps (forwarded; %d dropped)\n", tr, nd, dr
-  printf "ratio: %.2f\n", nd / (tp / 1e6)
+awk -v tp="$tp_mpps" -v nd="$nd_mpps" -v tr="$traffic" -v dr="$drops" -v n="$repeat" 'BEGIN {
+  printf "testpmd macswap: %.2f Mpps (median of %d)\n", tp, n
+  printf "newipd %s, 1 lcore: %.2f Mpps (median of %d; forwarded; %d dropped in all runs)\n", tr, nd, n, dr
+  printf "ratio: %.2f\n", nd / tp
 }'
