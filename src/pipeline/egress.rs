@@ -98,27 +98,21 @@ pub struct Latency {
 /// (experienced delay, hops, on-time damper) is done as it enters, with the
 /// time of the poll round; the buffer is sent before that round ends (see
 /// [`Egress::service`]), so that time is its send time.
+///
+/// Statistics: entering writes three slots for the packet (arrival, class,
+/// end-to-end delay) and nothing else, so consecutive packets never wait on
+/// each other's counter stores; [`record_sent`](TxBuf::record_sent) turns
+/// the slots of the sent packets into per-class counts and histogram
+/// records once per burst.
 struct TxBuf {
     burst: Burst,
     /// The port's on-time (damper) state.
     on_time: OnTimePort,
-    /// Packets that arrived in the round `round_ns` (most of them: they
-    /// share one time inside newipd), counted per class; `tag[i]` is packet
-    /// i's class if it is one of them, else NOT_COMMON.
-    common: [u32; MAX_CLASSES],
-    ncommon: u32,
-    round_ns: u64,
-    tag: [u8; MAX_BURST],
-    /// The other packets (released from a queue, an earlier round): arrival,
-    /// and place in the burst (high byte) with class; the first `nodd` are in use.
-    odd_rx: [u64; MAX_BURST],
-    odd_at: [u16; MAX_BURST],
-    nodd: usize,
-    /// The packets that report an end-to-end delay (from their contracts),
-    /// packed as `odd_*`; the first `ne` are in use.
+    /// Per place in the burst: arrival (ns), the end-to-end delay its
+    /// contract reports (NO_E2E: none) and traffic class.
+    rx_ns: [u64; MAX_BURST],
     e2e_ns: [u64; MAX_BURST],
-    e2e_at: [u16; MAX_BURST],
-    ne: usize,
+    class: [u8; MAX_BURST],
     /// Frame bytes of the packets buffered.
     bytes: u64,
 }
@@ -128,16 +122,9 @@ impl TxBuf {
         TxBuf {
             burst: Burst::new(),
             on_time: OnTimePort::new(sched.on_time_bound_ns),
-            common: [0; MAX_CLASSES],
-            ncommon: 0,
-            round_ns: 0,
-            tag: [NOT_COMMON; MAX_BURST],
-            odd_rx: [0; MAX_BURST],
-            odd_at: [0; MAX_BURST],
-            nodd: 0,
-            e2e_ns: [0; MAX_BURST],
-            e2e_at: [0; MAX_BURST],
-            ne: 0,
+            rx_ns: [0; MAX_BURST],
+            e2e_ns: [NO_E2E; MAX_BURST],
+            class: [BEST_EFFORT; MAX_BURST],
             bytes: 0,
         }
     }
@@ -163,36 +150,17 @@ impl TxBuf {
         let len = m.len() as u64;
         self.burst.push(m)?;
         self.bytes += len;
-        self.note(i, stamp, e2e, now_ns);
+        self.note(i, stamp, e2e);
         Ok(None)
     }
 
-    /// What the statistics keep of packet `i` of the burst, pushed at `now_ns`.
+    /// What the statistics keep of packet `i` of the burst.
     #[inline(always)]
-    fn note(&mut self, i: usize, stamp: Stamp, e2e: u64, now_ns: u64) {
-        if self.ncommon == 0 {
-            self.round_ns = now_ns;
-        }
-        let at = (i as u16) << 8 | stamp.class as u16;
-        match self.common.get_mut(stamp.class as usize) {
-            Some(n) if stamp.rx_ns == self.round_ns => {
-                *n += 1;
-                self.ncommon += 1;
-                self.tag[i] = stamp.class;
-            }
-            _ => {
-                self.tag[i] = NOT_COMMON;
-                let j = self.nodd.min(MAX_BURST - 1);
-                self.odd_rx[j] = stamp.rx_ns;
-                self.odd_at[j] = at;
-                self.nodd = j + 1;
-            }
-        }
-        // Appended without a branch: written always, kept only if real.
-        let j = self.ne.min(MAX_BURST - 1);
-        self.e2e_ns[j] = e2e;
-        self.e2e_at[j] = at;
-        self.ne = j + (e2e != NO_E2E) as usize;
+    fn note(&mut self, i: usize, stamp: Stamp, e2e: u64) {
+        let i = i.min(MAX_BURST - 1);
+        self.rx_ns[i] = stamp.rx_ns;
+        self.e2e_ns[i] = e2e;
+        self.class[i] = stamp.class;
     }
 
     /// Send; whatever the queue refuses is `tx-full`. Returns the packets
@@ -221,58 +189,58 @@ impl TxBuf {
     }
 
     /// Per-class tx counts and latency of the first `sent` of the `n`
-    /// packets noted, then forget them all. Those that arrived in the round
-    /// `round_ns` are recorded once per class; runs of equal end-to-end
-    /// delays once per run. Recording goes through the writer's coalescing
-    /// table, which turns values repeated over bursts into one record.
+    /// packets noted (the rest count nowhere). Packets that arrived when
+    /// the last one did (most of a burst: one poll round) are counted per
+    /// class in one register, eight bits a class, and recorded once per
+    /// class; the others one by one. End-to-end delays are recorded once
+    /// per run of equal (class, delay). Recording goes through the writer's
+    /// coalescing table, which turns values repeated over bursts into one
+    /// record.
     #[inline]
     fn record_sent(&mut self, sent: usize, n: usize, tx_ns: u64, c: &mut Counters, hist: &mut HistoWriter) {
-        for &k in &self.tag[sent.min(n)..n] {
-            if let Some(x) = self.common.get_mut(k as usize) {
-                *x -= 1;
+        let sent = sent.min(n).min(MAX_BURST);
+        if sent == 0 {
+            return;
+        }
+        let round = self.rx_ns[n.min(MAX_BURST) - 1];
+        // Per-class counts of the packets of `round`: byte k of `common` is
+        // class k's (a burst holds at most 64 < 256 packets).
+        let mut common = 0u128;
+        for (&rx, &k) in self.rx_ns[..sent].iter().zip(&self.class[..sent]) {
+            if rx == round && (k as usize) < MAX_CLASSES {
+                common += 1u128 << (8 * k as u32);
+            } else {
+                c.class_tx(k, 1);
+                hist.sojourn(k, tx_ns.saturating_sub(rx), 1);
             }
         }
-        if self.ncommon > 0 {
-            let ns = tx_ns.saturating_sub(self.round_ns);
-            for (k, x) in self.common.iter_mut().enumerate() {
-                if *x > 0 {
-                    c.class_tx(k as u8, *x as u64);
-                    hist.sojourn(k as u8, ns, *x as u64);
-                    *x = 0;
-                }
-            }
-            self.ncommon = 0;
+        let ns = tx_ns.saturating_sub(round);
+        while common != 0 {
+            let k = common.trailing_zeros() / 8;
+            let x = ((common >> (8 * k)) & 0xff) as u64;
+            c.class_tx(k as u8, x);
+            hist.sojourn(k as u8, ns, x);
+            common &= !(0xffu128 << (8 * k));
         }
-        for (&at, &rx) in self.odd_at[..self.nodd].iter().zip(&self.odd_rx) {
-            if ((at >> 8) as usize) < sent {
-                c.class_tx(at as u8, 1);
-                hist.sojourn(at as u8, tx_ns.saturating_sub(rx), 1);
-            }
-        }
-        self.nodd = 0;
         let (mut run_class, mut run_ns, mut run) = (0u8, 0u64, 0u64);
-        for (&at, &ns) in self.e2e_at[..self.ne].iter().zip(&self.e2e_ns) {
-            if ((at >> 8) as usize) >= sent {
+        for (&e, &k) in self.e2e_ns[..sent].iter().zip(&self.class[..sent]) {
+            if e == NO_E2E {
                 continue;
             }
-            if run > 0 && (at as u8, ns) == (run_class, run_ns) {
+            if run > 0 && (k, e) == (run_class, run_ns) {
                 run += 1;
             } else {
                 if run > 0 {
                     hist.e2e(run_class, run_ns, run);
                 }
-                (run_class, run_ns, run) = (at as u8, ns, 1);
+                (run_class, run_ns, run) = (k, e, 1);
             }
         }
         if run > 0 {
             hist.e2e(run_class, run_ns, run);
         }
-        self.ne = 0;
     }
 }
-
-/// `TxBuf::tag` of a packet not counted in `TxBuf::common`.
-const NOT_COMMON: u8 = u8::MAX;
 
 /// One owned egress port.
 struct Out {
@@ -514,15 +482,13 @@ mod tests {
                 let pushed = round - (i as u64 % rounds) * 7;
                 let rx_ns = if arrived_now { pushed } else { pushed - back };
                 rx.push(rx_ns);
-                b.note(i, Stamp { rx_ns, class }, e2e.unwrap_or(NO_E2E), pushed);
+                b.note(i, Stamp { rx_ns, class }, e2e.unwrap_or(NO_E2E));
             }
             let sent = pkts.len() - unsent.min(pkts.len());
             let tx_ns = round + 1234;
             let (mb, mut w) = HistoMailbox::new();
             let mut c = Counters::default();
             b.record_sent(sent, pkts.len(), tx_ns, &mut c, &mut w);
-            prop_assert_eq!((b.ncommon, b.nodd, b.ne), (0, 0, 0), "everything forgotten");
-            prop_assert!(b.common.iter().all(|&x| x == 0));
             w.finish();
             let mut got = ClassHistograms::default();
             mb.collect(&mut got);
