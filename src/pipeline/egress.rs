@@ -203,24 +203,34 @@ impl TxBuf {
             return;
         }
         let round = self.rx_ns[n.min(MAX_BURST) - 1];
-        // Per-class counts of the packets of `round`: byte k of `common` is
-        // class k's (a burst holds at most 64 < 256 packets).
-        let mut common = 0u128;
+        // Per-class counts of the packets of `round`: byte k of `lo` is
+        // class k's, byte k - 8 of `hi` class k's from 8 on (a burst holds
+        // at most 64 < 256 packets). Two words, not one u128: a variable
+        // 128-bit shift is a dozen instructions.
+        const _: () = assert!(MAX_CLASSES <= 16 && MAX_BURST < 256);
+        let (mut lo, mut hi) = (0u64, 0u64);
         for (&rx, &k) in self.rx_ns[..sent].iter().zip(&self.class[..sent]) {
             if rx == round && (k as usize) < MAX_CLASSES {
-                common += 1u128 << (8 * k as u32);
+                let one = 1u64 << (8 * (k as u32 & 7));
+                if k < 8 {
+                    lo += one;
+                } else {
+                    hi += one;
+                }
             } else {
                 c.class_tx(k, 1);
                 hist.sojourn(k, tx_ns.saturating_sub(rx), 1);
             }
         }
         let ns = tx_ns.saturating_sub(round);
-        while common != 0 {
-            let k = common.trailing_zeros() / 8;
-            let x = ((common >> (8 * k)) & 0xff) as u64;
-            c.class_tx(k as u8, x);
-            hist.sojourn(k as u8, ns, x);
-            common &= !(0xffu128 << (8 * k));
+        for (base, mut w) in [(0u8, lo), (8, hi)] {
+            while w != 0 {
+                let b = w.trailing_zeros() / 8;
+                let x = (w >> (8 * b)) & 0xff;
+                c.class_tx(base + b as u8, x);
+                hist.sojourn(base + b as u8, ns, x);
+                w &= !(0xffu64 << (8 * b));
+            }
         }
         let (mut run_class, mut run_ns, mut run) = (0u8, 0u64, 0u64);
         for (&e, &k) in self.e2e_ns[..sent].iter().zip(&self.class[..sent]) {
