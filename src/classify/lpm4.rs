@@ -27,7 +27,12 @@ impl Default for Lpm4 {
 impl Lpm4 {
     /// An empty table (64 MiB of address space, touched only where routes are).
     pub fn new() -> Lpm4 {
-        let tbl24: Box<[u32; TBL24_SIZE]> = vec![EMPTY; TBL24_SIZE].into_boxed_slice().try_into().expect("size");
+        #[allow(unused_mut)]
+        let mut tbl24: Box<[u32; TBL24_SIZE]> = vec![EMPTY; TBL24_SIZE].into_boxed_slice().try_into().expect("size");
+        // Not yet written: ask for 2 MiB pages, so a lookup does not miss the
+        // TLB behind the packet buffers (see dpdk::mem).
+        #[cfg(feature = "dpdk")]
+        crate::dpdk::mem::advise_huge(&mut tbl24[..]);
         Lpm4 { tbl24, tbl8: Vec::new(), routes: 0 }
     }
 

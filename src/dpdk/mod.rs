@@ -9,12 +9,14 @@
 //! * [`ring`]: DPDK's rte_ring (SP/SC), kept for comparison (benches/ring.rs).
 //! * [`time`]: the TSC clock.
 //! * [`heap`]: the counting allocator that proves the packet loop never allocates.
+//! * [`mem`]: transparent huge pages for newipd's large lookup tables.
 //! * [`telemetry`]: newipd's commands in DPDK telemetry.
 
 pub mod eal;
 pub mod heap;
 pub mod lcore;
 pub mod mbuf;
+pub mod mem;
 pub mod mempool;
 pub mod port;
 pub mod ring;
