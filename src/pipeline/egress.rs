@@ -357,7 +357,17 @@ impl Egress {
     /// when it arrived. Gives the packet back if this lcore does not own `out`.
     #[inline(always)]
     pub fn submit(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, rx_ns: u64, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
-        let Some(o) = self.slot.get(out).and_then(|&i| self.ports.get_mut(i as usize)) else { return Err(m) };
+        // One owned port (the common case on a run-to-completion lcore): a
+        // compare with a value known before the packet, instead of a table
+        // load that waits for the route lookup.
+        let o = match self.ports.as_mut_slice() {
+            [only] if only.op.index == out => only,
+            [_] => return Err(m),
+            ports => match self.slot.get(out).and_then(|&i| ports.get_mut(i as usize)) {
+                Some(o) => o,
+                None => return Err(m),
+            },
+        };
         let len = m.len() as u32;
         let eligible = meta.map_or(0, |m| m.eligible_ns);
         if eligible <= now_ns && o.sched.has_due(now_ns) {
