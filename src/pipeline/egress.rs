@@ -191,7 +191,7 @@ impl TxBuf {
     /// Per-class tx counts and latency of the first `sent` of the `n`
     /// packets noted (the rest count nowhere). Packets that arrived when
     /// the last one did (most of a burst: one poll round) are counted per
-    /// class in one register, eight bits a class, and recorded once per
+    /// class in two registers, eight bits a class, and recorded once per
     /// class; the others one by one. End-to-end delays are recorded once
     /// per run of equal (class, delay). Recording goes through the writer's
     /// coalescing table, which turns values repeated over bursts into one
