@@ -299,6 +299,11 @@ impl Router {
                 (nh, with_meta)
             }
             nip::ETHERTYPE_NEWIP => {
+                if self.shortcut && self.local_types & 1 << AddrType::Ipv4 as u8 == 0 {
+                    if let Some(h) = ip.first_chunk_mut::<V4_LBF_LEN>().filter(|h| is_v4_lbf(h)) {
+                        return self.newip_v4_lbf(head, h, l2.l3, ctx, out);
+                    }
+                }
                 if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
                     return self.newip_simple(head, ip, l2.l3, s, ctx, c, out);
                 }
@@ -453,6 +458,30 @@ impl Router {
         Ok(Verdict::Forward { port: nh.port, with_meta })
     }
 
+    /// The New IP packet NewIP-Linux hosts send most: IPv4-type source and
+    /// destination, unicast, one LBF contract right after the addresses,
+    /// payload after it ([`is_v4_lbf`]). Every field at a fixed offset of
+    /// one fixed-size header: what [`newip_simple`](Self::newip_simple) does
+    /// for it, without locating the fields (the shortcut tests and
+    /// `fuzz_one` hold the two paths to the same verdict, bytes and
+    /// metadata).
+    #[inline(always)]
+    fn newip_v4_lbf(&self, head: &mut [u8], h: &mut [u8; V4_LBF_LEN], l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> Result<Verdict, Reason> {
+        let f = |h: &[u8; V4_LBF_LEN], i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
+        *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        let exp = f(h, V4_LBF_AT + 6);
+        let hops = f(h, V4_LBF_AT + 10);
+        out.apply(ctx.now_ns, budget::lbf(f(h, V4_LBF_AT + 2), f(h, V4_LBF_AT + 4), exp, f(h, V4_LBF_AT + 8), hops).map_err(refusal)?);
+        out.lbf = V4_LBF_AT as u16;
+        out.lbf_exp = exp;
+        out.set_contract_class();
+        // The hop is taken now (lbf_hop_done); the budget refused fib_tohops 0.
+        h[V4_LBF_AT + 10..V4_LBF_AT + 12].copy_from_slice(&hops.saturating_sub(1).to_be_bytes());
+        ether::set_macs(head, &nh.macs);
+        Ok(Verdict::Forward { port: nh.port, with_meta: true })
+    }
+
     #[cold]
     fn extra_deadlines(&self, buf: &[u8], h: &nip::NewIp, path: &NextHop, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
         let k = h.contracts;
@@ -507,6 +536,21 @@ impl Router {
         m[6..].copy_from_slice(self.port_macs.get(port).unwrap_or(&[0; 6]));
         m
     }
+}
+
+/// Length of the New IP headers of [`is_v4_lbf`]: header spec (3),
+/// shipping spec (3), two IPv4-type addresses (8), an LBF contract (12).
+const V4_LBF_LEN: usize = 26;
+/// Offset of that packet's LBF contract.
+const V4_LBF_AT: usize = 14;
+
+/// The New IP headers `h` are exactly: shipping spec at 3, contract at 14,
+/// payload at 26; source and destination address type 0 (IPv4), unicast;
+/// contract type 2 (LBF). Such a packet is one [`nip::parse_simple`] takes
+/// with `Single::Lbf(14)`.
+#[inline(always)]
+fn is_v4_lbf(h: &[u8; V4_LBF_LEN]) -> bool {
+    h[..6] == [3, V4_LBF_AT as u8, V4_LBF_LEN as u8, 0, 0, 0] && h[V4_LBF_AT..V4_LBF_AT + 2] == [0, nip::CT_LBF as u8]
 }
 
 /// A Max Delay contract at `off` on arrival: its budget, and its field
@@ -701,12 +745,21 @@ fn rd16(b: &[u8], off: usize) -> Option<u16> {
 }
 
 /// Fuzzing and corpus-regression entry point: runs one arbitrary frame through
-/// a fixed test router (every kind of route, local addresses) and every
-/// per-packet stage, as the forwarding path would. Must never panic.
+/// fixed test routers (every kind of route; local addresses of every type,
+/// and none of the IPv4 type, so that IPv4-type New IP destinations take the
+/// shortcuts too) and every per-packet stage, as the forwarding path would.
+/// Must never panic.
 pub fn fuzz_one(data: &[u8]) {
     use std::sync::OnceLock;
-    static R: OnceLock<(Router, Router)> = OnceLock::new();
-    let (r, general) = R.get_or_init(|| (fuzz_router(), fuzz_router().without_shortcut()));
+    static R: OnceLock<[(Router, Router); 2]> = OnceLock::new();
+    let routers = R.get_or_init(|| [true, false].map(|v4_local| (fuzz_router(v4_local), fuzz_router(v4_local).without_shortcut())));
+    for (r, general) in routers {
+        fuzz_pair(r, general, data);
+    }
+}
+
+/// [`fuzz_one`] with one router and the same without the shortcuts.
+fn fuzz_pair(r: &Router, general: &Router, data: &[u8]) {
     let mut frame = [0u8; 2048];
     let n = data.len().min(frame.len());
     frame[..n].copy_from_slice(&data[..n]);
@@ -740,8 +793,9 @@ pub fn fuzz_one(data: &[u8]) {
     }
 }
 
-/// The router [`fuzz_one`] uses: every kind of route, local addresses.
-fn fuzz_router() -> Router {
+/// A router [`fuzz_one`] uses: every kind of route, local addresses (one
+/// of the IPv4 type if `v4_local`).
+fn fuzz_router(v4_local: bool) -> Router {
     let nhs = vec![
         NextHop::new(0, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]),
         NextHop::new(1, [2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4]).with_path(3, 200_000),
@@ -758,7 +812,8 @@ fn fuzz_router() -> Router {
         (p("flex:00/0"), 0),
     ];
     let locals = [p("10.0.0.1"), p("8bit:1"), p("flex:0a0001")];
-    Router::build(&routes, nhs, vec![[2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 4]], &locals, true)
+    let locals = if v4_local { &locals[..] } else { &locals[1..] };
+    Router::build(&routes, nhs, vec![[2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 4]], locals, true)
 }
 
 #[cfg(test)]
@@ -1031,6 +1086,37 @@ mod tests {
 
         #[test]
         fn shortcut_agrees_with_general_path(f in simple_newip_frame()) {
+            fuzz_one(&f);
+        }
+
+        /// The IPv4-address LBF template: the frames it takes (it must take
+        /// every one of this shape) get the general path's verdict, bytes
+        /// and metadata, drops included (no hops left, early discard).
+        #[test]
+        fn v4_lbf_template_agrees_with_general_path(
+            src in any::<[u8; 4]>(),
+            dst in prop_oneof![Just([10u8, 1, 2, 3]), Just([10, 0, 0, 1]), any::<[u8; 4]>()],
+            v in any::<[u16; 5]>(),
+            payload in 0usize..40,
+        ) {
+            use crate::packet::newip::build::{Address, ContractDesc, PacketDesc};
+            let lbf = ContractDesc::Lbf { min_delay: v[0] % 40, max_delay: v[1] % 80, experienced_delay: v[2] % 600, fib_todelay: v[3] % 20, fib_tohops: v[4] % 5 };
+            let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts: vec![lbf], payload: vec![0x5a; payload] };
+            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
+            f.extend(d.build().expect("small header"));
+            let ip = &f[14..];
+            prop_assert!(ip.first_chunk::<V4_LBF_LEN>().is_some_and(is_v4_lbf), "the template's shape");
+            let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
+            let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
+            let (mut a, mut b) = (f.clone(), f.clone());
+            let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
+            let va = r.process_at(&mut a, &ctx, &mut Counters::default(), &mut ma);
+            let vb = general.process_at(&mut b, &ctx, &mut Counters::default(), &mut mb);
+            prop_assert_eq!(va, vb);
+            prop_assert_eq!(&a, &b);
+            if let Verdict::Forward { with_meta: true, .. } = va {
+                prop_assert_eq!(ma, mb);
+            }
             fuzz_one(&f);
         }
 
