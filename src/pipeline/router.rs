@@ -467,17 +467,14 @@ impl Router {
     /// metadata).
     #[inline(always)]
     fn newip_v4_lbf(&self, head: &mut [u8], h: &mut [u8; V4_LBF_LEN], l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> Result<Verdict, Reason> {
-        let f = |h: &[u8; V4_LBF_LEN], i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
         let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
-        let exp = f(h, V4_LBF_AT + 6);
-        let hops = f(h, V4_LBF_AT + 10);
-        out.apply(ctx.now_ns, budget::lbf(f(h, V4_LBF_AT + 2), f(h, V4_LBF_AT + 4), exp, f(h, V4_LBF_AT + 8), hops).map_err(refusal)?);
-        out.lbf = V4_LBF_AT as u16;
-        out.lbf_exp = exp;
+        // The same steps as newip_simple's for Single::Lbf(14): with the
+        // offset a constant and the header a fixed-size array, the compiler
+        // drops their bounds checks.
+        apply_lbf(h, V4_LBF_AT, ctx, out)?;
         out.set_contract_class();
-        // The hop is taken now (lbf_hop_done); the budget refused fib_tohops 0.
-        h[V4_LBF_AT + 10..V4_LBF_AT + 12].copy_from_slice(&hops.saturating_sub(1).to_be_bytes());
+        lbf_hop_done(h, out);
         ether::set_macs(head, &nh.macs);
         Ok(Verdict::Forward { port: nh.port, with_meta: true })
     }
