@@ -49,20 +49,15 @@ pub fn verifies(header: &[u8]) -> bool {
 /// router's costliest step. Bytes past the last whole word are ignored.
 #[inline(always)]
 pub fn verifies_words(header: &[u8]) -> bool {
-    let mut s = 0u64;
-    if let Some(h) = header.first_chunk::<20>() {
-        // The common case, unrolled: no options.
-        for w in h.chunks_exact(4) {
-            s += u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as u64;
-        }
-        for w in header[20..].chunks_exact(4) {
-            s += u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as u64;
-        }
-    } else {
-        for w in header.chunks_exact(4) {
-            s += u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as u64;
-        }
+    #[inline(always)]
+    fn words(b: &[u8]) -> u64 {
+        b.chunks_exact(4).map(|w| u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as u64).sum()
     }
+    // The common case (no options) as a fixed-size array, so it unrolls.
+    let s = match header.first_chunk::<20>() {
+        Some(h) => words(h) + words(&header[20..]),
+        None => words(header),
+    };
     // At most 15 words: the sum fits in 36 bits; fold 64 -> 32 -> 16.
     let s = (s & 0xffff_ffff) + (s >> 32);
     let s = (s & 0xffff_ffff) + (s >> 32);
