@@ -632,7 +632,31 @@ pub fn on_transmit_reporting(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_
     if let Some(reported) = lbf_unchanged_delay(frame, meta, now_ns) {
         return Ok(reported);
     }
+    if let Some(reported) = precise_lbf_alone(frame, meta, now_ns, link_delay_ns) {
+        return Ok(reported);
+    }
     on_transmit_general(frame, meta, now_ns, link_delay_ns, on_time)
+}
+
+/// The transmit update of a packet whose only contract is precise LBF
+/// (0x8001, or the IPv6 latency option), whole in the frame and not
+/// refused as late: experienced delay plus the time spent here and the
+/// egress link delay (saturating), hops plus one, and that delay reported.
+/// Exactly what [`on_transmit_general`] does then, in one fixed-size
+/// field access (a proptest compares the two); None: not this case.
+#[inline(always)]
+fn precise_lbf_alone(frame: &mut [u8], meta: &TxMeta, now_ns: u64, link_delay_ns: u32) -> Option<u64> {
+    if (meta.max_delay | meta.lbf | meta.on_time) != 0 || meta.plbf == 0 || (now_ns > meta.deadline_ns && !meta.late_ok) {
+        return None;
+    }
+    let at = meta.l3 as usize + meta.plbf as usize;
+    let v: &mut [u8; 16] = frame.get_mut(at..at + 16)?.try_into().ok()?;
+    let add = now_ns.saturating_sub(meta.rx_ns).saturating_add(link_delay_ns as u64).min(u32::MAX as u64) as u32;
+    let exp = u32::from_be_bytes([v[8], v[9], v[10], v[11]]).saturating_add(add);
+    let hops = u16::from_be_bytes([v[12], v[13]]).wrapping_add(1);
+    v[8..12].copy_from_slice(&exp.to_be_bytes());
+    v[12..14].copy_from_slice(&hops.to_be_bytes());
+    Some(exp as u64)
 }
 
 /// The common case of a type-2 LBF packet sent soon after it arrived: an
@@ -1079,6 +1103,50 @@ mod tests {
             let mut c = frame.clone();
             let mut port = OnTimePort::new([100_000; 8]);
             prop_assert_eq!(on_transmit_reporting(&mut c, &meta, now, 0, &mut port), general);
+        }
+
+        /// The precise-LBF transmit shortcut writes and reports what the
+        /// general path does, wherever it applies; the public entry point
+        /// agrees with the general path everywhere.
+        #[test]
+        fn precise_lbf_alone_matches_the_general_path(
+            value in any::<[u8; 16]>(),
+            lead in 0usize..24,
+            tail in 0usize..20,
+            l3 in 0u16..8,
+            off in 1u16..40,
+            rx in 0u64..1_000_000,
+            local in 0u64..5_000_000_000,
+            link in any::<u32>(),
+            deadline_after in 0u64..200_000,
+            late_ok in any::<bool>(),
+            other in 0u8..5,
+        ) {
+            let mut frame = vec![0x5au8; lead];
+            frame.extend_from_slice(&value);
+            frame.extend(std::iter::repeat_n(0xa5u8, tail));
+            let mut meta = TxMeta { rx_ns: rx, deadline_ns: rx + deadline_after, l3, plbf: off, late_ok, ..TxMeta::NONE };
+            match other {
+                1 => meta.max_delay = 2,
+                2 => meta.lbf = 4,
+                3 => meta.on_time = 6,
+                _ => {}
+            }
+            let now = rx + local;
+            let mut general = frame.clone();
+            let mut port = OnTimePort::new([100_000; 8]);
+            let want = on_transmit_general(&mut general, &meta, now, link, &mut port);
+            let mut fast = frame.clone();
+            if let Some(r) = precise_lbf_alone(&mut fast, &meta, now, link) {
+                prop_assert_eq!(Ok(r), want);
+                prop_assert_eq!(&fast, &general);
+            } else {
+                prop_assert_eq!(&fast, &frame, "untouched when it does not apply");
+            }
+            let mut public = frame.clone();
+            let mut port = OnTimePort::new([100_000; 8]);
+            prop_assert_eq!(on_transmit_reporting(&mut public, &meta, now, link, &mut port), want);
+            prop_assert_eq!(&public, &general);
         }
 
         #[test]
