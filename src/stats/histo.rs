@@ -161,7 +161,7 @@ pub fn bucket_floor(v: u64) -> u64 {
 }
 
 /// Entries of the [`Coalescer`]: a power of two.
-const SLOTS: usize = 64;
+const SLOTS: usize = 256;
 
 /// Records waiting to go into the histograms, coalesced: a direct-mapped
 /// table from (histogram kind, class, bucket) to a count. Packets repeat a
@@ -190,7 +190,7 @@ impl Coalescer {
             return Self::record_raw(into, kind, class, ns, n);
         }
         let key = bucket_floor(ns.max(LOW_NS)) << 9 | (class as u64) << 1 | kind;
-        let i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize & (SLOTS - 1);
+        let i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize;
         if self.keys[i] == key {
             self.counts[i] += n;
         } else {
