@@ -15,18 +15,23 @@ pub fn sum(data: &[u8], init: u32) -> u32 {
     fold64(s) as u32
 }
 
+/// Fold a 64-bit one's-complement sum to 16 bits: twice 64 -> 32, twice
+/// 32 -> 16. Two folds always suffice at each width (the first leaves at
+/// most one bit of carry, the second absorbs it), so there is no loop and
+/// no branch; folding a value that already fits changes nothing.
 #[inline(always)]
-fn fold64(mut s: u64) -> u16 {
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
+fn fold64(s: u64) -> u16 {
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    let s = (s & 0xffff_ffff) + (s >> 32);
+    fold(s as u32)
 }
 
 /// Fold a 32-bit sum to 16 bits.
 #[inline(always)]
 pub fn fold(s: u32) -> u16 {
-    fold64(s as u64)
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    s as u16
 }
 
 /// The checksum field value for `data` (with its checksum field zeroed).
@@ -58,9 +63,6 @@ pub fn verifies_words(header: &[u8]) -> bool {
         Some(h) => words(h) + words(&header[20..]),
         None => words(header),
     };
-    // At most 15 words: the sum fits in 36 bits; fold 64 -> 32 -> 16.
-    let s = (s & 0xffff_ffff) + (s >> 32);
-    let s = (s & 0xffff_ffff) + (s >> 32);
     fold64(s) == 0xffff
 }
 
@@ -112,6 +114,20 @@ mod tests {
                 prop_assert!(verifies_words(&h));
             }
             prop_assert_eq!(verifies_words(&h), verifies(&h));
+        }
+
+        /// The straight-line folds give what folding 16 bits at a time
+        /// until the value fits does, for every width of input.
+        #[test]
+        fn folds_match_the_loop(s in prop_oneof![any::<u64>(), any::<u32>().prop_map(u64::from), 0u64..0x3_0000]) {
+            let mut want = s;
+            while want >> 16 != 0 {
+                want = (want & 0xffff) + (want >> 16);
+            }
+            prop_assert_eq!(fold64(s), want as u16);
+            if let Ok(s32) = u32::try_from(s) {
+                prop_assert_eq!(fold(s32), want as u16);
+            }
         }
 
         #[test]

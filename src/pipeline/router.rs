@@ -303,6 +303,9 @@ impl Router {
                     if let Some(h) = ip.first_chunk_mut::<V4_LBF_LEN>().filter(|h| is_v4_lbf(h)) {
                         return self.newip_v4_lbf(head, h, l2.l3, ctx, out);
                     }
+                    if let Some(h) = ip.first_chunk::<V4_PLAIN_LEN>().filter(|h| is_v4_plain(h)) {
+                        return self.newip_v4_plain(head, h);
+                    }
                 }
                 if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
                     return self.newip_simple(head, ip, l2.l3, s, ctx, c, out);
@@ -479,6 +482,15 @@ impl Router {
         Ok(Verdict::Forward { port: nh.port, with_meta: true })
     }
 
+    /// The same without a contract (best effort): a route lookup and the
+    /// MACs, nothing to carry to transmit ([`is_v4_plain`]).
+    #[inline(always)]
+    fn newip_v4_plain(&self, head: &mut [u8], h: &[u8; V4_PLAIN_LEN]) -> Result<Verdict, Reason> {
+        let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
+        ether::set_macs(head, &nh.macs);
+        Ok(Verdict::Forward { port: nh.port, with_meta: false })
+    }
+
     #[cold]
     fn extra_deadlines(&self, buf: &[u8], h: &nip::NewIp, path: &NextHop, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
         let k = h.contracts;
@@ -548,6 +560,18 @@ const V4_LBF_AT: usize = 14;
 #[inline(always)]
 fn is_v4_lbf(h: &[u8; V4_LBF_LEN]) -> bool {
     h[..6] == [3, V4_LBF_AT as u8, V4_LBF_LEN as u8, 0, 0, 0] && h[V4_LBF_AT..V4_LBF_AT + 2] == [0, nip::CT_LBF as u8]
+}
+
+/// Length of the New IP headers of [`is_v4_plain`]: header spec (3),
+/// shipping spec (3), two IPv4-type addresses (8).
+const V4_PLAIN_LEN: usize = 14;
+
+/// The New IP headers `h` are exactly: shipping spec at 3, no contract,
+/// payload at 14; source and destination address type 0 (IPv4), unicast.
+/// Such a packet is one [`nip::parse_simple`] takes with `Single::None`.
+#[inline(always)]
+fn is_v4_plain(h: &[u8; V4_PLAIN_LEN]) -> bool {
+    h[..6] == [3, 0, V4_PLAIN_LEN as u8, 0, 0, 0]
 }
 
 /// A Max Delay contract at `off` on arrival: its budget, and its field
@@ -1182,6 +1206,34 @@ mod tests {
             if let Verdict::Forward { with_meta: true, .. } = va {
                 prop_assert_eq!(ma, mb);
             }
+            fuzz_one(&f);
+        }
+
+        /// The IPv4-address template without a contract: the frames it
+        /// takes (every one of this shape) get the general path's verdict
+        /// and bytes, and nothing to do at transmit.
+        #[test]
+        fn v4_plain_template_agrees_with_general_path(
+            src in any::<[u8; 4]>(),
+            dst in prop_oneof![Just([10u8, 1, 2, 3]), Just([10, 0, 0, 1]), any::<[u8; 4]>()],
+            payload in 0usize..40,
+        ) {
+            use crate::packet::newip::build::{Address, PacketDesc};
+            let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts: vec![], payload: vec![0x5a; payload] };
+            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
+            f.extend(d.build().expect("small header"));
+            let ip = &f[14..];
+            prop_assert!(ip.first_chunk::<V4_PLAIN_LEN>().is_some_and(is_v4_plain), "the template's shape");
+            let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
+            let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
+            let (mut a, mut b) = (f.clone(), f.clone());
+            let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
+            let va = r.process_at(&mut a, &ctx, &mut Counters::default(), &mut ma);
+            let vb = general.process_at(&mut b, &ctx, &mut Counters::default(), &mut mb);
+            prop_assert_eq!(va, vb);
+            prop_assert_eq!(&a, &b);
+            let carries = matches!(va, Verdict::Forward { with_meta: true, .. });
+            prop_assert!(!carries, "nothing to do at transmit");
             fuzz_one(&f);
         }
 
