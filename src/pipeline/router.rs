@@ -306,6 +306,9 @@ impl Router {
                     if let Some(h) = ip.first_chunk::<V4_PLAIN_LEN>().filter(|h| is_v4_plain(h)) {
                         return self.newip_v4_plain(head, h);
                     }
+                    if let Some(h) = ip.first_chunk::<V4_PLBF_LEN>().filter(|h| is_v4_plbf(h)) {
+                        return self.newip_v4_plbf(head, h, l2.l3, ctx, c, out);
+                    }
                 }
                 if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
                     return self.newip_simple(head, ip, l2.l3, s, ctx, c, out);
@@ -491,6 +494,20 @@ impl Router {
         Ok(Verdict::Forward { port: nh.port, with_meta: false })
     }
 
+    /// The same with one precise-LBF contract (0x8001) right after the
+    /// addresses ([`is_v4_plbf`]): newip_simple's steps for
+    /// `Single::PreciseLbf(14)` with the value at a constant offset.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn newip_v4_plbf(&self, head: &mut [u8], h: &[u8; V4_PLBF_LEN], l3: usize, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
+        let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
+        *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        self.precise_lbf(h, V4_PLBF_AT + nip::TLV_HDR_LEN, nh, ctx, c, out)?;
+        out.set_contract_class();
+        ether::set_macs(head, &nh.macs);
+        Ok(Verdict::Forward { port: nh.port, with_meta: true })
+    }
+
     #[cold]
     fn extra_deadlines(&self, buf: &[u8], h: &nip::NewIp, path: &NextHop, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
         let k = h.contracts;
@@ -572,6 +589,22 @@ const V4_PLAIN_LEN: usize = 14;
 #[inline(always)]
 fn is_v4_plain(h: &[u8; V4_PLAIN_LEN]) -> bool {
     h[..6] == [3, 0, V4_PLAIN_LEN as u8, 0, 0, 0]
+}
+
+/// Length of the New IP headers of [`is_v4_plbf`]: header spec (3),
+/// shipping spec (3), two IPv4-type addresses (8), a precise-LBF TLV (4 + 16).
+const V4_PLBF_LEN: usize = 34;
+/// Offset of that packet's precise-LBF TLV.
+const V4_PLBF_AT: usize = 14;
+
+/// The New IP headers `h` are exactly: shipping spec at 3, contract at 14,
+/// payload at 34; source and destination address type 0 (IPv4), unicast;
+/// one TLV of type 0x8001 (precise LBF) and length 16. Such a packet is one
+/// [`nip::parse_simple`] takes with `Single::PreciseLbf(14)`.
+#[inline(always)]
+fn is_v4_plbf(h: &[u8; V4_PLBF_LEN]) -> bool {
+    const T: [u8; 2] = nip::CT_PRECISE_LBF.to_be_bytes();
+    h[..6] == [3, V4_PLBF_AT as u8, V4_PLBF_LEN as u8, 0, 0, 0] && h[V4_PLBF_AT..V4_PLBF_AT + 4] == [T[0], T[1], 0, nip::PRECISE_LBF_LEN as u8]
 }
 
 /// A Max Delay contract at `off` on arrival: its budget, and its field
@@ -1203,6 +1236,40 @@ mod tests {
             let vb = general.process_at(&mut b, &ctx, &mut Counters::default(), &mut mb);
             prop_assert_eq!(va, vb);
             prop_assert_eq!(&a, &b);
+            if let Verdict::Forward { with_meta: true, .. } = va {
+                prop_assert_eq!(ma, mb);
+            }
+            fuzz_one(&f);
+        }
+
+        /// The IPv4-address precise-LBF template: the frames it takes
+        /// (every one of this shape) get the general path's verdict, bytes,
+        /// metadata and counted events, drops included (infeasible).
+        #[test]
+        fn v4_plbf_template_agrees_with_general_path(
+            src in any::<[u8; 4]>(),
+            dst in prop_oneof![Just([10u8, 1, 2, 3]), Just([10, 0, 0, 1]), any::<[u8; 4]>()],
+            v in any::<[u32; 3]>(),
+            late_ok in any::<bool>(),
+            payload in 0usize..40,
+        ) {
+            use crate::packet::newip::build::{Address, ContractDesc, PacketDesc};
+            let p = nip::PreciseLbf { min_ns: v[0] % 50_000, max_ns: v[1] % 3_000_000, experienced_ns: v[2] % 2_000_000, hops: 3, flags: late_ok as u16 };
+            let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts: vec![ContractDesc::PreciseLbf(p)], payload: vec![0x5a; payload] };
+            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
+            f.extend(d.build().expect("small header"));
+            let ip = &f[14..];
+            prop_assert!(ip.first_chunk::<V4_PLBF_LEN>().is_some_and(is_v4_plbf), "the template's shape");
+            let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
+            let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
+            let (mut a, mut b) = (f.clone(), f.clone());
+            let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
+            let (mut ca, mut cb) = (Counters::default(), Counters::default());
+            let va = r.process_at(&mut a, &ctx, &mut ca, &mut ma);
+            let vb = general.process_at(&mut b, &ctx, &mut cb, &mut mb);
+            prop_assert_eq!(va, vb);
+            prop_assert_eq!(&a, &b);
+            prop_assert!(ca == cb, "the same events counted");
             if let Verdict::Forward { with_meta: true, .. } = va {
                 prop_assert_eq!(ma, mb);
             }
