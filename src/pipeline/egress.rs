@@ -401,6 +401,24 @@ impl Egress {
         Ok(())
     }
 
+    /// Release what the schedulers allow at `now_ns` into the TX buffers,
+    /// before a burst arriving at `now_ns` is routed. The same as the
+    /// first [`submit`](Self::submit) of the burst would do (the burst
+    /// shares one time), done once and out of the per-packet loop; a burst
+    /// without a packet to send would leave it to [`service`](Self::service),
+    /// which sends the same packets in the same order. `clk` times it as
+    /// the `queue` stage.
+    #[inline]
+    pub fn release_due(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
+        for o in self.ports.iter_mut() {
+            if o.sched.has_due(now_ns) {
+                let before = o.sched.len();
+                o.release(now_ns, self.burst, c, &mut self.lat);
+                clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(o.sched.len()) as u64, tsc);
+            }
+        }
+    }
+
     /// End of a poll round: release what the schedulers allow now and send
     /// every TX buffer. A packet never waits in a TX buffer for a later
     /// round: its transmit-time contract work was done with this round's

@@ -17,6 +17,11 @@ impl Sink for Egress {
     fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
         self.submit(m, meta, out, now_ns, now_ns, c)
     }
+
+    #[inline(always)]
+    fn begin_burst(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
+        self.release_due(now_ns, c, clk);
+    }
 }
 
 /// Everything one run-to-completion lcore needs.

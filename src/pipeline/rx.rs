@@ -24,6 +24,14 @@ pub trait Sink {
     /// any; `now_ns`: the time of its RX burst); give it back if `out`
     /// cannot be served (counted as no-route).
     fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf>;
+
+    /// A burst arrived at `now_ns` and is about to be routed: a sink that
+    /// schedules (the lcore's own egress) releases what is due now, before
+    /// the burst's packets (`clk` times that as the `queue` stage).
+    #[inline(always)]
+    fn begin_burst(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
+        let _ = (now_ns, c, clk);
+    }
 }
 
 /// The RX queues one lcore polls and the router it runs.
@@ -82,6 +90,7 @@ impl Ingress {
             let t = tsc();
             clk.lap_at(&mut c.stages, Stage::Rx, n as u64, t);
             *now_ns = clock.ns(t).max(*now_ns);
+            sink.begin_burst(*now_ns, c, clk);
             self.route_burst(&p, sink, *now_ns, c);
             clk.lap(&mut c.stages, Stage::Route, n as u64, tsc);
         }
