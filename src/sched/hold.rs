@@ -22,6 +22,9 @@ pub struct Hold<T> {
     /// The ring: `keys[i]` and `items[i]` for `i` in `head .. head + len`
     /// (modulo the capacity, a power of two); keys never decrease.
     keys: Vec<u64>,
+    /// A value the caller keeps with each ring item (the port scheduler:
+    /// its deadline), readable without touching the item.
+    tags: Vec<u64>,
     items: Vec<Option<T>>,
     mask: usize,
     head: usize,
@@ -40,6 +43,7 @@ impl<T> Hold<T> {
         let cap = capacity.max(1).next_power_of_two();
         Hold {
             keys: vec![0; cap],
+            tags: vec![0; cap],
             items: (0..cap).map(|_| None).collect(),
             mask: cap - 1,
             head: 0,
@@ -75,14 +79,16 @@ impl<T> Hold<T> {
         (self.len > 0).then(|| self.keys[(self.head + self.len - 1) & self.mask])
     }
 
-    /// Hold `item` until `key`; `now` anchors the bucket queue's range.
-    /// Gives the item back when full.
+    /// Hold `item` until `key`, with `tag` kept beside it while it is in
+    /// the ring ([`ring_at`](Self::ring_at)); `now` anchors the bucket
+    /// queue's range. Gives the item back when full.
     #[inline]
-    pub fn push(&mut self, key: u64, item: T, now: u64) -> Result<(), T> {
+    pub fn push(&mut self, key: u64, tag: u64, item: T, now: u64) -> Result<(), T> {
         let in_order = self.other.is_empty() && self.ring_last().is_none_or(|last| key >= last);
         if in_order && self.len <= self.mask {
             let i = (self.head + self.len) & self.mask;
             self.keys[i] = key;
+            self.tags[i] = tag;
             self.items[i] = Some(item);
             self.len += 1;
         } else {
@@ -109,6 +115,24 @@ impl<T> Hold<T> {
         out
     }
 
+    /// Key and tag of the `j`-th ring item from the head (`None` past the
+    /// ring's end). Items leave in ring order only while the bucket
+    /// queue's earliest key ([`other_key_or_max`](Self::other_key_or_max))
+    /// is later.
+    #[inline(always)]
+    pub fn ring_at(&self, j: usize) -> Option<(u64, u64)> {
+        (j < self.len).then(|| {
+            let i = (self.head + j) & self.mask;
+            (self.keys[i], self.tags[i])
+        })
+    }
+
+    /// The bucket queue's earliest key, or `u64::MAX` when it is empty.
+    #[inline(always)]
+    pub fn other_key_or_max(&self) -> u64 {
+        self.other.peek_key_or_max()
+    }
+
     /// The key at the ring's head, or `u64::MAX` when it is empty.
     #[inline(always)]
     fn ring_head_key(&self) -> u64 {
@@ -129,13 +153,15 @@ mod tests {
     fn in_order_keys_use_the_ring_and_come_back_in_order() {
         let mut h = Hold::new(4, 64, 0);
         for (k, x) in [(10, 'a'), (10, 'b'), (12, 'c')] {
-            h.push(k, x, 0).unwrap();
+            h.push(k, k + 100, x, 0).unwrap();
         }
         assert_eq!((h.len, h.other.len()), (3, 0));
+        assert_eq!((h.ring_at(0), h.ring_at(2), h.ring_at(3)), (Some((10, 110)), Some((12, 112)), None));
         // Out of order: into the bucket queue, and so is the next in-order one.
-        h.push(11, 'd', 0).unwrap();
-        h.push(20, 'e', 0).unwrap();
+        h.push(11, 0, 'd', 0).unwrap();
+        h.push(20, 0, 'e', 0).unwrap();
         assert_eq!((h.len, h.other.len()), (3, 2));
+        assert_eq!(h.other_key_or_max(), 11);
         assert_eq!(h.peek_key(), Some(10));
         let order: Vec<char> = std::iter::from_fn(|| h.pop(0).map(|x| x.1)).collect();
         assert_eq!(order, vec!['a', 'b', 'd', 'c', 'e']);
@@ -146,11 +172,11 @@ mod tests {
     #[test]
     fn a_full_ring_spills_and_capacity_holds() {
         let mut h = Hold::new(2, 64, 0);
-        h.push(1, 1, 0).unwrap();
-        h.push(2, 2, 0).unwrap();
-        h.push(3, 3, 0).unwrap(); // the ring is full: the bucket queue takes it
-        h.push(4, 4, 0).unwrap();
-        assert_eq!(h.push(5, 5, 0), Err(5));
+        h.push(1, 0, 1, 0).unwrap();
+        h.push(2, 0, 2, 0).unwrap();
+        h.push(3, 0, 3, 0).unwrap(); // the ring is full: the bucket queue takes it
+        h.push(4, 0, 4, 0).unwrap();
+        assert_eq!(h.push(5, 0, 5, 0), Err(5));
         let got: Vec<u64> = std::iter::from_fn(|| h.pop(0).map(|x| x.1)).collect();
         assert_eq!(got, vec![1, 2, 3, 4]);
     }
@@ -167,7 +193,7 @@ mod tests {
             let mut seq = 0u32;
             for (push, k) in ops {
                 if push {
-                    match h.push(k, seq, now) {
+                    match h.push(k, 0, seq, now) {
                         Ok(()) => model.push((k, seq)),
                         Err(s) => prop_assert_eq!(s, seq),
                     }
