@@ -1118,6 +1118,52 @@ mod tests {
         assert_eq!(experienced_ns(&f[..50], &m), None, "cut off: no value, no panic");
     }
 
+    use crate::packet::newip::build::{Address, ContractDesc, PacketDesc};
+
+    /// `value` between `lead` bytes of 0x5a and `tail` bytes of 0xa5.
+    fn framed(value: &[u8], lead: usize, tail: usize) -> Vec<u8> {
+        let mut f = vec![0x5au8; lead];
+        f.extend_from_slice(value);
+        f.extend(std::iter::repeat_n(0xa5u8, tail));
+        f
+    }
+
+    /// The general transmit path and the public entry point, each on its
+    /// own copy of `frame`: (result, bytes after) of each.
+    #[allow(clippy::type_complexity)]
+    fn transmit_both(frame: &[u8], meta: &TxMeta, now: u64, link: u32) -> ((Result<u64, Reason>, Vec<u8>), (Result<u64, Reason>, Vec<u8>)) {
+        let (mut g, mut p) = (frame.to_vec(), frame.to_vec());
+        let general = on_transmit_general(&mut g, meta, now, link, &mut OnTimePort::new([100_000; 8]));
+        let public = on_transmit_reporting(&mut p, meta, now, link, &mut OnTimePort::new([100_000; 8]));
+        ((general, g), (public, p))
+    }
+
+    /// A unicast New IP frame from `src` to `dst` (IPv4-type addresses)
+    /// with `contracts` must have the template's `shape`, and the router
+    /// with its shortcuts must give it the general path's verdict, bytes,
+    /// metadata and counted events. Returns the verdict.
+    fn template_agrees(src: [u8; 4], dst: [u8; 4], contracts: Vec<ContractDesc>, payload: usize, shape: impl Fn(&[u8]) -> bool) -> Result<Verdict, TestCaseError> {
+        let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts, payload: vec![0x5a; payload] };
+        let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
+        f.extend(d.build().expect("small header"));
+        prop_assert!(shape(&f[14..]), "the template's shape");
+        let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
+        let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
+        let (mut a, mut b) = (f.clone(), f.clone());
+        let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
+        let (mut ca, mut cb) = (Counters::default(), Counters::default());
+        let va = r.process_at(&mut a, &ctx, &mut ca, &mut ma);
+        let vb = general.process_at(&mut b, &ctx, &mut cb, &mut mb);
+        prop_assert_eq!(va, vb);
+        prop_assert_eq!(&a, &b);
+        prop_assert!(ca == cb, "the same events counted");
+        if let Verdict::Forward { with_meta: true, .. } = va {
+            prop_assert_eq!(ma, mb);
+        }
+        fuzz_one(&f);
+        Ok(va)
+    }
+
     proptest! {
         /// The LBF shortcut at transmit reports what the general path does,
         /// and the general path then leaves the frame as it was (the delay
@@ -1135,9 +1181,7 @@ mod tests {
             late_ok in any::<bool>(),
             other in 0u8..4,
         ) {
-            let mut frame = vec![0x5au8; lead];
-            frame.extend_from_slice(&fields);
-            frame.extend(std::iter::repeat_n(0xa5u8, tail));
+            let frame = framed(&fields, lead, tail);
             let mut meta = TxMeta { rx_ns: rx, deadline_ns: rx + deadline_after, l3: 0, lbf: off.max(1), late_ok, ..TxMeta::NONE };
             let o = meta.lbf as usize;
             if let Some(e) = frame.get(o + 6..o + 8) {
@@ -1149,17 +1193,13 @@ mod tests {
                 _ => {}
             }
             let now = rx + local;
-            let mut b = frame.clone();
-            let mut port = OnTimePort::new([100_000; 8]);
-            let general = on_transmit_general(&mut b, &meta, now, 0, &mut port);
+            let ((general, b), (public, _)) = transmit_both(&frame, &meta, now, 0);
             if let Some(r) = lbf_unchanged_delay(&frame, &meta, now) {
                 prop_assert_eq!(Ok(r), general);
                 prop_assert_eq!(&b, &frame, "nothing left to write");
             }
             // And the public entry point agrees with the general one.
-            let mut c = frame.clone();
-            let mut port = OnTimePort::new([100_000; 8]);
-            prop_assert_eq!(on_transmit_reporting(&mut c, &meta, now, 0, &mut port), general);
+            prop_assert_eq!(public, general);
         }
 
         /// The precise-LBF transmit shortcut writes and reports what the
@@ -1179,9 +1219,7 @@ mod tests {
             late_ok in any::<bool>(),
             other in 0u8..5,
         ) {
-            let mut frame = vec![0x5au8; lead];
-            frame.extend_from_slice(&value);
-            frame.extend(std::iter::repeat_n(0xa5u8, tail));
+            let frame = framed(&value, lead, tail);
             let mut meta = TxMeta { rx_ns: rx, deadline_ns: rx + deadline_after, l3, plbf: off, late_ok, ..TxMeta::NONE };
             match other {
                 1 => meta.max_delay = 2,
@@ -1190,9 +1228,7 @@ mod tests {
                 _ => {}
             }
             let now = rx + local;
-            let mut general = frame.clone();
-            let mut port = OnTimePort::new([100_000; 8]);
-            let want = on_transmit_general(&mut general, &meta, now, link, &mut port);
+            let ((want, general), (public, public_bytes)) = transmit_both(&frame, &meta, now, link);
             let mut fast = frame.clone();
             if let Some(r) = precise_lbf_alone(&mut fast, &meta, now, link) {
                 prop_assert_eq!(Ok(r), want);
@@ -1200,10 +1236,8 @@ mod tests {
             } else {
                 prop_assert_eq!(&fast, &frame, "untouched when it does not apply");
             }
-            let mut public = frame.clone();
-            let mut port = OnTimePort::new([100_000; 8]);
-            prop_assert_eq!(on_transmit_reporting(&mut public, &meta, now, link, &mut port), want);
-            prop_assert_eq!(&public, &general);
+            prop_assert_eq!(public, want);
+            prop_assert_eq!(&public_bytes, &general);
         }
 
         #[test]
@@ -1212,8 +1246,8 @@ mod tests {
         }
 
         /// The IPv4-address LBF template: the frames it takes (it must take
-        /// every one of this shape) get the general path's verdict, bytes
-        /// and metadata, drops included (no hops left, early discard).
+        /// every one of this shape) get the general path's verdict, bytes,
+        /// metadata and counted events, drops included (no hops left, early discard).
         #[test]
         fn v4_lbf_template_agrees_with_general_path(
             src in any::<[u8; 4]>(),
@@ -1221,30 +1255,11 @@ mod tests {
             v in any::<[u16; 5]>(),
             payload in 0usize..40,
         ) {
-            use crate::packet::newip::build::{Address, ContractDesc, PacketDesc};
             let lbf = ContractDesc::Lbf { min_delay: v[0] % 40, max_delay: v[1] % 80, experienced_delay: v[2] % 600, fib_todelay: v[3] % 20, fib_tohops: v[4] % 5 };
-            let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts: vec![lbf], payload: vec![0x5a; payload] };
-            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
-            f.extend(d.build().expect("small header"));
-            let ip = &f[14..];
-            prop_assert!(ip.first_chunk::<V4_LBF_LEN>().is_some_and(is_v4_lbf), "the template's shape");
-            let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
-            let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
-            let (mut a, mut b) = (f.clone(), f.clone());
-            let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
-            let va = r.process_at(&mut a, &ctx, &mut Counters::default(), &mut ma);
-            let vb = general.process_at(&mut b, &ctx, &mut Counters::default(), &mut mb);
-            prop_assert_eq!(va, vb);
-            prop_assert_eq!(&a, &b);
-            if let Verdict::Forward { with_meta: true, .. } = va {
-                prop_assert_eq!(ma, mb);
-            }
-            fuzz_one(&f);
+            template_agrees(src, dst, vec![lbf], payload, |ip| ip.first_chunk::<V4_LBF_LEN>().is_some_and(is_v4_lbf))?;
         }
 
-        /// The IPv4-address precise-LBF template: the frames it takes
-        /// (every one of this shape) get the general path's verdict, bytes,
-        /// metadata and counted events, drops included (infeasible).
+        /// The same for the precise-LBF template, drops included (infeasible).
         #[test]
         fn v4_plbf_template_agrees_with_general_path(
             src in any::<[u8; 4]>(),
@@ -1253,55 +1268,21 @@ mod tests {
             late_ok in any::<bool>(),
             payload in 0usize..40,
         ) {
-            use crate::packet::newip::build::{Address, ContractDesc, PacketDesc};
             let p = nip::PreciseLbf { min_ns: v[0] % 50_000, max_ns: v[1] % 3_000_000, experienced_ns: v[2] % 2_000_000, hops: 3, flags: late_ok as u16 };
-            let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts: vec![ContractDesc::PreciseLbf(p)], payload: vec![0x5a; payload] };
-            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
-            f.extend(d.build().expect("small header"));
-            let ip = &f[14..];
-            prop_assert!(ip.first_chunk::<V4_PLBF_LEN>().is_some_and(is_v4_plbf), "the template's shape");
-            let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
-            let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
-            let (mut a, mut b) = (f.clone(), f.clone());
-            let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
-            let (mut ca, mut cb) = (Counters::default(), Counters::default());
-            let va = r.process_at(&mut a, &ctx, &mut ca, &mut ma);
-            let vb = general.process_at(&mut b, &ctx, &mut cb, &mut mb);
-            prop_assert_eq!(va, vb);
-            prop_assert_eq!(&a, &b);
-            prop_assert!(ca == cb, "the same events counted");
-            if let Verdict::Forward { with_meta: true, .. } = va {
-                prop_assert_eq!(ma, mb);
-            }
-            fuzz_one(&f);
+            template_agrees(src, dst, vec![ContractDesc::PreciseLbf(p)], payload, |ip| ip.first_chunk::<V4_PLBF_LEN>().is_some_and(is_v4_plbf))?;
         }
 
-        /// The IPv4-address template without a contract: the frames it
-        /// takes (every one of this shape) get the general path's verdict
-        /// and bytes, and nothing to do at transmit.
+        /// The same for the template without a contract; such a packet
+        /// has nothing to do at transmit.
         #[test]
         fn v4_plain_template_agrees_with_general_path(
             src in any::<[u8; 4]>(),
             dst in prop_oneof![Just([10u8, 1, 2, 3]), Just([10, 0, 0, 1]), any::<[u8; 4]>()],
             payload in 0usize..40,
         ) {
-            use crate::packet::newip::build::{Address, PacketDesc};
-            let d = PacketDesc { src: Address::Ipv4(src), dst: Address::Ipv4(dst), cast: nip::Cast::Unicast, contracts: vec![], payload: vec![0x5a; payload] };
-            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
-            f.extend(d.build().expect("small header"));
-            let ip = &f[14..];
-            prop_assert!(ip.first_chunk::<V4_PLAIN_LEN>().is_some_and(is_v4_plain), "the template's shape");
-            let (r, general) = (fuzz_router(false), fuzz_router(false).without_shortcut());
-            let ctx = PacketCtx { now_ns: 5_000_000, in_port: 0 };
-            let (mut a, mut b) = (f.clone(), f.clone());
-            let (mut ma, mut mb) = (TxMeta::NONE, TxMeta::NONE);
-            let va = r.process_at(&mut a, &ctx, &mut Counters::default(), &mut ma);
-            let vb = general.process_at(&mut b, &ctx, &mut Counters::default(), &mut mb);
-            prop_assert_eq!(va, vb);
-            prop_assert_eq!(&a, &b);
-            let carries = matches!(va, Verdict::Forward { with_meta: true, .. });
+            let v = template_agrees(src, dst, vec![], payload, |ip| ip.first_chunk::<V4_PLAIN_LEN>().is_some_and(is_v4_plain))?;
+            let carries = matches!(v, Verdict::Forward { with_meta: true, .. });
             prop_assert!(!carries, "nothing to do at transmit");
-            fuzz_one(&f);
         }
 
         #[test]
