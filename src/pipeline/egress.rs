@@ -271,6 +271,17 @@ impl Out {
         c.event(i, Event::WashedBytes, w.bytes);
     }
 
+    /// [`release`](Self::release) if something is due (packets held for
+    /// later need no work until one is), timed as the `queue` stage.
+    #[inline]
+    fn release_due(&mut self, now_ns: u64, burst: usize, c: &mut Counters, lat: &mut Latency, clk: &mut StageClock) {
+        if self.sched.has_due(now_ns) {
+            let before = self.sched.len();
+            self.release(now_ns, burst, c, lat);
+            clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(self.sched.len()) as u64, tsc);
+        }
+    }
+
     /// Move what the scheduler releases now into the TX buffer (flushing when
     /// it fills); drops (late at the head, ...) are counted on the port.
     #[inline]
@@ -411,11 +422,7 @@ impl Egress {
     #[inline]
     pub fn release_due(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
         for o in self.ports.iter_mut() {
-            if o.sched.has_due(now_ns) {
-                let before = o.sched.len();
-                o.release(now_ns, self.burst, c, &mut self.lat);
-                clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(o.sched.len()) as u64, tsc);
-            }
+            o.release_due(now_ns, self.burst, c, &mut self.lat, clk);
         }
     }
 
@@ -429,12 +436,7 @@ impl Egress {
     pub fn service(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) -> u64 {
         let mut held = 0;
         for o in self.ports.iter_mut() {
-            // (Packets held for later need no work until one is due.)
-            if o.sched.has_due(now_ns) {
-                let before = o.sched.len();
-                o.release(now_ns, self.burst, c, &mut self.lat);
-                clk.lap(&mut c.stages, Stage::Queue, before.saturating_sub(o.sched.len()) as u64, tsc);
-            }
+            o.release_due(now_ns, self.burst, c, &mut self.lat, clk);
             o.take_events(c);
             if let Some((n, t)) = o.buf.flush(&o.op, c, &mut self.lat) {
                 clk.lap_at(&mut c.stages, Stage::Tx, n, t);

@@ -464,6 +464,13 @@ impl Router {
         Ok(Verdict::Forward { port: nh.port, with_meta })
     }
 
+    /// The next hop of a template header's IPv4-type destination (bytes 10..14).
+    #[inline(always)]
+    fn v4_template_hop<const N: usize>(&self, h: &[u8; N]) -> Result<&NextHop, Reason> {
+        const { assert!(N >= V4_PLAIN_LEN) };
+        self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))
+    }
+
     /// The New IP packet NewIP-Linux hosts send most: IPv4-type source and
     /// destination, unicast, one LBF contract right after the addresses,
     /// payload after it ([`is_v4_lbf`]). Every field at a fixed offset of
@@ -473,7 +480,7 @@ impl Router {
     /// metadata).
     #[inline(always)]
     fn newip_v4_lbf(&self, head: &mut [u8], h: &mut [u8; V4_LBF_LEN], l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> Result<Verdict, Reason> {
-        let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
+        let nh = self.v4_template_hop(h)?;
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         // The same steps as newip_simple's for Single::Lbf(14): with the
         // offset a constant and the header a fixed-size array, the compiler
@@ -489,7 +496,7 @@ impl Router {
     /// MACs, nothing to carry to transmit ([`is_v4_plain`]).
     #[inline(always)]
     fn newip_v4_plain(&self, head: &mut [u8], h: &[u8; V4_PLAIN_LEN]) -> Result<Verdict, Reason> {
-        let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
+        let nh = self.v4_template_hop(h)?;
         ether::set_macs(head, &nh.macs);
         Ok(Verdict::Forward { port: nh.port, with_meta: false })
     }
@@ -500,7 +507,7 @@ impl Router {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn newip_v4_plbf(&self, head: &mut [u8], h: &[u8; V4_PLBF_LEN], l3: usize, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
-        let nh = self.next_hop(self.fib.v4.lookup(u32::from_be_bytes([h[10], h[11], h[12], h[13]])))?;
+        let nh = self.v4_template_hop(h)?;
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         self.precise_lbf(h, V4_PLBF_AT + nip::TLV_HDR_LEN, nh, ctx, c, out)?;
         out.set_contract_class();

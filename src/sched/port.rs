@@ -24,9 +24,9 @@
 
 use super::damper::{default_bounds_ns, prio_index, PRIOS};
 use super::hold::Hold;
-use std::mem::ManuallyDrop;
 use super::queue::BucketQueue;
 use crate::stats::Reason;
+use std::mem::ManuallyDrop;
 
 /// What the scheduler needs to know about a queued item.
 pub trait Schedulable {
