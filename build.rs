@@ -1,6 +1,8 @@
-//! Finds DPDK through pkg-config, compiles the C shim in ffi/ with exactly the
-//! flags pkg-config gives, and generates Rust bindings with bindgen.
-//! Without the `dpdk` feature nothing is done: the pure modules need no C.
+//! The build script of the DPDK layer (crates/dpdk names it; it sits here,
+//! beside ffi/, at the workspace top): finds DPDK through pkg-config,
+//! compiles the C shim in ffi/ with exactly the flags pkg-config gives, and
+//! generates Rust bindings with bindgen. Only newipd-dpdk runs it, so the
+//! pure crate (newipd-core) needs no C at all.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,14 +12,15 @@ const INSTALL_HINT: &str = "newipd: DPDK >= 22.11 not found by pkg-config (libdp
 install it with: apt-get install libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev";
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
-    for f in ["ffi/newipd_ffi.h", "ffi/shim.c"] {
-        println!("cargo:rerun-if-changed={f}");
+    // Run from the package that names this script (crates/dpdk): ffi/ and
+    // this file are two levels up.
+    let top = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");
+    let ffi = top.join("ffi");
+    println!("cargo:rerun-if-changed={}", top.join("build.rs").display());
+    for f in ["newipd_ffi.h", "shim.c"] {
+        println!("cargo:rerun-if-changed={}", ffi.join(f).display());
     }
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
-    if std::env::var_os("CARGO_FEATURE_DPDK").is_none() {
-        return;
-    }
 
     let lib = match pkg_config::Config::new()
         .atleast_version(MIN_DPDK)
@@ -35,7 +38,7 @@ fn main() {
     let cflags = pkg_config_cflags();
 
     let mut cc = cc::Build::new();
-    cc.file("ffi/shim.c").include("ffi").opt_level(3).warnings(true);
+    cc.file(ffi.join("shim.c")).include(&ffi).opt_level(3).warnings(true);
     for f in &cflags {
         cc.flag(f);
     }
@@ -43,7 +46,7 @@ fn main() {
 
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut b = bindgen::Builder::default()
-        .header("ffi/newipd_ffi.h")
+        .header(ffi.join("newipd_ffi.h").to_string_lossy())
         .clang_args(&cflags)
         .clang_args(lib.include_paths.iter().map(|p| format!("-I{}", p.display())))
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))

@@ -3,9 +3,9 @@
 //! Each iteration handles a burst of 32 frames; throughput is per packet.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use newipd::classify::{lpm4::Lpm4, NextHop};
-use newipd::packet::build::{self, Udp4, Udp6};
-use newipd::pipeline::router::Router;
+use newipd_core::fib::{lpm4::Lpm4, NextHop};
+use newipd_core::wire::build::{self, Udp4, Udp6};
+use newipd_core::path::Router;
 
 const BURST: usize = 32;
 
@@ -31,8 +31,8 @@ fn bench_router(c: &mut Criterion) {
         ("ipv4_vlan", burst_of(vec![build::udp4(Udp4 { vlan: Some(5), ..Default::default() })])),
         ("ipv6_udp", burst_of(vec![build::udp6(Udp6::default())])),
     ];
-    let mut cnt = newipd::stats::Counters::default();
-    let ctx = newipd::pipeline::router::PacketCtx { now_ns: 1_000_000, in_port: 0 };
+    let mut cnt = newipd_core::stats::Counters::default();
+    let ctx = newipd_core::path::PacketCtx { now_ns: 1_000_000, in_port: 0 };
     for (name, template) in cases {
         let mut work = template.clone();
         g.bench_function(name, |b| {
@@ -41,7 +41,7 @@ fn bench_router(c: &mut Criterion) {
                     w.copy_from_slice(t); // restore the TTL
                 }
                 for w in work.iter_mut() {
-                    let mut meta = newipd::pipeline::router::TxMeta::NONE;
+                    let mut meta = newipd_core::path::TxMeta::NONE;
                     black_box(r.process_at(black_box(w), &ctx, &mut cnt, &mut meta));
                 }
             })
@@ -56,7 +56,7 @@ fn bench_lpm(c: &mut Criterion) {
     for i in 0..10_000u32 {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let len = [8u8, 16, 20, 24, 28, 32][(i % 6) as usize];
-        routes.push((x & newipd::classify::mask32(len), len, i));
+        routes.push((x & newipd_core::fib::mask32(len), len, i));
     }
     let t = Lpm4::build(&routes);
     let probes: Vec<u32> = (0..1024u32).map(|i| routes[(i as usize * 7) % routes.len()].0 | (i & 0xff)).collect();
@@ -67,7 +67,7 @@ fn bench_lpm(c: &mut Criterion) {
 }
 
 fn bench_newip(c: &mut Criterion) {
-    use newipd::packet::newip;
+    use newipd_core::wire::newip;
     let frames: Vec<Vec<u8>> = newip::vectors::NEWIP_VECTORS.iter().map(|(_, hex)| newip::vectors::decode_hex(hex).unwrap()).collect();
     let mut g = c.benchmark_group("newip");
     g.throughput(Throughput::Elements(frames.len() as u64));
@@ -78,14 +78,14 @@ fn bench_newip(c: &mut Criterion) {
 }
 
 fn bench_newip_stage(c: &mut Criterion) {
-    use newipd::gen::{Kind, Mix};
-    use newipd::pipeline::router::{on_transmit, PacketCtx, TxMeta};
-    use newipd::stats::Counters;
+    use newipd_tools::gen::{Kind, Mix};
+    use newipd_core::path::{on_transmit, PacketCtx, TxMeta};
+    use newipd_core::stats::Counters;
     let r = router();
     let frames: Vec<Vec<u8>> = Mix { kind: Kind::NewipLbf, packets: BURST, size: 64, ..Default::default() }.generate().frames.into_iter().map(|f| f.1).collect();
     let mut work = frames.clone();
     let mut cnt = Counters::default();
-    let mut on_time = newipd::sched::damper::OnTimePort::default();
+    let mut on_time = newipd_core::sched::damper::OnTimePort::default();
     let mut g = c.benchmark_group("router");
     g.throughput(Throughput::Elements(BURST as u64));
     g.bench_function("newip_lbf_64B_with_transmit", |b| {

@@ -4,7 +4,7 @@
 //! advancing with each dequeue, as on a busy egress port.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
-use newipd::sched::queue::BucketQueue;
+use newipd_core::sched::queue::BucketQueue;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 

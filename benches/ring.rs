@@ -12,9 +12,9 @@
 //! Throughput is reported per element: ns per packet is 1e3 / Melem/s.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use newipd::dpdk::eal::Eal;
-use newipd::dpdk::ring::rte_ring_pair;
-use newipd::dpdk::spsc;
+use newipd_dpdk::eal::Eal;
+use newipd_dpdk::ring::rte_ring_pair;
+use newipd_dpdk::spsc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 

@@ -5,8 +5,8 @@
 //! the rates to get the share of a core (docs/operating.md).
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
-use newipd::stats::histo::{ClassHistograms, HistoMailbox};
-use newipd::stats::{Counters, Reason, SharedCounters};
+use newipd_core::stats::histo::{ClassHistograms, HistoMailbox};
+use newipd::ops::{Counters, Reason, SharedCounters};
 
 fn stats(c: &mut Criterion) {
     let mut g = c.benchmark_group("stats");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, builds, runs unit, property and
-# integration tests (real DPDK vdevs, no hugepages), the pure modules without
-# DPDK, and checks that benchmarks and the release binary build.
+# integration tests (real DPDK vdevs, no hugepages), the pure crate and the
+# traffic engine without DPDK, and checks that the fuzz targets, benchmarks
+# and the release binary build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
@@ -10,11 +11,12 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 echo "== build (release binary, benchmarks)"
 cargo build --release --locked
-cargo bench --locked --no-run
+cargo bench --workspace --locked --no-run
 bash -n benches/*.sh ci/*.sh
 
-echo "== pure modules without DPDK"
-cargo test --locked --no-default-features --lib
+echo "== without DPDK: the pure crate (it has no DPDK dependency) and the traffic engine"
+cargo test --locked -p newipd-core
+cargo test --locked -p newipd-tools --no-default-features --lib
 
-echo "== all tests (unit, property, integration with DPDK vdevs)"
-cargo test --locked --no-fail-fast
+echo "== all the rest (unit, property, integration with DPDK vdevs)"
+cargo test --workspace --exclude newipd-core --locked --no-fail-fast

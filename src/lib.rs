@@ -1,18 +1,19 @@
-//! newipd: a deadline-aware data plane for New IP, IPv4 and IPv6 on DPDK.
+//! newipd, the daemon: a deadline-aware router for New IP, IPv4 and IPv6 on
+//! DPDK. It sits on top of the workspace's layers:
+//! * [`newipd_core`]: the pure per-packet decisions, formats, FIB, scheduler
+//!   and counters (no DPDK, no unsafe);
+//! * [`newipd_dpdk`]: the DPDK layer, the only home of `unsafe`;
+//! * `newipd_tools`: the traffic tools (`newipd gen`, `newipd sink`), used
+//!   by the binary beside this library, not by it.
 //!
-//! The pure modules ([`packet`], [`classify`], [`stats`], [`gen`], [`config`]
-//! and the per-packet stages in [`pipeline`]) build and test without DPDK; only
-//! [`dpdk`] (the sole home of `unsafe`) and the lcore loop touch it.
+//! Here:
+//! * [`datapath`]: the lcore loops over mbufs (RX, run to completion, TX,
+//!   ring hand-off, deadline queues);
+//! * [`control`]: the pipeline file and start-up;
+//! * [`ops`]: statistics out (snapshots, report, live view, exporters).
 
-pub mod classify;
-pub mod config;
-#[cfg(feature = "dpdk")]
-pub mod dpdk;
-pub mod gen;
-pub mod packet;
-pub mod pipeline;
-pub mod sched;
-pub mod stats;
+#![forbid(unsafe_code)]
 
-/// Largest burst newipd moves at once (rx, tx, rings).
-pub const MAX_BURST: usize = 64;
+pub mod control;
+pub mod datapath;
+pub mod ops;

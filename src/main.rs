@@ -1,11 +1,11 @@
 //! `newipd`: the command line.
 
 use clap::{Args, Parser, Subcommand};
-use newipd::config::{Pipeline, PipelineFile};
-use newipd::gen::{Kind, Mix};
-use newipd::pipeline::run::{run, RunOptions};
-use newipd::stats::exporter::StatsOptions;
-use newipd::stats::live::LiveMode;
+use newipd::control::config::{Pipeline, PipelineFile};
+use newipd_tools::gen::{Kind, Mix};
+use newipd::control::run::{run, RunOptions};
+use newipd::ops::exporter::StatsOptions;
+use newipd::ops::live::LiveMode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// Counts heap allocations per thread so the report can show the packet loop made none.
 #[global_allocator]
-static ALLOC: newipd::dpdk::heap::CountingAlloc = newipd::dpdk::heap::CountingAlloc;
+static ALLOC: newipd_dpdk::heap::CountingAlloc = newipd_dpdk::heap::CountingAlloc;
 
 #[derive(Parser)]
 #[command(
@@ -49,10 +49,10 @@ enum Cmd {
     Demo(DemoArgs),
     /// Write a reproducible pcap of generated traffic (for tests, benchmarks and
     /// pktgen), or with --live send it on a DPDK port at a target rate.
-    Gen(newipd::gen::cli::GenArgs),
+    Gen(newipd_tools::gen::cli::GenArgs),
     /// Receive live traffic (from `newipd gen --live`) on a DPDK port and report
     /// per class latency, loss, reordering, duplicates and contract windows.
-    Sink(newipd::gen::cli::SinkArgs),
+    Sink(newipd_tools::gen::cli::SinkArgs),
     /// EDF against FIFO through a shaped bottleneck: deadline flows and best
     /// effort at several offered loads, through the real router stage and
     /// port scheduler in virtual time (no DPDK needed).
@@ -200,8 +200,8 @@ fn main() -> ExitCode {
         }
         Cmd::Demo(a) => demo(a),
         Cmd::Experiment(a) => experiment(a),
-        Cmd::Gen(a) => print_or_fail(newipd::gen::cli::run(&a)),
-        Cmd::Sink(a) => print_or_fail(newipd::gen::cli::sink(&a)),
+        Cmd::Gen(a) => print_or_fail(newipd_tools::gen::cli::run(&a)),
+        Cmd::Sink(a) => print_or_fail(newipd_tools::gen::cli::sink(&a)),
     }
 }
 
@@ -237,7 +237,7 @@ fn stats_options(a: &RunArgs) -> Result<StatsOptions, String> {
     Ok(StatsOptions { interval: Duration::from_millis(a.stats_interval_ms), live, json: a.stats_json.clone(), metrics })
 }
 
-fn finish(r: Result<newipd::stats::report::Report, newipd::pipeline::run::RunError>, json: Option<&Path>) -> ExitCode {
+fn finish(r: Result<newipd::ops::report::Report, newipd::control::run::RunError>, json: Option<&Path>) -> ExitCode {
     match r {
         Ok(report) => {
             print!("{}", report.render());
@@ -262,8 +262,8 @@ fn finish(r: Result<newipd::stats::report::Report, newipd::pipeline::run::RunErr
 }
 
 fn experiment(a: ExperimentArgs) -> ExitCode {
-    use newipd::sched::experiment::{run as run_exp, traffic, Setup};
-    use newipd::sched::port::Discipline;
+    use newipd_tools::experiment::{run as run_exp, traffic, Setup};
+    use newipd_core::sched::port::Discipline;
     if a.loads.iter().any(|l| !(*l > 0.0 && *l <= 10.0)) {
         return fail("--load: each load must be above 0 and at most 10");
     }
@@ -324,7 +324,7 @@ fn demo(a: DemoArgs) -> ExitCode {
     let input = dir.join("in.pcap");
     let mix = Mix { kind: Kind::Mix, packets: a.packets, malformed: 0.02, ..Default::default() };
     let g = mix.generate();
-    if let Err(e) = newipd::gen::pcap::write(&input, &g.frames) {
+    if let Err(e) = newipd_tools::gen::pcap::write(&input, &g.frames) {
         return fail(format!("{}: {e}", input.display()));
     }
     println!("demo: generated {} packets ({} malformed on purpose) into {}", g.frames.len(), g.frames.len() - g.good, input.display());
@@ -355,7 +355,7 @@ fn demo(a: DemoArgs) -> ExitCode {
     let code = finish(run(&p, &opts), None);
     for port in ["wan4", "wan6"] {
         let path = dir.join(format!("{port}-out.pcap"));
-        if let Ok(frames) = newipd::gen::pcap::read(&path) {
+        if let Ok(frames) = newipd_tools::gen::pcap::read(&path) {
             println!("demo: {} holds {} forwarded packets", path.display(), frames.len());
         }
     }

@@ -8,9 +8,9 @@
 
 mod common;
 use common::*;
-use newipd::packet::build::{udp4, udp6, Udp4, Udp6};
-use newipd::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
-use newipd::packet::newip::{self as nip, qual, Chunk, OnTime};
+use newipd_core::wire::build::{udp4, udp6, Udp4, Udp6};
+use newipd_core::wire::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+use newipd_core::wire::newip::{self as nip, qual, Chunk, OnTime};
 use std::path::Path;
 
 const FRAME: usize = 1000;
@@ -59,7 +59,7 @@ fn legacy(tag: u16, kind: Legacy) -> Vec<u8> {
             // TCP to port 21: the protocol byte changes, so does the header checksum.
             let mut f = v4(0, 21);
             f[14 + 9] = 6;
-            newipd::packet::ipv4::set_checksum(&mut f[14..34]);
+            newipd_core::wire::ipv4::set_checksum(&mut f[14..34]);
             f
         }
     }

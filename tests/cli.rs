@@ -114,8 +114,8 @@ fn demo_runs_and_accounts_for_everything() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("rx 20000"), "{text}");
     assert!(text.contains("(holds)"), "{text}");
-    let fwd4 = newipd::gen::pcap::read(&dir.join("wan4-out.pcap")).unwrap().len();
-    let fwd6 = newipd::gen::pcap::read(&dir.join("wan6-out.pcap")).unwrap().len();
+    let fwd4 = newipd_tools::gen::pcap::read(&dir.join("wan4-out.pcap")).unwrap().len();
+    let fwd6 = newipd_tools::gen::pcap::read(&dir.join("wan6-out.pcap")).unwrap().len();
     assert!(fwd4 > 9000 && fwd6 > 9000, "{fwd4} {fwd6}");
 }
 

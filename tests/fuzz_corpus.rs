@@ -51,7 +51,7 @@ fn run(f: fn(&[u8]), data: &[u8]) -> Result<(), String> {
 
 fn replay(files: &[PathBuf]) -> Vec<String> {
     let targets: [(&str, fn(&[u8])); 2] = [
-        ("forward", newipd::pipeline::router::fuzz_one),
+        ("forward", newipd_core::path::fuzz_one),
         ("newip", check::check_frame),
     ];
     let mut failures = Vec::new();
@@ -124,7 +124,7 @@ fn regressions_replay_without_panics() {
 /// frame too short for Ethernet is ignored without panicking.
 #[test]
 fn newip_check_runs_on_the_vectors() {
-    use newipd::packet::newip::{self as nip, vectors};
+    use newipd_core::wire::newip::{self as nip, vectors};
     for (name, h) in vectors::NEWIP_VECTORS {
         let l3 = vectors::decode_hex(h).expect("hex");
         assert!(nip::parse(&l3).is_ok(), "{name} does not parse");

@@ -1,9 +1,9 @@
 //! `newipd gen` with traffic mix files and the New IP kinds: the pcap it
 //! writes holds what the mix asks for, and bad mix files name the field.
 
-use newipd::gen::pcap;
-use newipd::gen::traffic::{frame_payload, read_stamp};
-use newipd::packet::newip::{self as nip, ContractRef};
+use newipd_tools::gen::pcap;
+use newipd_tools::gen::traffic::{frame_payload, read_stamp};
+use newipd_core::wire::newip::{self as nip, ContractRef};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

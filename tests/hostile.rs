@@ -3,8 +3,8 @@
 
 mod common;
 use common::*;
-use newipd::gen::{pcap, Malformation};
-use newipd::packet::build::{Udp4, Udp6};
+use newipd_tools::gen::{pcap, Malformation};
+use newipd_core::wire::build::{Udp4, Udp6};
 use rand::{Rng, SeedableRng};
 
 const PIPELINE: &str = r#"
@@ -47,7 +47,7 @@ fn every_malformation_is_counted_under_its_reason() {
     }
     let good = 25;
     for _ in 0..good {
-        frames.push(newipd::packet::build::udp4(v4.clone()));
+        frames.push(newipd_core::wire::build::udp4(v4.clone()));
     }
     let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
     pcap::write(&dir.join("in.pcap"), &input).unwrap();

@@ -4,8 +4,8 @@
 
 mod common;
 
-use newipd::gen::stamp::LiveStamp;
-use newipd::gen::traffic::frame_payload;
+use newipd_tools::gen::stamp::LiveStamp;
+use newipd_tools::gen::traffic::frame_payload;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -45,7 +45,7 @@ fn gen_to_pcap(dir: &Path) -> (Value, Vec<Vec<u8>>) {
     .concat());
     assert!(o.status.success(), "{}", common::show(&o));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    (report, newipd::gen::pcap::read(&out).unwrap())
+    (report, newipd_tools::gen::pcap::read(&out).unwrap())
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn sink_counts_loss_duplicates_and_reordering() {
     frames.remove(idx[3]);
     let edited = dir.join("edited.pcap");
     let ts: Vec<(u64, Vec<u8>)> = frames.into_iter().enumerate().map(|(i, f)| (i as u64 * 1000, f)).collect();
-    newipd::gen::pcap::write(&edited, &ts).unwrap();
+    newipd_tools::gen::pcap::write(&edited, &ts).unwrap();
 
     let json = dir.join("sink.json");
     let o = run(&[

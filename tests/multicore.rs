@@ -16,8 +16,8 @@
 
 mod common;
 use common::*;
-use newipd::gen::pcap;
-use newipd::packet::{ether, newip};
+use newipd_tools::gen::pcap;
+use newipd_core::wire::{ether, newip};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -6,9 +6,9 @@
 
 mod common;
 use common::*;
-use newipd::gen::pcap;
-use newipd::packet::newip::build::{build_ipv6_hbh, ethernet_frame, Address, ContractDesc, Ipv6HbhDesc, PacketDesc};
-use newipd::packet::newip::{self as nip, Cast, ContractRef, PreciseLbf};
+use newipd_tools::gen::pcap;
+use newipd_core::wire::newip::build::{build_ipv6_hbh, ethernet_frame, Address, ContractDesc, Ipv6HbhDesc, PacketDesc};
+use newipd_core::wire::newip::{self as nip, Cast, ContractRef, PreciseLbf};
 use std::collections::HashMap;
 
 const PIPELINE: &str = r#"
@@ -73,12 +73,12 @@ fn tag_of(f: &[u8]) -> Option<u16> {
 }
 
 fn a(s: &str) -> Address {
-    match newipd::classify::Prefix::parse(s).unwrap() {
-        newipd::classify::Prefix::V4 { addr, .. } => Address::Ipv4(addr.to_be_bytes()),
-        newipd::classify::Prefix::V6 { addr, .. } => Address::Ipv6(addr.to_be_bytes()),
-        newipd::classify::Prefix::Bits8(x) => Address::Bits8(x),
-        newipd::classify::Prefix::Bits16(x) => Address::Bits16(x),
-        newipd::classify::Prefix::Flex { bytes, bits } => Address::Flex(bytes[..bits as usize / 8].to_vec()),
+    match newipd_core::fib::Prefix::parse(s).unwrap() {
+        newipd_core::fib::Prefix::V4 { addr, .. } => Address::Ipv4(addr.to_be_bytes()),
+        newipd_core::fib::Prefix::V6 { addr, .. } => Address::Ipv6(addr.to_be_bytes()),
+        newipd_core::fib::Prefix::Bits8(x) => Address::Bits8(x),
+        newipd_core::fib::Prefix::Bits16(x) => Address::Bits16(x),
+        newipd_core::fib::Prefix::Flex { bytes, bits } => Address::Flex(bytes[..bits as usize / 8].to_vec()),
     }
 }
 
@@ -188,7 +188,7 @@ fn newip_forwarding_end_to_end() {
     assert_eq!(tags("b"), vec![1, 3, 4, 20, 22], "port b");
     assert_eq!(tags("in"), vec![15], "ping reply on the ingress port");
     let by_tag = |p: &str, t: u16| got[p].iter().find(|x| tag_of(x) == Some(t)).unwrap().clone();
-    let mac = |p: &str| newipd::packet::ether::parse_mac(port(&r, p)["mac"].as_str().unwrap()).unwrap();
+    let mac = |p: &str| newipd_core::wire::ether::parse_mac(port(&r, p)["mac"].as_str().unwrap()).unwrap();
 
     // Plain forwards: only the MACs change.
     for (p, t, nh) in [("a", 0, [2, 0, 0, 0, 0xb, 0xb]), ("b", 1, [2, 0, 0, 0, 0xc, 0xc]), ("a", 2, [2, 0, 0, 0, 0xb, 0xb]), ("b", 3, [2, 0, 0, 0, 0xc, 0xc]), ("b", 4, [2, 0, 0, 0, 0xc, 0xc]), ("a", 5, [2, 0, 0, 0, 0xb, 0xb]), ("a", 19, [2, 0, 0, 0, 0xb, 0xb])] {

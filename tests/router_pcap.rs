@@ -4,8 +4,8 @@
 
 mod common;
 use common::*;
-use newipd::gen::pcap;
-use newipd::packet::build::{self, Udp4, Udp6};
+use newipd_tools::gen::pcap;
+use newipd_core::wire::build::{self, Udp4, Udp6};
 
 const PIPELINE: &str = r#"
 [[port]]
@@ -42,7 +42,7 @@ next_hop_mac = "02:00:00:00:0d:0d"
 "#;
 
 fn parse_mac(s: &str) -> [u8; 6] {
-    newipd::packet::ether::parse_mac(s).unwrap()
+    newipd_core::wire::ether::parse_mac(s).unwrap()
 }
 
 /// IPv4 with 4 bytes of options (IHL 6), checksum fixed up by hand.
@@ -165,7 +165,7 @@ fn port_of<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 #[test]
 fn packets_limit_stops_exactly() {
     let dir = tmpdir("limit");
-    let mix = newipd::gen::Mix { packets: 500, ..Default::default() }.generate();
+    let mix = newipd_tools::gen::Mix { packets: 500, ..Default::default() }.generate();
     pcap::write(&dir.join("in.pcap"), &mix.frames).unwrap();
     let d = |f: &str| dir.join(f).display().to_string();
     let p0 = format!("in=net_pcap0,rx_pcap={},infinite_rx=1", d("in.pcap"));

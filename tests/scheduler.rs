@@ -4,8 +4,8 @@
 
 mod common;
 use common::*;
-use newipd::packet::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
-use newipd::packet::newip::{self as nip, PreciseLbf};
+use newipd_core::wire::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+use newipd_core::wire::newip::{self as nip, PreciseLbf};
 
 const FRAME: usize = 1000;
 

@@ -133,11 +133,11 @@ next_hop_mac = "02:00:00:00:00:bb"
     let status = child.wait().unwrap();
     assert!(status.success(), "newipd exit {status:?}");
 
-    let all = newipd::gen::pcap::read(&cap).unwrap();
+    let all = newipd_tools::gen::pcap::read(&cap).unwrap();
     let got: Vec<_> = all.into_iter().filter(|f| f.len() > 38 && f[36..38] == [0x9c, 0x40]).collect();
     assert_eq!(got.len(), N, "datagrams captured on {tb}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let b_mac = newipd::packet::ether::parse_mac(port(&report, "b")["mac"].as_str().unwrap()).unwrap();
+    let b_mac = newipd_core::wire::ether::parse_mac(port(&report, "b")["mac"].as_str().unwrap()).unwrap();
     for (i, f) in got.iter().enumerate() {
         assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0xbb], "next-hop MAC");
         assert_eq!(&f[6..12], &b_mac, "port MAC");

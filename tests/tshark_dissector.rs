@@ -1,5 +1,5 @@
 //! Runs tshark with tools/wireshark/newip.lua over a pcap of packets built by
-//! `newipd::packet::newip` and checks the decoded fields. Fails (does not
+//! `newipd_core::wire::newip` and checks the decoded fields. Fails (does not
 //! skip) when tshark is not installed.
 
 use std::collections::HashMap;
@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use newipd::packet::newip::build::{
+use newipd_core::wire::newip::build::{
     build_ipv6_hbh, Address, ContractDesc, Ipv6HbhDesc, PacketDesc,
 };
-use newipd::packet::newip::{Cast, Chunk, OnTime, PreciseLbf};
+use newipd_core::wire::newip::{Cast, Chunk, OnTime, PreciseLbf};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
 /// Ethernet framing: fixed MACs, optional 802.1Q tag.

@@ -21,10 +21,10 @@
 //! In every frame the source MAC carries the `newip` target's knobs (see
 //! `src/check.rs`): bytes 6-7 the wash budget, bytes 8-11 the setter value.
 
-use newipd::gen::{Kind, Malformation, Mix};
-use newipd::packet::build::{self as b, Udp4, Udp6};
-use newipd::packet::newip::build::{self as nb, Address, ContractDesc, PacketDesc};
-use newipd::packet::newip::{vectors, Chunk, OnTime, PreciseLbf, ETHERTYPE_IPV6, ETHERTYPE_NEWIP};
+use newipd_tools::gen::{Kind, Malformation, Mix};
+use newipd_core::wire::build::{self as b, Udp4, Udp6};
+use newipd_core::wire::newip::build::{self as nb, Address, ContractDesc, PacketDesc};
+use newipd_core::wire::newip::{vectors, Chunk, OnTime, PreciseLbf, ETHERTYPE_IPV6, ETHERTYPE_NEWIP};
 use std::path::PathBuf;
 
 /// Router-side MAC of the test router's port 0 (`fuzz_one`).
@@ -126,7 +126,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
                 Address::Flex(vec![0x0a; 32]),
                 Address::Flex(vec![0x0a, 0, 1]),
             )
-            .cast(newipd::packet::newip::Cast::Broadcast)
+            .cast(newipd_core::wire::newip::Cast::Broadcast)
             .contract(ContractDesc::Ping {
                 code: 0,
                 hops: 255,

@@ -18,7 +18,7 @@
 //!
 //! Inputs shorter than an Ethernet header are ignored.
 
-use newipd::packet::newip::{self as nip, contract, qual, Chunk, ContractRef, NewIp};
+use newipd_core::wire::newip::{self as nip, contract, qual, Chunk, ContractRef, NewIp};
 
 /// Run one input through every check. Panics (with a message naming the
 /// broken promise) if one fails.

@@ -36,7 +36,7 @@ pub fn eal(prefix: &str) -> Vec<String> {
 pub fn run_pcap_case(name: &str, pipeline: &str, in_port: &str, out_port: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
     let dir = tmpdir(name);
     let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
-    newipd::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
+    newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
     let a = format!("{in_port}=net_pcap0,rx_pcap={}", dir.join("in.pcap").display());
     let b = format!("{out_port}=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
     let (out, report) = run(&dir, pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
@@ -46,7 +46,7 @@ pub fn run_pcap_case(name: &str, pipeline: &str, in_port: &str, out_port: &str, 
     assert_eq!(r["queued"].as_u64(), Some(0));
     assert_eq!(r["packet_loop_heap_allocations"], 0);
     assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
-    (newipd::gen::pcap::read(&dir.join("out.pcap")).unwrap(), r)
+    (newipd_tools::gen::pcap::read(&dir.join("out.pcap")).unwrap(), r)
 }
 
 /// Run `newipd run` on `pipeline` (written into `dir`) with extra flags; returns

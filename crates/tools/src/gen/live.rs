@@ -1,0 +1,347 @@
+//! `newipd gen --live`: send a traffic mix on a DPDK port at a target rate.
+//!
+//! Start-up builds the [templates](super::plan) once; then, per burst: the
+//! [token bucket](super::pace) says how many packets may go, one bulk
+//! allocation takes that many mbufs, each gets its template copied in and
+//! its stamp's sequence number (per stream) and TX time (TSC ns) written,
+//! and one tx_burst sends them. Packets the driver refuses are freed and
+//! their sequence numbers taken back, so the sink sees no false gap. No heap
+//! allocation in the loop (the report says how many it made: 0).
+
+use super::pace::Pacer;
+use super::plan::{Plan, Template, MAX_CLASSES};
+use super::stamp::{restamp, Window};
+use super::traffic::{Rate, Traffic};
+use newipd_dpdk::eal::Eal;
+use newipd_dpdk::lcore::LcoreId;
+use newipd_dpdk::mbuf::Burst;
+use newipd_dpdk::mempool::Mempool;
+use newipd_dpdk::port::{PortId, PortSetup};
+use newipd_dpdk::time::tsc;
+use newipd_dpdk::time::Clock;
+use newipd_core::kinds::MAX_BURST;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Buffer size of the generator's and sink's mbufs (as newipd run's).
+const MBUF_DATA_ROOM: u16 = 2048 + 128;
+/// Largest frame the live generator sends (one mbuf).
+pub const MAX_LIVE_FRAME: usize = 2048;
+
+/// One DPDK port with its EAL and pool, for the generator and the sink.
+pub struct LivePort {
+    pub id: PortId,
+    pub pool: Mempool,
+    pub hz: u64,
+    /// Kept so the EAL outlives the port and pool (never cleaned up: see [`Eal::leave`]).
+    _eal: Eal,
+}
+
+impl LivePort {
+    /// Start the EAL with `eal_args` plus the device (`--vdev` for `net_...`
+    /// devargs, `-a` for a PCI address), make a pool of `mbufs`, configure
+    /// one RX and one TX queue and start the port.
+    pub fn open(device: &str, eal_args: &[String], mbufs: u32) -> Result<LivePort, String> {
+        let vdev = device.starts_with("net_") || device.starts_with("eth_");
+        let name = if vdev { device.split(',').next().unwrap_or("") } else { device };
+        let mut args = vec!["newipd".to_string()];
+        args.extend(eal_args.iter().cloned());
+        args.push(if vdev { "--vdev" } else { "-a" }.into());
+        args.push(device.into());
+        let eal = Eal::init(&args).map_err(|e| e.to_string())?;
+        let id = PortId::by_name(name).map_err(|e| format!("--port {device}: {e}"))?;
+        let pool = Mempool::new("newipd_live", mbufs, 256, MBUF_DATA_ROOM, -1).map_err(|e| e.to_string())?;
+        let setup = PortSetup { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, promiscuous: true };
+        id.configure_and_start(&setup, &pool).map_err(|e| format!("--port {device}: {e}"))?;
+        let hz = eal.tsc_hz();
+        Ok(LivePort { id, pool, hz, _eal: eal })
+    }
+
+    /// Run `f` on the first worker lcore (the main lcore if there is none)
+    /// and return its result.
+    pub fn on_lcore<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+        let Some(l) = LcoreId::workers().first().copied() else { return Ok(f()) };
+        let slot = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&slot);
+        l.launch(move || {
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(f());
+            0
+        })
+        .map_err(|e| e.to_string())?;
+        l.wait();
+        let v = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        v.ok_or_else(|| format!("lcore {} did not finish", l.0))
+    }
+
+    /// End without tearing the port down or cleaning the EAL up (see
+    /// [`Eal::leave`]): the generator and the sink leave it all to the
+    /// process exit, after their report is out.
+    pub fn leave(self) {
+        std::mem::forget(self);
+    }
+}
+
+/// A stop flag set by SIGINT / SIGTERM.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    stop
+}
+
+/// How a live run sends and when it stops.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// The port: vdev devargs or a PCI address.
+    pub device: String,
+    pub eal_args: Vec<String>,
+    pub burst: usize,
+    pub templates: usize,
+    pub packets: Option<u64>,
+    pub duration: Option<Duration>,
+    /// Sleep (µs) when the next packet is due later than that; 0 = spin.
+    pub idle_sleep_us: u64,
+    /// How long to wait for the link to come up before sending.
+    pub link_timeout: Duration,
+}
+
+/// Per-class figures of a live run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveClass {
+    pub class: u8,
+    pub label: String,
+    pub window: Window,
+    pub min_size: usize,
+    pub sent: u64,
+}
+
+/// What a live run sent.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveReport {
+    pub device: String,
+    /// Frames handed to the driver (stamped ones and malformed ones).
+    pub sent: u64,
+    pub bytes: u64,
+    /// Of `sent`, frames broken on purpose (no stamp).
+    pub malformed_sent: u64,
+    /// Frames the driver refused (freed, sequence numbers taken back).
+    pub tx_full: u64,
+    /// Bursts skipped because the pool was empty (their packets not sent).
+    pub no_mbuf: u64,
+    pub elapsed_s: f64,
+    pub pps: f64,
+    /// Bits per second on the wire (frame + 24 bytes).
+    pub wire_bps: f64,
+    pub target: String,
+    pub templates: usize,
+    pub streams: usize,
+    pub classes: Vec<LiveClass>,
+    pub loop_heap_allocations: Option<u64>,
+}
+
+impl LiveReport {
+    /// The readable summary.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "gen: sent {} packets ({} bytes, {} malformed on purpose) on {} in {:.3} s: {:.0} pps, {:.1} Mb/s on the wire (target {}); tx refused {}, no mbuf {}\n",
+            self.sent,
+            self.bytes,
+            self.malformed_sent,
+            self.device,
+            self.elapsed_s,
+            self.pps,
+            self.wire_bps / 1e6,
+            self.target,
+            self.tx_full,
+            self.no_mbuf
+        );
+        s.push_str(&format!("{:>5} {:>10} {:>9} {:>20}  {}\n", "class", "sent", "min_size", "window_ns", "label"));
+        for c in &self.classes {
+            s.push_str(&format!(
+                "{:>5} {:>10} {:>9} {:>20}  {}\n",
+                c.class,
+                c.sent,
+                c.min_size,
+                format!("{}..{}", c.window.min_ns, c.window.max_ns),
+                c.label
+            ));
+        }
+        if let Some(a) = self.loop_heap_allocations {
+            s.push_str(&format!("send loop heap allocations: {a}\n"));
+        }
+        s
+    }
+}
+
+struct Outcome {
+    sent_class: [u64; MAX_CLASSES],
+    malformed: u64,
+    bytes: u64,
+    wire_bytes: u64,
+    tx_full: u64,
+    no_mbuf: u64,
+    ticks: u64,
+    allocations: Option<u64>,
+}
+
+struct Sender {
+    templates: Vec<Template>,
+    costs: Vec<u64>,
+    seqs: Vec<u64>,
+    pool: Mempool,
+    port: u16,
+    clock: Clock,
+    hz: u64,
+    opts: LiveOptions,
+    stop: Arc<AtomicBool>,
+}
+
+impl Sender {
+    fn run(mut self) -> Outcome {
+        let mut o = Outcome { sent_class: [0; MAX_CLASSES], malformed: 0, bytes: 0, wire_bytes: 0, tx_full: 0, no_mbuf: 0, ticks: 0, allocations: None };
+        let mut burst = Burst::new();
+        let mut ids = [0usize; MAX_BURST];
+        let allocs_before = newipd_dpdk::heap::thread_allocations();
+        let start = tsc();
+        let mut pacer = Pacer::new(start, self.hz / 1000);
+        let duration = self.opts.duration.map(|d| (d.as_secs_f64() * self.hz as f64) as u64);
+        let sleep_ticks = self.hz / 1_000_000 * self.opts.idle_sleep_us;
+        let max = self.opts.burst.clamp(1, MAX_BURST);
+        let mut cursor = 0usize;
+        let mut sent_total = 0u64;
+        loop {
+            let now = tsc();
+            if self.stop.load(Relaxed) || duration.is_some_and(|d| now.wrapping_sub(start) >= d) {
+                break;
+            }
+            let want = match self.opts.packets {
+                Some(p) if sent_total >= p => break,
+                Some(p) => max.min((p - sent_total) as usize),
+                None => max,
+            };
+            pacer.refill(now);
+            let mut n = 0;
+            while n < want && pacer.ready(now) {
+                ids[n] = cursor;
+                pacer.spend(self.costs[cursor]);
+                cursor += 1;
+                if cursor == self.templates.len() {
+                    cursor = 0;
+                }
+                n += 1;
+            }
+            if n == 0 {
+                if sleep_ticks > 0 && pacer.wait_ticks(now) > sleep_ticks {
+                    std::thread::sleep(Duration::from_micros(self.opts.idle_sleep_us));
+                }
+                continue;
+            }
+            if !burst.alloc_bulk(&self.pool, n) {
+                o.no_mbuf += 1;
+                continue;
+            }
+            let tx_ns = self.clock.ns(tsc());
+            for (m, &id) in burst.as_mut_slice().iter_mut().zip(&ids[..n]) {
+                let t = &self.templates[id];
+                if let Some(buf) = m.append(t.frame.len() as u16) {
+                    buf.copy_from_slice(&t.frame);
+                    if let Some(off) = t.stamp_off {
+                        restamp(buf, t.udp_csum, off, self.seqs[t.stream as usize], tx_ns);
+                        self.seqs[t.stream as usize] += 1;
+                    }
+                }
+            }
+            let sent = burst.tx(self.port, 0);
+            if sent < n {
+                // Take back the sequence numbers of the refused tail (latest first).
+                for &id in ids[sent..n].iter().rev() {
+                    let t = &self.templates[id];
+                    if t.stamp_off.is_some() {
+                        self.seqs[t.stream as usize] -= 1;
+                    }
+                }
+                o.tx_full += (n - sent) as u64;
+                burst.free_all();
+            }
+            for &id in &ids[..sent] {
+                let t = &self.templates[id];
+                let len = t.frame.len() as u64;
+                o.bytes += len;
+                o.wire_bytes += len.max(60) + super::traffic::WIRE_OVERHEAD as u64;
+                match t.stamp_off {
+                    Some(_) => o.sent_class[t.class as usize] += 1,
+                    None => o.malformed += 1,
+                }
+            }
+            sent_total += sent as u64;
+        }
+        o.ticks = tsc().wrapping_sub(start);
+        o.allocations = allocs_before.zip(newipd_dpdk::heap::thread_allocations()).map(|(a, b)| b - a);
+        o
+    }
+}
+
+/// Send `traffic` as `opts` says; returns what was sent.
+pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> {
+    let plan: Plan = super::plan::plan(traffic, opts.templates)?;
+    if let Some(t) = plan.templates.iter().find(|t| t.frame.len() > MAX_LIVE_FRAME) {
+        return Err(format!("class {}: frames of {} bytes; --live sends at most {MAX_LIVE_FRAME}", t.class, t.frame.len()));
+    }
+    let stop = stop_flag();
+    let port = LivePort::open(&opts.device, &opts.eal_args, 8191)?;
+    if !port.id.wait_up(opts.link_timeout) {
+        let dev = opts.device.clone();
+        port.leave();
+        return Err(format!("--port {dev}: link still down after {:?}", opts.link_timeout));
+    }
+    let hz = port.hz;
+    let costs = plan
+        .templates
+        .iter()
+        .map(|t| match traffic.rate {
+            Rate::Pps(p) => Pacer::cost_pps(hz, p),
+            Rate::Bps(b) => Pacer::cost_bps(hz, b, t.frame.len()),
+        })
+        .collect();
+    let sender = Sender {
+        templates: plan.templates.clone(),
+        costs,
+        seqs: vec![0; plan.streams],
+        pool: port.pool,
+        port: port.id.0,
+        clock: Clock::new(hz),
+        hz,
+        opts: opts.clone(),
+        stop,
+    };
+    let o = port.on_lcore(move || sender.run())?;
+    port.leave();
+    let elapsed_s = o.ticks as f64 / hz as f64;
+    let sent = o.sent_class.iter().sum::<u64>() + o.malformed;
+    Ok(LiveReport {
+        device: opts.device.clone(),
+        sent,
+        bytes: o.bytes,
+        malformed_sent: o.malformed,
+        tx_full: o.tx_full,
+        no_mbuf: o.no_mbuf,
+        elapsed_s,
+        pps: if elapsed_s > 0.0 { sent as f64 / elapsed_s } else { 0.0 },
+        wire_bps: if elapsed_s > 0.0 { o.wire_bytes as f64 * 8.0 / elapsed_s } else { 0.0 },
+        target: match traffic.rate {
+            Rate::Pps(p) => format!("{p} pps"),
+            Rate::Bps(b) => format!("{b} b/s"),
+        },
+        templates: plan.templates.len(),
+        streams: plan.streams,
+        classes: plan
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| LiveClass { class: i as u8, label: c.label.clone(), window: c.window, min_size: c.min_size, sent: o.sent_class[i] })
+            .collect(),
+        loop_heap_allocations: o.allocations,
+    })
+}

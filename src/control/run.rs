@@ -1,0 +1,435 @@
+//! Running a pipeline: EAL arguments from the pipeline's devices, the mbuf
+//! pool, port bring-up, the packet lcores (run to completion, or RX and TX
+//! lcores joined by rings), link watching from the main thread, stop, and
+//! the report.
+
+use newipd_dpdk::time::Clock;
+use crate::datapath::egress::{Egress, Latency};
+use crate::datapath::handoff::{Handoff, RingSink, RingSource};
+use crate::datapath::privmeta::META_PRIV_SIZE;
+use newipd_core::path::Router;
+use crate::datapath::rx::{Ingress, RxWorker};
+use crate::datapath::tx::TxWorker;
+use crate::datapath::worker::{Limits, LoopConf, Outcome, Quota, Worker, WorkerPort};
+use newipd_core::fib::{NextHop, Prefix};
+use crate::control::config::{DeviceKind, Pipeline, PortSpec};
+use newipd_dpdk::eal::Eal;
+use newipd_dpdk::lcore::LcoreId;
+use newipd_dpdk::mempool::Mempool;
+use newipd_dpdk::port::{Link, PortId, PortSetup};
+use newipd_dpdk::spsc;
+use newipd_dpdk::DpdkError;
+use newipd_core::wire::ether::mac_to_string;
+use newipd_core::stats::histo::HistoMailbox;
+use crate::ops::report::Report;
+use newipd_core::stats::{Counters, SharedCounters};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Buffer size of every mbuf: 2 KiB of data plus DPDK's default headroom.
+const MBUF_DATA_ROOM: u16 = 2048 + 128;
+
+/// How a run ends and what it prints.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub duration: Option<Duration>,
+    pub packets: Option<u64>,
+    pub until_idle: Option<Duration>,
+    /// EAL arguments (after `--`).
+    pub eal_args: Vec<String>,
+    /// Read the drivers' hardware counters into the report.
+    pub hw_stats: bool,
+    /// Before the packet loop starts, wait at most this long for every
+    /// port's link to be up (memif peers connected); an error names the
+    /// ports still down.
+    pub wait_links: Option<Duration>,
+    /// Live view, `--stats-json`, `--metrics`.
+    pub stats: crate::ops::exporter::StatsOptions,
+}
+
+/// The EAL argument list for a pipeline: program name, the user's arguments,
+/// then `--vdev` for each vdev port and `-a` for PCI ports (unless the user
+/// chose devices with -a/-b/--no-pci already).
+pub fn eal_args(p: &Pipeline, user: &[String]) -> Vec<String> {
+    let mut v = vec!["newipd".to_string()];
+    v.extend(user.iter().cloned());
+    let user_picks_pci = user.iter().any(|a| {
+        a == "-a" || a == "-b" || a.starts_with("--allow") || a.starts_with("--block") || a == "--no-pci" || a.starts_with("-a") || a.starts_with("-b")
+    });
+    for port in &p.ports {
+        match port.kind {
+            DeviceKind::Vdev => {
+                v.push("--vdev".into());
+                v.push(port.device.clone());
+            }
+            DeviceKind::Pci if !user_picks_pci => {
+                v.push("-a".into());
+                v.push(port.device.clone());
+            }
+            DeviceKind::Pci => {}
+        }
+    }
+    v
+}
+
+/// Everything that can stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Dpdk(#[from] DpdkError),
+    #[error("port '{name}': {msg}")]
+    Port { name: String, msg: String },
+    #[error("the packet lcore returned {0}")]
+    Worker(i32),
+    #[error("{0}")]
+    Plan(String),
+    #[error("{0}")]
+    Stats(String),
+}
+
+/// Run `p` until a limit or SIGINT/SIGTERM; returns the final report.
+pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while draining is harmless: the flag is already set.
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    let eal = Eal::init(&eal_args(p, &opts.eal_args))?;
+    let hz = eal.tsc_hz();
+
+    let mut ids = Vec::new();
+    for spec in &p.ports {
+        let id = PortId::by_name(&spec.dev_name).map_err(|e| RunError::Port { name: spec.name.clone(), msg: e.to_string() })?;
+        ids.push(id);
+    }
+    let s = &p.settings;
+    let roles = Roles::pick(p)?;
+    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, META_PRIV_SIZE, MBUF_DATA_ROOM, -1)?;
+    let mut macs = Vec::new();
+    let mut queues = Vec::new();
+    let mut memif = false;
+    for (spec, id) in p.ports.iter().zip(&ids) {
+        let (driver, max_rx, _) = id.driver_info()?;
+        let rxq = spec.rx_queues.min(max_rx.max(1));
+        if rxq < spec.rx_queues {
+            eprintln!("newipd: port {}: driver {driver} offers {max_rx} RX queue(s); using {rxq} of the {} asked", spec.name, spec.rx_queues);
+        }
+        let setup = PortSetup { rx_queues: rxq, tx_queues: 1, rx_desc: spec.rx_desc, tx_desc: spec.tx_desc, promiscuous: spec.promiscuous };
+        let started = id.configure_and_start(&setup, &pool).map_err(|e| RunError::Port { name: spec.name.clone(), msg: e.to_string() })?;
+        if rxq > 1 && !started.rss {
+            eprintln!("newipd: port {}: driver {driver} has no RSS; its {rxq} RX queues are filled the driver's own way", spec.name);
+        }
+        let mac = id.mac()?;
+        memif |= driver == "net_memif";
+        let link = id.link();
+        eprintln!("newipd: port {} ({}, driver {}) mac {} {}{}", spec.name, spec.dev_name, driver, mac_to_string(&mac), describe(&link), if started.rss { ", RSS" } else { "" });
+        macs.push(mac);
+        queues.push(rxq);
+    }
+    if let Some(t) = opts.wait_links {
+        let end = std::time::Instant::now() + t;
+        for (spec, id) in p.ports.iter().zip(&ids) {
+            if !id.wait_up(end.saturating_duration_since(std::time::Instant::now())) {
+                return Err(RunError::Port { name: spec.name.clone(), msg: format!("link still down after {t:?} (--wait-links)") });
+            }
+        }
+        eprintln!("newipd: every link is up");
+    }
+    let router = Arc::new(build_router(p, &macs));
+    let in_use_start = pool.in_use();
+
+    let ports: Vec<WorkerPort> = ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| WorkerPort { index, id: *id, rxq: 0, txq: 0, link_delay_ns: p.ports[index].link_delay_ns, sched: p.ports[index].sched })
+        .collect();
+    let limits = Limits {
+        duration_tsc: opts.duration.map(|d| (d.as_secs_f64() * hz as f64) as u64),
+        packets: opts.packets.map(|n| Arc::new(Quota::new(n))),
+        idle_tsc: opts.until_idle.map(|d| (d.as_secs_f64() * hz as f64) as u64),
+    };
+    let conf = |stats: &Arc<SharedCounters>| LoopConf {
+        stats: Arc::clone(stats),
+        stop: Arc::clone(&stop),
+        clock: Clock::new(hz),
+        burst: s.burst,
+        publish_tsc: hz / 1000,
+        idle_sleep_us: s.idle_sleep_us,
+        drain_tsc: hz / 1000 * s.shutdown_drain_ms,
+        histo_tsc: hz / 10,
+    };
+    // One histogram mailbox per lcore with egress ports; the stats thread reads them.
+    let mut histos = Vec::new();
+    let mut latency = || {
+        let (mb, hist) = HistoMailbox::new();
+        histos.push(mb);
+        Latency { hist, clock: Clock::new(hz) }
+    };
+    let rx_queues = |pairs: &[(usize, u16)]| -> Vec<WorkerPort> { pairs.iter().map(|&(i, q)| WorkerPort { rxq: q, ..ports[i] }).collect() };
+    let t0 = Clock::new(hz).ns(newipd_dpdk::time::tsc());
+
+    let mut stats = Vec::new();
+    let mut jobs: Vec<(LcoreId, Job)> = Vec::new();
+    match &roles {
+        Roles::Rtc(lcore) => {
+            let st = Arc::new(SharedCounters::default());
+            let all: Vec<(usize, u16)> = queues.iter().enumerate().flat_map(|(i, &n)| (0..n).map(move |q| (i, q))).collect();
+            let w = Worker {
+                ingress: Ingress::new(rx_queues(&all), Arc::clone(&router), pool, ports.len(), s.burst),
+                egress: Egress::new(&ports, s.burst, t0, latency()),
+                conf: conf(&st),
+                limits: limits.clone(),
+            };
+            stats.push(st);
+            println!("newipd: ready: {} port(s), {} route(s), packet loop on lcore {}", p.ports.len(), p.routes.len(), lcore.0);
+            jobs.push((*lcore, Box::new(move || w.run())));
+        }
+        Roles::Pipelined { rx, tx } => {
+            let plan = crate::datapath::plan::plan(&queues, rx.len(), tx.len()).map_err(RunError::Plan)?;
+            // rings[r][t]: RX lcore r to TX lcore t.
+            let mut producers: Vec<Vec<_>> = (0..rx.len()).map(|_| Vec::new()).collect();
+            let mut consumers: Vec<Vec<_>> = (0..tx.len()).map(|_| Vec::new()).collect();
+            for prod in producers.iter_mut() {
+                for cons in consumers.iter_mut() {
+                    let (a, b) = spsc::channel::<Handoff>(s.ring_size);
+                    prod.push(a);
+                    cons.push(b);
+                }
+            }
+            for (t, (lcore, rings)) in tx.iter().zip(consumers).enumerate() {
+                let owned: Vec<WorkerPort> = ports.iter().filter(|q| plan.owner[q.index] == t).copied().collect();
+                let st = Arc::new(SharedCounters::default());
+                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()), conf: conf(&st) };
+                stats.push(st);
+                jobs.push((*lcore, Box::new(move || w.run())));
+            }
+            for (r, (lcore, rings)) in rx.iter().zip(producers).enumerate() {
+                let st = Arc::new(SharedCounters::default());
+                let w = RxWorker {
+                    ingress: Ingress::new(rx_queues(&plan.rx[r]), Arc::clone(&router), pool, ports.len(), s.burst),
+                    rings: RingSink::new(rings, &plan.owner),
+                    conf: conf(&st),
+                    limits: limits.clone(),
+                };
+                stats.push(st);
+                jobs.push((*lcore, Box::new(move || w.run())));
+            }
+            let name = |i: usize| p.ports[i].name.as_str();
+            let rx_desc: Vec<String> =
+                rx.iter().zip(&plan.rx).map(|(l, qs)| format!("{}:{}", l.0, qs.iter().map(|&(i, q)| format!("{}/{q}", name(i))).collect::<Vec<_>>().join(","))).collect();
+            let tx_desc: Vec<String> = tx
+                .iter()
+                .enumerate()
+                .map(|(t, l)| format!("{}:{}", l.0, (0..ports.len()).filter(|&i| plan.owner[i] == t).map(name).collect::<Vec<_>>().join(",")))
+                .collect();
+            println!(
+                "newipd: ready: {} port(s), {} route(s), pipelined: rx lcores {} -> rings of {} -> tx lcores {}",
+                p.ports.len(),
+                p.routes.len(),
+                rx_desc.join(" "),
+                s.ring_size,
+                tx_desc.join(" ")
+            );
+        }
+    }
+    let _ = std::io::stdout().flush();
+    let mut lcores: Vec<u32> = jobs.iter().map(|(l, _)| l.0).collect();
+    lcores.sort_unstable();
+    let packet_cpus: Vec<usize> = lcores.iter().map(|&l| l as usize).collect();
+    let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus)?;
+    let outcome = run_jobs(jobs, &stop, &p.ports, &ids)?;
+
+    // Rates count the time packets were flowing: a run that ends on idleness
+    // stops the clock at the last packet.
+    let active_end = if opts.until_idle.is_some() { outcome.last_rx_tsc } else { outcome.end_tsc };
+    let elapsed = (active_end.wrapping_sub(outcome.start_tsc)) as f64 / hz as f64;
+
+    let mut hw = Vec::new();
+    for id in &ids {
+        hw.push(if opts.hw_stats { Some(id.hw_stats()) } else { None });
+        id.stop();
+    }
+    let in_use_end = pool.in_use();
+    // memif ports are left to the process exit (see Eal::leave).
+    for id in ids.iter().filter(|_| !memif) {
+        id.close();
+    }
+    let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
+    let mut total = Counters::default();
+    for st in &stats {
+        total.add(&st.snapshot());
+    }
+    let mut report = Report::new(&names, &total, outcome.queued, elapsed);
+    observer.finish(&mut report);
+    report.packet_lcore_cpu_s = (outcome.cpu_ns > 0).then(|| outcome.cpu_ns as f64 / 1e9);
+    report.mbufs_in_use_start = in_use_start as u64;
+    report.mbufs_in_use_end = in_use_end as u64;
+    report.lcores = lcores;
+    report.packet_loop_heap_allocations = outcome.loop_allocations;
+    for (r, mac) in report.ports.iter_mut().zip(&macs) {
+        r.mac = mac_to_string(mac);
+    }
+    for (r, h) in report.ports.iter_mut().zip(hw) {
+        r.hw = h.map(|h| {
+            BTreeMap::from([
+                ("ipackets".to_string(), h.ipackets),
+                ("opackets".to_string(), h.opackets),
+                ("imissed".to_string(), h.imissed),
+                ("ierrors".to_string(), h.ierrors),
+                ("oerrors".to_string(), h.oerrors),
+                ("rx_nombuf".to_string(), h.rx_nombuf),
+            ])
+        });
+    }
+    if memif {
+        eal.leave();
+    } else {
+        drop(eal);
+    }
+    Ok(report)
+}
+
+/// A packet loop to run on one lcore.
+type Job = Box<dyn FnOnce() -> Outcome + Send + 'static>;
+
+/// Which lcores do what.
+enum Roles {
+    /// One lcore runs everything.
+    Rtc(LcoreId),
+    /// RX lcores hand over to TX lcores.
+    Pipelined { rx: Vec<LcoreId>, tx: Vec<LcoreId> },
+}
+
+impl Roles {
+    fn pick(p: &Pipeline) -> Result<Roles, RunError> {
+        let workers = LcoreId::workers();
+        if !p.lcores.pipelined() {
+            return Ok(Roles::Rtc(match p.lcores.worker {
+                Some(l) => LcoreId(l),
+                None => workers.first().copied().unwrap_or_else(LcoreId::main),
+            }));
+        }
+        let ids = |v: &[u32]| -> Result<Vec<LcoreId>, RunError> {
+            v.iter().map(|&l| if workers.contains(&LcoreId(l)) { Ok(LcoreId(l)) } else { Err(DpdkError::BadLcore(l).into()) }).collect()
+        };
+        Ok(Roles::Pipelined { rx: ids(&p.lcores.rx)?, tx: ids(&p.lcores.tx)? })
+    }
+
+    fn rings(&self) -> u32 {
+        match self {
+            Roles::Rtc(_) => 0,
+            Roles::Pipelined { rx, tx } => (rx.len() * tx.len()) as u32,
+        }
+    }
+}
+
+/// `settings.mbufs`, or enough for every descriptor, ring, burst and cache.
+fn pool_size(p: &Pipeline, roles: &Roles) -> u32 {
+    let s = &p.settings;
+    if s.mbufs != 0 {
+        return s.mbufs;
+    }
+    let descs: u32 = p.ports.iter().map(|q| q.rx_desc as u32 * q.rx_queues as u32 + q.tx_desc as u32).sum();
+    let rings = roles.rings() * s.ring_size as u32;
+    let bursts = (newipd_core::kinds::MAX_BURST as u32) * (p.ports.len() as u32 + 2) * (roles.rings() + 1);
+    let need = descs + rings + bursts + 2 * s.mbuf_cache + 1024;
+    need.next_power_of_two().max(8192) - 1
+}
+
+fn describe(l: &Link) -> String {
+    match (l.up, l.speed_mbps) {
+        (true, 0) => "link up".into(),
+        (true, mbps) => format!("link up {mbps} Mb/s"),
+        (false, _) => "link down".into(),
+    }
+}
+
+/// Launch every job on its lcore (a job for the main lcore runs here), then
+/// watch the ports' links from this thread until every job is done.
+fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec], ids: &[PortId]) -> Result<Outcome, RunError> {
+    if let [(lcore, _)] = jobs.as_slice() {
+        if *lcore == LcoreId::current() {
+            let (_, job) = jobs.into_iter().next().expect("one job");
+            return Ok(job());
+        }
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut launched = Vec::new();
+    let mut failed = None;
+    for (lcore, job) in jobs {
+        if failed.is_some() {
+            // Dropping the job closes its rings; the others see them finished.
+            continue;
+        }
+        let slot = Arc::new(Mutex::new(None));
+        let (out, fin) = (Arc::clone(&slot), Arc::clone(&done));
+        match lcore.launch(move || {
+            let o = job();
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(o);
+            fin.fetch_add(1, Ordering::Release);
+            0
+        }) {
+            Ok(()) => launched.push((lcore, slot)),
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                failed = Some(e);
+            }
+        }
+    }
+    let mut links: Vec<Link> = ids.iter().map(|id| id.link()).collect();
+    let mut last_poll = Instant::now();
+    while done.load(Ordering::Acquire) < launched.len() {
+        std::thread::sleep(Duration::from_millis(10));
+        if last_poll.elapsed() >= LINK_POLL {
+            last_poll = Instant::now();
+            for ((spec, id), was) in specs.iter().zip(ids).zip(links.iter_mut()) {
+                let now = id.link();
+                if now.up != was.up {
+                    eprintln!("newipd: port {} {}", spec.name, describe(&now));
+                }
+                *was = now;
+            }
+        }
+    }
+    let mut outcomes = Vec::new();
+    for (lcore, slot) in launched {
+        let rc = lcore.wait();
+        if rc != 0 {
+            return Err(RunError::Worker(rc));
+        }
+        outcomes.push(slot.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(RunError::Worker(-1))?);
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    Ok(Outcome::merge(&outcomes))
+}
+
+/// How often the main thread looks at the ports' link state.
+const LINK_POLL: Duration = Duration::from_millis(500);
+
+/// Route tables with next hops that carry the egress port's MAC and the
+/// route's path figures, plus newipd's own addresses.
+pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
+    let mut next_hops: Vec<NextHop> = Vec::new();
+    let mut routes = Vec::new();
+    for r in &p.routes {
+        let nh = NextHop::new(r.port as u16, r.next_hop_mac, port_macs[r.port]).with_path(r.to_hops, r.to_delay_ns);
+        let idx = match next_hops.iter().position(|x| *x == nh) {
+            Some(i) => i,
+            None => {
+                next_hops.push(nh);
+                next_hops.len() - 1
+            }
+        } as u32;
+        routes.push((r.prefix, idx));
+    }
+    let locals: Vec<Prefix> = p.ports.iter().flat_map(|q| q.addresses.iter().copied()).collect();
+    newipd_core::fib::lpm4::set_page_advice(|t| {
+        newipd_dpdk::mem::advise_huge(t);
+    });
+    Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum).with_classes(p.classes.clone())
+}

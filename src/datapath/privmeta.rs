@@ -1,0 +1,191 @@
+//! A packet's [`TxMeta`] kept in its mbuf's private area, as five words.
+//!
+//! Two users: the hand-over between lcores (the ring entry stays 16 bytes,
+//! see [`super::handoff`]) and the deadline queues, whose items are then
+//! just the mbuf: 8 bytes to move through the queue instead of 48, and the
+//! few fields the scheduler asks about (deadline, eligibility, late_ok,
+//! on-time prio, washable) are read and changed in place. Only packets
+//! that wait in a queue or cross a ring pay the extra cache line.
+
+use newipd_core::path::TxMeta;
+use newipd_dpdk::mbuf::Mbuf;
+
+/// Bytes of mbuf private area newipd asks of its pool: the metadata
+/// rounded up to a whole cache line, so the packet data after it starts on
+/// a line boundary as it does without a private area (40 bytes would split
+/// every 64-byte frame over two lines).
+pub const META_PRIV_SIZE: u16 = (META_WORDS * 8).next_multiple_of(64) as u16;
+const META_WORDS: usize = 5;
+
+// Word layout.
+const W_RX: usize = 0;
+const W_DEADLINE: usize = 1;
+const W_ELIGIBLE: usize = 2;
+/// l3, max_delay, lbf, plbf: 16 bits each.
+const W_OFFSETS: usize = 3;
+/// on_time (bits 0..16), late_ok (16), class (24..32), prio (32..40), qual (40), lbf_exp (48..64).
+const W_FLAGS: usize = 4;
+const LATE_OK: u32 = 16;
+const CLASS: u32 = 24;
+const PRIO: u32 = 32;
+const QUAL: u32 = 40;
+const LBF_EXP: u32 = 48;
+
+/// [`TxMeta`] as plain words.
+#[inline(always)]
+pub fn encode(m: &TxMeta) -> [u64; META_WORDS] {
+    let mut w = [0u64; META_WORDS];
+    w[W_RX] = m.rx_ns;
+    w[W_DEADLINE] = m.deadline_ns;
+    w[W_ELIGIBLE] = m.eligible_ns;
+    w[W_OFFSETS] = m.l3 as u64 | (m.max_delay as u64) << 16 | (m.lbf as u64) << 32 | (m.plbf as u64) << 48;
+    w[W_FLAGS] = m.on_time as u64
+        | (m.late_ok as u64) << LATE_OK
+        | (m.class as u64) << CLASS
+        | (m.prio as u64) << PRIO
+        | (m.qual as u64) << QUAL
+        | (m.lbf_exp as u64) << LBF_EXP;
+    w
+}
+
+/// The inverse of [`encode`].
+#[inline(always)]
+pub fn decode(w: &[u64; META_WORDS]) -> TxMeta {
+    let (o, f) = (w[W_OFFSETS], w[W_FLAGS]);
+    TxMeta {
+        rx_ns: w[W_RX],
+        deadline_ns: w[W_DEADLINE],
+        eligible_ns: w[W_ELIGIBLE],
+        l3: o as u16,
+        max_delay: (o >> 16) as u16,
+        lbf: (o >> 32) as u16,
+        plbf: (o >> 48) as u16,
+        on_time: f as u16,
+        late_ok: (f >> LATE_OK) & 1 == 1,
+        class: (f >> CLASS) as u8,
+        prio: (f >> PRIO) as u8,
+        qual: (f >> QUAL) & 1 == 1,
+        lbf_exp: (f >> LBF_EXP) as u16,
+    }
+}
+
+/// Put the metadata on the mbuf; false if its pool has no private area for it.
+#[inline(always)]
+pub fn attach(m: &mut Mbuf, meta: &TxMeta) -> bool {
+    m.write_priv(&encode(meta))
+}
+
+/// Read back what [`attach`] stored (stale bytes if nothing was).
+#[inline(always)]
+pub fn detach(m: &Mbuf) -> Option<TxMeta> {
+    m.read_priv::<META_WORDS>().map(|w| decode(&w))
+}
+
+/// Where the words live: an mbuf's private area, or (tests) an array.
+pub trait Words {
+    fn word(&self, i: usize) -> Option<u64>;
+    fn set_word(&mut self, i: usize, v: u64);
+}
+
+impl Words for Mbuf {
+    #[inline(always)]
+    fn word(&self, i: usize) -> Option<u64> {
+        self.priv_word(i)
+    }
+    #[inline(always)]
+    fn set_word(&mut self, i: usize, v: u64) {
+        self.set_priv_word(i, v);
+    }
+}
+
+#[cfg(test)]
+impl Words for [u64; META_WORDS] {
+    fn word(&self, i: usize) -> Option<u64> {
+        self.get(i).copied()
+    }
+    fn set_word(&mut self, i: usize, v: u64) {
+        self[i] = v;
+    }
+}
+
+/// Single fields of what [`attach`] stored, for the scheduler. Without the
+/// area they read as a best-effort packet's (never reached: newipd's pool
+/// always has it, and [`attach`] is checked).
+#[inline(always)]
+pub fn deadline_ns(m: &impl Words) -> u64 {
+    m.word(W_DEADLINE).unwrap_or(u64::MAX)
+}
+
+#[inline(always)]
+pub fn set_deadline_ns(m: &mut impl Words, d: u64) {
+    m.set_word(W_DEADLINE, d);
+}
+
+#[inline(always)]
+pub fn eligible_ns(m: &impl Words) -> u64 {
+    m.word(W_ELIGIBLE).unwrap_or(0)
+}
+
+#[inline(always)]
+fn flags(m: &impl Words) -> u64 {
+    m.word(W_FLAGS).unwrap_or(1 << LATE_OK)
+}
+
+#[inline(always)]
+pub fn late_ok(m: &impl Words) -> bool {
+    (flags(m) >> LATE_OK) & 1 == 1
+}
+
+/// The on-time contract's prio, if the packet has one.
+#[inline(always)]
+pub fn on_time_prio(m: &impl Words) -> Option<u8> {
+    let f = flags(m);
+    (f as u16 != 0).then_some((f >> PRIO) as u8)
+}
+
+/// Where its New IP header starts, if it carries a washable payload.
+#[inline(always)]
+pub fn washable_l3(m: &impl Words) -> Option<usize> {
+    let qual = (flags(m) >> QUAL) & 1 == 1;
+    qual.then(|| m.word(W_OFFSETS).map_or(0, |o| o as u16 as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn meta_words_round_trip(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 6]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>()) {
+            let m = TxMeta {
+                rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
+                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1], lbf_exp: f[5],
+            };
+            prop_assert_eq!(decode(&encode(&m)), m);
+        }
+
+        #[test]
+        fn single_fields_read_and_write_in_place(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 6]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>(), nd in any::<u64>()) {
+            let m = TxMeta {
+                rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
+                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1], lbf_exp: f[5],
+            };
+            let mut w = encode(&m);
+            prop_assert_eq!(deadline_ns(&w), d);
+            prop_assert_eq!(eligible_ns(&w), e);
+            prop_assert_eq!(late_ok(&w), b[0]);
+            prop_assert_eq!(on_time_prio(&w), (f[4] != 0).then_some(cp[1]));
+            prop_assert_eq!(washable_l3(&w), b[1].then_some(f[0] as usize));
+            set_deadline_ns(&mut w, nd);
+            prop_assert_eq!(decode(&w), TxMeta { deadline_ns: nd, ..m });
+        }
+    }
+
+    #[test]
+    fn area_size() {
+        assert_eq!(META_PRIV_SIZE % 8, 0, "DPDK wants the private area 8-byte aligned");
+        assert_eq!(META_PRIV_SIZE % 64, 0, "packet data stays cache-line aligned");
+        assert!(META_PRIV_SIZE as usize >= META_WORDS * 8, "the metadata fits");
+    }
+}

@@ -1,0 +1,77 @@
+//! A pipelined egress lcore: takes packets from the rings of every RX lcore,
+//! puts them through the deadline queues of the ports it owns and sends
+//! them. It stops once every RX lcore has stopped and the rings are empty,
+//! then drains its queues.
+
+use super::egress::Egress;
+use super::handoff::{arrival_ns, RingSource};
+use super::privmeta::detach;
+use super::worker::{LoopConf, LoopMeter, Outcome};
+use newipd_dpdk::spsc::Batch;
+use newipd_dpdk::time::tsc;
+use newipd_core::stats::stages::{Stage, StageClock};
+use newipd_core::kinds::Reason;
+use newipd_core::stats::Counters;
+
+/// Everything one egress lcore needs.
+pub struct TxWorker {
+    pub rings: RingSource,
+    pub egress: Egress,
+    pub conf: LoopConf,
+}
+
+impl TxWorker {
+    pub fn run(mut self) -> Outcome {
+        let mut c = Counters::default();
+        let mut clk = StageClock::default();
+        let meter = LoopMeter::start();
+        let start = meter.start_tsc();
+        let (mut last_publish, mut last_handover) = (start, start);
+        let mut batch = Batch::new();
+        let burst = self.conf.burst;
+        loop {
+            let now = tsc();
+            clk.start(now);
+            let now_ns = self.conf.clock.ns(now);
+            // Checked before taking: a ring seen finished here has nothing left.
+            let finished = self.rings.is_finished();
+            let mut got = 0;
+            for ring in &mut self.rings.rings {
+                let n = ring.pop_batch(&mut batch, burst);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                c.lcore.ring_dequeued += n as u64;
+                // The RX lcore wrote these headers last: fetch them all at once.
+                for h in batch.as_slice() {
+                    h.m.prefetch_header();
+                }
+                for h in batch.drain() {
+                    let meta = if h.with_meta { detach(&h.m) } else { None };
+                    let out = h.port as usize;
+                    let rx_ns = arrival_ns(h.rx_lo, now_ns);
+                    if self.egress.submit(h.m, meta.as_ref(), out, rx_ns, now_ns, &mut c).is_err() {
+                        c.drop(out, Reason::NoRoute, 1);
+                    }
+                }
+            }
+            clk.lap(&mut c.stages, Stage::Ring, got as u64, tsc);
+            let held = self.egress.service(now_ns, &mut c, &mut clk);
+            c.lcore.held = held;
+            self.conf.maybe_publish(now, &mut last_publish, &c);
+            self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);
+            if got == 0 && finished {
+                break;
+            }
+            if got == 0 && held == 0 {
+                self.conf.idle();
+            }
+        }
+        let queued = self.egress.finish(self.conf.drain_tsc, &mut c);
+        c.lcore.held = queued;
+        let end = tsc();
+        self.conf.stats.publish(&c);
+        meter.outcome(end, 0, queued)
+    }
+}
