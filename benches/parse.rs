@@ -85,7 +85,7 @@ fn bench_newip_stage(c: &mut Criterion) {
     let frames: Vec<Vec<u8>> = Mix { kind: Kind::NewipLbf, packets: BURST, size: 64, ..Default::default() }.generate().frames.into_iter().map(|f| f.1).collect();
     let mut work = frames.clone();
     let mut cnt = Counters::default();
-    let mut on_time = newipd_core::sched::damper::OnTimePort::default();
+    let mut on_time = newipd_core::contract::on_time::OnTimePort::default();
     let mut g = c.benchmark_group("router");
     g.throughput(Throughput::Elements(BURST as u64));
     g.bench_function("newip_lbf_64B_with_transmit", |b| {

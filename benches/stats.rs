@@ -6,7 +6,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use newipd_core::stats::histo::{ClassHistograms, HistoMailbox};
-use newipd::ops::{Counters, Reason, SharedCounters};
+use newipd_core::kinds::Reason;
+use newipd_core::stats::{Counters, SharedCounters};
 
 fn stats(c: &mut Criterion) {
     let mut g = c.benchmark_group("stats");

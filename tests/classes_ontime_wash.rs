@@ -10,7 +10,8 @@ mod common;
 use common::*;
 use newipd_core::wire::build::{udp4, udp6, Udp4, Udp6};
 use newipd_core::wire::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
-use newipd_core::wire::newip::{self as nip, qual, Chunk, OnTime};
+use newipd_core::contract::qualitative as qual;
+use newipd_core::wire::newip::{self as nip, Chunk, OnTime};
 use std::path::Path;
 
 const FRAME: usize = 1000;

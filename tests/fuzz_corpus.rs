@@ -1,6 +1,6 @@
 //! Replays the fuzzing corpus and the saved crash inputs as an ordinary test:
 //! every file of `fuzz/corpus/*/` and `fuzz/regressions/` goes through both
-//! fuzz targets' logic, `pipeline::router::fuzz_one` (target `forward`) and
+//! fuzz targets' logic, `newipd_core::path::harness::fuzz_one` (target `forward`) and
 //! the New IP checks of `fuzz/src/check.rs` (target `newip`, included here so
 //! the two cannot drift apart). See docs/fuzzing.md.
 //!
@@ -51,7 +51,7 @@ fn run(f: fn(&[u8]), data: &[u8]) -> Result<(), String> {
 
 fn replay(files: &[PathBuf]) -> Vec<String> {
     let targets: [(&str, fn(&[u8])); 2] = [
-        ("forward", newipd_core::path::fuzz_one),
+        ("forward", newipd_core::path::harness::fuzz_one),
         ("newip", check::check_frame),
     ];
     let mut failures = Vec::new();

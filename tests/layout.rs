@@ -10,7 +10,9 @@
 //! A file depends on another when it names it: `crate::a::b`, `super::x`,
 //! `self::x`, or a child module by its bare name. A `mod.rs` may declare its
 //! children and re-export them; a child may not then reach back up into its
-//! parent's own items (shared helpers live in a leaf file).
+//! parent's own items (shared helpers live in a leaf file). Test modules
+//! (`#[cfg(test)] mod x { .. }`) are left out: a differential test sits
+//! beside the fast path it checks and may call the general path above it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -63,8 +65,36 @@ fn load(root: &str) -> Crate {
     Crate { files }
 }
 
-/// The text with comments, string and char literals blanked out.
+/// The text: comments, literals and test modules
+/// blanked out.
 fn code_only(s: &str) -> String {
+    without_tests(&code_with_tests(s))
+}
+
+/// The code with every `#[cfg(test)] mod name { ... }` block removed.
+fn without_tests(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "#[cfg(test)]".len()..];
+        let t = after.trim_start();
+        let is_block = t.starts_with("mod ") && t.find('{').is_some_and(|b| t.find(';').is_none_or(|s| b < s));
+        if !is_block {
+            out.push_str("#[cfg(test)]");
+            rest = after;
+            continue;
+        }
+        let open = after.len() - t.len() + t.find('{').expect("checked");
+        let close = group_end(after.as_bytes(), open);
+        rest = &after[(close + 1).min(after.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text with comments, string and char literals blanked out.
+fn code_with_tests(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -419,8 +449,11 @@ fn the_checker_sees_a_cycle() {
     assert!(g[&vec![]].contains(&vec!["a".to_string()]), "lib.rs names a through its re-export");
     assert!(g[&vec!["a".to_string()]].contains(&vec![]), "a.rs names its parent through super");
     assert_eq!(cycles(&g), vec![vec![vec![], vec!["a".to_string()]]]);
+    // Test modules are left out altogether.
+    let t = paths(&code_only("fn f() {} #[cfg(test)] mod tests { use crate::a::X; } fn g() {}"));
+    assert!(t.is_empty(), "{t:?}");
     // A test module's `use super::*` is the file itself: no edge.
-    let solo = paths(&code_only("mod tests { use super::*; }"));
+    let solo = paths(&code_with_tests("mod tests { use super::*; }"));
     let m = vec!["a".to_string()];
     assert!(solo.into_iter().filter_map(|(i, p)| target(&k, &m, &i, &p)).all(|t| t == m));
 }

@@ -18,7 +18,8 @@
 //!
 //! Inputs shorter than an Ethernet header are ignored.
 
-use newipd_core::wire::newip::{self as nip, contract, qual, Chunk, ContractRef, NewIp};
+use newipd_core::contract::{lbf, max_delay, on_time, ping, precise_lbf, qualitative};
+use newipd_core::wire::newip::{self as nip, Chunk, ContractRef, NewIp};
 
 /// Run one input through every check. Panics (with a message naming the
 /// broken promise) if one fails.
@@ -198,22 +199,22 @@ fn check_contracts(buf: &[u8], h: &NewIp) -> Vec<ContractRef> {
 
 /// A chunk table the parser accepted is sorted, disjoint and inside the payload.
 fn check_chunk_table(buf: &[u8], h: &NewIp, val: usize, count: u8) {
-    assert_eq!(qual::chunk_count(buf, val), Some(count));
+    assert_eq!(qualitative::chunk_count(buf, val), Some(count));
     let plen = h.payload_len(buf.len());
     let mut prev_end = 0usize;
     let mut n = 0usize;
-    for (i, c) in qual::chunks(buf, val).enumerate() {
+    for (i, c) in qualitative::chunks(buf, val).enumerate() {
         let (o, l) = (c.offset as usize, c.length as usize);
         assert!(
             o >= prev_end && o + l <= plen,
             "chunk {i} {o}+{l} (prev end {prev_end}, payload {plen})"
         );
-        assert_eq!(qual::chunk_offset(buf, val, i), Some(c.offset));
+        assert_eq!(qualitative::chunk_offset(buf, val, i), Some(c.offset));
         prev_end = o + l;
         n += 1;
     }
     assert_eq!(n, count as usize, "chunks() yields count entries");
-    assert_eq!(qual::chunk(buf, val, n), None, "entry past count");
+    assert_eq!(qualitative::chunk(buf, val, n), None, "entry past count");
 }
 
 /// Every setter at every offset the walk returned succeeds, writes exactly
@@ -231,16 +232,16 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
                 max_allowed_delay, ..
             } => {
                 assert!(
-                    !contract::set_lbf_fib_tohops(&mut m, off, v16),
+                    !lbf::set_fib_tohops(&mut m, off, v16),
                     "LBF setter on a Max Delay contract"
                 );
                 assert!(
-                    !contract::set_ping_hops(&mut m, off, v16),
+                    !ping::set_hops(&mut m, off, v16),
                     "Ping setter on a Max Delay contract"
                 );
                 assert_eq!(m, before, "refused setter wrote");
                 assert!(
-                    contract::set_delay_exp(&mut m, off, v16),
+                    max_delay::set_delay_exp(&mut m, off, v16),
                     "set_delay_exp at {off}"
                 );
                 match nip::contract_at(&m, h, off) {
@@ -260,13 +261,13 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
                 ..
             } => {
                 assert!(
-                    !contract::set_delay_exp(&mut m, off, v16),
+                    !max_delay::set_delay_exp(&mut m, off, v16),
                     "Max Delay setter on an LBF contract"
                 );
                 assert_eq!(m, before, "refused setter wrote");
-                assert!(contract::set_lbf_experienced_delay(&mut m, off, v16));
-                assert!(contract::set_lbf_fib_todelay(&mut m, off, v16 ^ 1));
-                assert!(contract::set_lbf_fib_tohops(&mut m, off, v16 ^ 2));
+                assert!(lbf::set_experienced_delay(&mut m, off, v16));
+                assert!(lbf::set_fib_todelay(&mut m, off, v16 ^ 1));
+                assert!(lbf::set_fib_tohops(&mut m, off, v16 ^ 2));
                 match nip::contract_at(&m, h, off) {
                     Ok(ContractRef::Lbf {
                         min_delay: a,
@@ -287,14 +288,14 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
             }
             ContractRef::Ping { .. } => {
                 assert!(
-                    !contract::set_lbf_fib_todelay(&mut m, off, v16),
+                    !lbf::set_fib_todelay(&mut m, off, v16),
                     "LBF setter on a Ping contract"
                 );
                 assert_eq!(m, before, "refused setter wrote");
                 let ts = (val as u64) << 24 | 0xabc;
-                assert!(contract::set_ping_code(&mut m, off, v16 & 1));
-                assert!(contract::set_ping_hops(&mut m, off, v16));
-                assert!(contract::set_ping_timestamp(&mut m, off, ts));
+                assert!(ping::set_code(&mut m, off, v16 & 1));
+                assert!(ping::set_hops(&mut m, off, v16));
+                assert!(ping::set_timestamp(&mut m, off, ts));
                 match nip::contract_at(&m, h, off) {
                     Ok(ContractRef::Ping {
                         code,
@@ -309,25 +310,25 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
             }
             ContractRef::PreciseLbf { v, .. } => {
                 let vo = off + nip::TLV_HDR_LEN;
-                assert!(contract::set_plbf_experienced_ns(&mut m, vo, val));
-                assert!(contract::set_plbf_hops(&mut m, vo, v16));
-                assert!(contract::set_plbf_flags(&mut m, vo, v16 ^ 0xffff));
+                assert!(precise_lbf::set_experienced_ns(&mut m, vo, val));
+                assert!(precise_lbf::set_hops(&mut m, vo, v16));
+                assert!(precise_lbf::set_flags(&mut m, vo, v16 ^ 0xffff));
                 let p = nip::PreciseLbf::read(&m, vo).expect("precise LBF value");
                 assert_eq!((p.min_ns, p.max_ns), (v.min_ns, v.max_ns));
                 assert_eq!(
                     (p.experienced_ns, p.hops, p.flags),
                     (val, v16, v16 ^ 0xffff)
                 );
-                let q = contract::plbf_on_transmit(&mut m, vo, 1_500).expect("plbf_on_transmit");
+                let q = precise_lbf::on_transmit(&mut m, vo, 1_500).expect("plbf_on_transmit");
                 assert_eq!(q.experienced_ns, val.saturating_add(1_500));
                 assert_eq!(q.hops, v16.wrapping_add(1));
                 assert_eq!(nip::PreciseLbf::read(&m, vo), Some(q));
             }
             ContractRef::OnTime { v, .. } => {
                 let vo = off + nip::TLV_HDR_LEN;
-                assert!(contract::set_on_time_damper_ns(&mut m, vo, val));
-                assert!(contract::set_on_time_flags(&mut m, vo, v8));
-                assert_eq!(contract::on_time_damper_ns(&m, vo), Some(val));
+                assert!(on_time::set_damper_ns(&mut m, vo, val));
+                assert!(on_time::set_flags(&mut m, vo, v8));
+                assert_eq!(on_time::damper_ns(&m, vo), Some(val));
                 let t = nip::OnTime::read(&m, vo).expect("on-time value");
                 assert_eq!((t.damper_ns, t.prio, t.flags), (val, v.prio, v8));
             }
@@ -335,34 +336,34 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
                 let vo = off + nip::TLV_HDR_LEN;
                 let n = count as usize;
                 for i in 0..n {
-                    let c = qual::chunk(&m, vo, i).expect("chunk entry");
+                    let c = qualitative::chunk(&m, vo, i).expect("chunk entry");
                     // Same offset and length back: the table stays valid.
-                    assert!(qual::set_chunk_offset(&mut m, vo, i, c.offset));
-                    assert!(qual::set_chunk_length(&mut m, vo, i, c.length));
+                    assert!(qualitative::set_chunk_offset(&mut m, vo, i, c.offset));
+                    assert!(qualitative::set_chunk_length(&mut m, vo, i, c.length));
                     assert_eq!(m, before, "rewriting the same offset/length changed bytes");
                 }
                 for i in 0..n {
-                    assert!(qual::set_chunk_flags(&mut m, vo, i, v8 ^ i as u8));
-                    assert_eq!(qual::chunk(&m, vo, i).map(|c| c.flags), Some(v8 ^ i as u8));
+                    assert!(qualitative::set_chunk_flags(&mut m, vo, i, v8 ^ i as u8));
+                    assert_eq!(qualitative::chunk(&m, vo, i).map(|c| c.flags), Some(v8 ^ i as u8));
                 }
                 let again = m.clone();
                 assert!(
-                    !qual::set_chunk_offset(&mut m, vo, n, 0),
+                    !qualitative::set_chunk_offset(&mut m, vo, n, 0),
                     "chunk setter past count"
                 );
                 assert!(
-                    !qual::set_chunk_length(&mut m, vo, n, 0),
+                    !qualitative::set_chunk_length(&mut m, vo, n, 0),
                     "chunk setter past count"
                 );
                 assert!(
-                    !qual::set_chunk_flags(&mut m, vo, n, 0),
+                    !qualitative::set_chunk_flags(&mut m, vo, n, 0),
                     "chunk setter past count"
                 );
                 assert_eq!(m, again, "refused chunk setter wrote");
             }
             ContractRef::UnknownTlv { .. } => {
                 assert!(
-                    !contract::set_delay_exp(&mut m, off, v16),
+                    !max_delay::set_delay_exp(&mut m, off, v16),
                     "Max Delay setter on an unknown TLV"
                 );
                 assert_eq!(m, before, "refused setter wrote");
@@ -416,22 +417,22 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
         usize::MAX - 1,
         usize::MAX,
     ] {
-        assert!(!contract::set_delay_exp(&mut m, off, 1));
-        assert!(!contract::set_lbf_experienced_delay(&mut m, off, 1));
-        assert!(!contract::set_lbf_fib_todelay(&mut m, off, 1));
-        assert!(!contract::set_lbf_fib_tohops(&mut m, off, 1));
-        assert!(!contract::set_ping_code(&mut m, off, 1));
-        assert!(!contract::set_ping_hops(&mut m, off, 1));
-        assert!(!contract::set_ping_timestamp(&mut m, off, 1));
-        assert!(!contract::set_plbf_experienced_ns(&mut m, off, 1));
-        assert!(!contract::set_plbf_hops(&mut m, off, 1));
-        assert!(!contract::set_plbf_flags(&mut m, off, 1));
-        assert!(contract::plbf_on_transmit(&mut m, off, 1).is_none());
-        assert!(!contract::set_on_time_damper_ns(&mut m, off, 1));
-        assert!(!contract::set_on_time_flags(&mut m, off, 1));
-        assert!(!qual::set_chunk_offset(&mut m, off, 0, 1));
-        assert!(!qual::set_chunk_length(&mut m, off, 0, 1));
-        assert!(!qual::set_chunk_flags(&mut m, off, 0, 1));
+        assert!(!max_delay::set_delay_exp(&mut m, off, 1));
+        assert!(!lbf::set_experienced_delay(&mut m, off, 1));
+        assert!(!lbf::set_fib_todelay(&mut m, off, 1));
+        assert!(!lbf::set_fib_tohops(&mut m, off, 1));
+        assert!(!ping::set_code(&mut m, off, 1));
+        assert!(!ping::set_hops(&mut m, off, 1));
+        assert!(!ping::set_timestamp(&mut m, off, 1));
+        assert!(!precise_lbf::set_experienced_ns(&mut m, off, 1));
+        assert!(!precise_lbf::set_hops(&mut m, off, 1));
+        assert!(!precise_lbf::set_flags(&mut m, off, 1));
+        assert!(precise_lbf::on_transmit(&mut m, off, 1).is_none());
+        assert!(!on_time::set_damper_ns(&mut m, off, 1));
+        assert!(!on_time::set_flags(&mut m, off, 1));
+        assert!(!qualitative::set_chunk_offset(&mut m, off, 0, 1));
+        assert!(!qualitative::set_chunk_length(&mut m, off, 0, 1));
+        assert!(!qualitative::set_chunk_flags(&mut m, off, 0, 1));
         assert!(nip::contract_at(&m, h, off).is_err());
     }
     assert_eq!(m, snapshot, "an out-of-bounds setter wrote");
@@ -441,7 +442,7 @@ fn check_setters(buf: &[u8], h: &NewIp, cs: &[ContractRef], val: u32) {
 /// `swap_addresses` returned; swapping back restores the bytes.
 fn check_swap(buf: &[u8], h: &NewIp) {
     let mut m = buf.to_vec();
-    let out = contract::swap_addresses(&mut m, h)
+    let out = nip::swap_addresses(&mut m, h)
         .unwrap_or_else(|e| panic!("swap_addresses on a parsed packet: {e:?}"));
     assert_eq!(nip::parse(&m), Ok(out), "swapped packet parses differently");
     assert_eq!(
@@ -454,7 +455,7 @@ fn check_swap(buf: &[u8], h: &NewIp) {
         h.src.bytes(buf),
         "new dst is not the old src"
     );
-    let back = contract::swap_addresses(&mut m, &out).expect("swap back");
+    let back = nip::swap_addresses(&mut m, &out).expect("swap back");
     assert_eq!(back, *h, "double swap changed the header");
     assert_eq!(m, buf, "double swap changed the bytes");
 }
@@ -485,8 +486,8 @@ fn check_wash(buf: &[u8], h: &NewIp, budget: usize) {
         assert_eq!((out.removed, &w[..]), (0, buf), "wash with budget 0");
     }
     let sig = |c: &Chunk| c.significance.min(15);
-    let old: Vec<Chunk> = qual::chunks(buf, val).collect();
-    let new: Vec<Chunk> = qual::chunks(&w, val).collect();
+    let old: Vec<Chunk> = qualitative::chunks(buf, val).collect();
+    let new: Vec<Chunk> = qualitative::chunks(&w, val).collect();
     assert_eq!(old.len(), new.len(), "wash changed the chunk count");
     assert_eq!(
         w[..val],
@@ -600,15 +601,15 @@ fn check_hbh(buf: &[u8], val: u32) {
     assert_eq!(buf[6], 0, "found an option without a Hop-by-Hop header");
     assert_eq!(
         (buf[v - 2], buf[v - 1] as usize),
-        (nip::hbh::OPT_PLBF, nip::PRECISE_LBF_LEN),
+        (newipd_core::contract::ipv6_option::OPT_PLBF, nip::PRECISE_LBF_LEN),
         "not an option 0x3E header"
     );
     let p = nip::PreciseLbf::read(buf, v).expect("value readable");
     let mut m = buf.to_vec();
-    assert!(contract::set_plbf_experienced_ns(&mut m, v, val));
-    assert!(contract::set_plbf_hops(&mut m, v, val as u16));
-    assert!(contract::set_plbf_flags(&mut m, v, p.flags));
-    let q = contract::plbf_on_transmit(&mut m, v, 7).expect("on transmit");
+    assert!(precise_lbf::set_experienced_ns(&mut m, v, val));
+    assert!(precise_lbf::set_hops(&mut m, v, val as u16));
+    assert!(precise_lbf::set_flags(&mut m, v, p.flags));
+    let q = precise_lbf::on_transmit(&mut m, v, 7).expect("on transmit");
     assert_eq!((q.min_ns, q.max_ns, q.flags), (p.min_ns, p.max_ns, p.flags));
     assert_eq!(
         (q.experienced_ns, q.hops),

@@ -435,7 +435,7 @@ impl Pipeline {
                 return err(at("best_effort_us"), format!("{} must be above 0 and below horizon_us ({})", p.best_effort_us, p.horizon_us));
             }
             let on_time_bound_ns = match &p.on_time_bound_us {
-                None => newipd_core::sched::damper::default_bounds_ns(p.best_effort_us * 1000),
+                None => newipd_core::contract::on_time::default_bounds_ns(p.best_effort_us * 1000),
                 Some(v) => {
                     let Ok(a) = <[u64; 8]>::try_from(v.as_slice()) else {
                         return err(at("on_time_bound_us"), format!("{} values; give 8, one per prio 0..7", v.len()));

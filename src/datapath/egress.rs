@@ -16,7 +16,7 @@ use super::worker::WorkerPort;
 use newipd_core::class::{BEST_EFFORT, MAX_CLASSES};
 use newipd_dpdk::mbuf::{Burst, Mbuf};
 use newipd_dpdk::time::tsc;
-use newipd_core::sched::damper::OnTimePort;
+use newipd_core::contract::on_time::OnTimePort;
 use newipd_core::sched::port::{PortSched, SchedConfig, Schedulable};
 use newipd_core::stats::histo::HistoWriter;
 use newipd_core::stats::stages::{Stage, StageClock};

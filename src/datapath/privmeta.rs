@@ -7,6 +7,9 @@
 //! on-time prio, washable) are read and changed in place. Only packets
 //! that wait in a queue or cross a ring pay the extra cache line.
 
+use newipd_core::contract::on_time;
+use newipd_core::contract::qualitative;
+use newipd_core::contract::words::{Words as MetaWords, LATE_OK_SHIFT, WORDS as META_WORDS, W_DEADLINE, W_ELIGIBLE, W_FLAGS, W_OFFSETS};
 use newipd_core::path::TxMeta;
 use newipd_dpdk::mbuf::Mbuf;
 
@@ -15,58 +18,18 @@ use newipd_dpdk::mbuf::Mbuf;
 /// a line boundary as it does without a private area (40 bytes would split
 /// every 64-byte frame over two lines).
 pub const META_PRIV_SIZE: u16 = (META_WORDS * 8).next_multiple_of(64) as u16;
-const META_WORDS: usize = 5;
 
-// Word layout.
-const W_RX: usize = 0;
-const W_DEADLINE: usize = 1;
-const W_ELIGIBLE: usize = 2;
-/// l3, max_delay, lbf, plbf: 16 bits each.
-const W_OFFSETS: usize = 3;
-/// on_time (bits 0..16), late_ok (16), class (24..32), prio (32..40), qual (40), lbf_exp (48..64).
-const W_FLAGS: usize = 4;
-const LATE_OK: u32 = 16;
-const CLASS: u32 = 24;
-const PRIO: u32 = 32;
-const QUAL: u32 = 40;
-const LBF_EXP: u32 = 48;
-
-/// [`TxMeta`] as plain words.
+/// [`TxMeta`] as plain words (the layout is the contracts',
+/// [`newipd_core::contract::words`]).
 #[inline(always)]
-pub fn encode(m: &TxMeta) -> [u64; META_WORDS] {
-    let mut w = [0u64; META_WORDS];
-    w[W_RX] = m.rx_ns;
-    w[W_DEADLINE] = m.deadline_ns;
-    w[W_ELIGIBLE] = m.eligible_ns;
-    w[W_OFFSETS] = m.l3 as u64 | (m.max_delay as u64) << 16 | (m.lbf as u64) << 32 | (m.plbf as u64) << 48;
-    w[W_FLAGS] = m.on_time as u64
-        | (m.late_ok as u64) << LATE_OK
-        | (m.class as u64) << CLASS
-        | (m.prio as u64) << PRIO
-        | (m.qual as u64) << QUAL
-        | (m.lbf_exp as u64) << LBF_EXP;
-    w
+pub fn encode(m: &TxMeta) -> MetaWords {
+    m.to_words()
 }
 
 /// The inverse of [`encode`].
 #[inline(always)]
-pub fn decode(w: &[u64; META_WORDS]) -> TxMeta {
-    let (o, f) = (w[W_OFFSETS], w[W_FLAGS]);
-    TxMeta {
-        rx_ns: w[W_RX],
-        deadline_ns: w[W_DEADLINE],
-        eligible_ns: w[W_ELIGIBLE],
-        l3: o as u16,
-        max_delay: (o >> 16) as u16,
-        lbf: (o >> 32) as u16,
-        plbf: (o >> 48) as u16,
-        on_time: f as u16,
-        late_ok: (f >> LATE_OK) & 1 == 1,
-        class: (f >> CLASS) as u8,
-        prio: (f >> PRIO) as u8,
-        qual: (f >> QUAL) & 1 == 1,
-        lbf_exp: (f >> LBF_EXP) as u16,
-    }
+pub fn decode(w: &MetaWords) -> TxMeta {
+    TxMeta::from_words(w)
 }
 
 /// Put the metadata on the mbuf; false if its pool has no private area for it.
@@ -99,7 +62,7 @@ impl Words for Mbuf {
 }
 
 #[cfg(test)]
-impl Words for [u64; META_WORDS] {
+impl Words for MetaWords {
     fn word(&self, i: usize) -> Option<u64> {
         self.get(i).copied()
     }
@@ -128,49 +91,59 @@ pub fn eligible_ns(m: &impl Words) -> u64 {
 
 #[inline(always)]
 fn flags(m: &impl Words) -> u64 {
-    m.word(W_FLAGS).unwrap_or(1 << LATE_OK)
+    m.word(W_FLAGS).unwrap_or(1 << LATE_OK_SHIFT)
 }
 
 #[inline(always)]
 pub fn late_ok(m: &impl Words) -> bool {
-    (flags(m) >> LATE_OK) & 1 == 1
+    (flags(m) >> LATE_OK_SHIFT) & 1 == 1
 }
 
 /// The on-time contract's prio, if the packet has one.
 #[inline(always)]
 pub fn on_time_prio(m: &impl Words) -> Option<u8> {
-    let f = flags(m);
-    (f as u16 != 0).then_some((f >> PRIO) as u8)
+    on_time::Meta::prio_in(flags(m))
 }
 
 /// Where its New IP header starts, if it carries a washable payload.
 #[inline(always)]
 pub fn washable_l3(m: &impl Words) -> Option<usize> {
-    let qual = (flags(m) >> QUAL) & 1 == 1;
+    let qual = qualitative::Meta::in_flags(flags(m));
     qual.then(|| m.word(W_OFFSETS).map_or(0, |o| o as u16 as usize))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use newipd_core::contract::{lbf, max_delay, precise_lbf};
     use proptest::prelude::*;
+
+    fn meta(rx: u64, d: u64, e: u64, f: [u16; 6], b: [bool; 2], cp: [u8; 2]) -> TxMeta {
+        TxMeta {
+            rx_ns: rx,
+            deadline_ns: d,
+            eligible_ns: e,
+            l3: f[0],
+            max_delay: max_delay::Meta { off: f[1] },
+            lbf: lbf::Meta { off: f[2], exp: f[5] },
+            plbf: precise_lbf::Meta { val: f[3] },
+            on_time: on_time::Meta { val: f[4], prio: cp[1] },
+            late_ok: b[0],
+            class: cp[0],
+            qual: qualitative::Meta { washable: b[1] },
+        }
+    }
 
     proptest! {
         #[test]
         fn meta_words_round_trip(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 6]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>()) {
-            let m = TxMeta {
-                rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
-                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1], lbf_exp: f[5],
-            };
+            let m = meta(rx, d, e, f, b, cp);
             prop_assert_eq!(decode(&encode(&m)), m);
         }
 
         #[test]
         fn single_fields_read_and_write_in_place(rx in any::<u64>(), d in any::<u64>(), e in any::<u64>(), f in any::<[u16; 6]>(), b in any::<[bool; 2]>(), cp in any::<[u8; 2]>(), nd in any::<u64>()) {
-            let m = TxMeta {
-                rx_ns: rx, deadline_ns: d, eligible_ns: e, l3: f[0], max_delay: f[1], lbf: f[2], plbf: f[3], on_time: f[4],
-                late_ok: b[0], class: cp[0], prio: cp[1], qual: b[1], lbf_exp: f[5],
-            };
+            let m = meta(rx, d, e, f, b, cp);
             let mut w = encode(&m);
             prop_assert_eq!(deadline_ns(&w), d);
             prop_assert_eq!(eligible_ns(&w), e);

@@ -4,17 +4,23 @@
 //!
 //! From the bottom up (a module imports only those above it in this list):
 //! * [`kinds`]: drop reasons, events, limits (depends on nothing);
+//! * [`bytes`]: big-endian field access over byte slices;
+//! * [`contract`]: one module per New IP contract (and the IPv6 latency
+//!   option): its fields, arrival and transmit rules, reported delay and
+//!   per-packet metadata;
 //! * [`wire`]: Ethernet, IPv4, IPv6 and New IP formats, builders, checksums;
 //! * [`class`]: traffic classes of legacy traffic;
 //! * [`fib`]: route tables and next hops;
-//! * [`sched`]: contract budgets, the deadline queue, the shaper, the damper, wash;
+//! * [`sched`]: the deadline queue, the hold queue, the shaper, wash;
 //! * [`stats`]: per-lcore counters, latency histograms, per-stage cycles;
 //! * [`path`]: the per-packet decisions: the ingress verdict and the
 //!   transmit-time rewrite.
 
 #![forbid(unsafe_code)]
 
+pub mod bytes;
 pub mod class;
+pub mod contract;
 pub mod fib;
 pub mod kinds;
 pub mod path;

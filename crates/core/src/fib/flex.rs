@@ -3,7 +3,7 @@
 //! length that fits the address down. Addresses are hierarchical by bits, so
 //! a route `flex:0a/8` covers `0a02`, `0a0201`, ... of any length.
 
-use super::NhIndex;
+use super::nexthop::NhIndex;
 use rustc_hash::FxHashMap;
 
 /// Longest flexible address, in bytes.

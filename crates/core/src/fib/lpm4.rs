@@ -3,7 +3,8 @@
 //! bits, and 256-entry second-level groups for prefixes longer than /24.
 //! A lookup is one read, or two for addresses under a /25../32 route.
 
-use super::{mask32, NhIndex};
+use super::nexthop::NhIndex;
+use super::prefix::mask32;
 use std::sync::OnceLock;
 
 /// How a new table asks the OS to back it with huge pages before it is

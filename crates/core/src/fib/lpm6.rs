@@ -2,7 +2,8 @@
 //! probed from the longest length down. With the handful of lengths a real
 //! table uses (/32, /48, /56, /64, /128) that is a few hash probes.
 
-use super::{mask128, NhIndex};
+use super::nexthop::NhIndex;
+use super::prefix::mask128;
 use rustc_hash::FxHashMap;
 
 #[derive(Default)]

@@ -7,7 +7,8 @@
 use super::flex::FlexLpm;
 use super::lpm4::Lpm4;
 use super::lpm6::Lpm6;
-use super::{NhIndex, Prefix};
+use super::nexthop::NhIndex;
+use super::prefix::Prefix;
 use crate::wire::newip::{Addr, AddrType};
 
 /// Entry value 0 = no route, else next hop + 1.

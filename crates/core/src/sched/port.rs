@@ -15,14 +15,14 @@
 //!   (EDF) it is demoted to best effort, with a fresh best-effort deadline,
 //!   so a late packet never outranks packets that can still be on time.
 //! * An on-time (damper) packet gets its deadline here: eligibility plus
-//!   the port's bound for its prio (see [`damper`](super::damper)).
+//!   the port's bound for its prio (see [`on_time`](crate::contract::on_time)).
 //! * Packet wash: when the backlog (bytes queued plus the arriving packet)
 //!   is above the port's wash budget, the arriving packet is asked to shed
 //!   the excess (see [`wash`](super::wash)) before anything is dropped.
 //!
 //! Times are nanoseconds. Pure code: the item type is generic.
 
-use super::damper::{default_bounds_ns, prio_index, PRIOS};
+use crate::contract::on_time::{default_bounds_ns, prio_index, PRIOS};
 use super::hold::Hold;
 use super::queue::BucketQueue;
 use crate::kinds::Reason;

@@ -74,7 +74,7 @@ mod tests {
         let h = nip::parse(&g[14..]).unwrap();
         assert_eq!(h.payload(&g[14..]), (0..10).collect::<Vec<u8>>().as_slice());
         let val = h.contracts.qualitative_value().unwrap();
-        let c: Vec<Chunk> = nip::qual::chunks(&g[14..], val).collect();
+        let c: Vec<Chunk> = crate::contract::qualitative::chunks(&g[14..], val).collect();
         assert_eq!(c[1], Chunk { offset: 10, length: 0, significance: 3, flags: Chunk::WASHED });
         assert_eq!(c[2], Chunk { offset: 10, length: 0, significance: 7, flags: Chunk::WASHED });
     }

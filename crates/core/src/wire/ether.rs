@@ -1,6 +1,6 @@
 //! Ethernet II with up to two 802.1Q / 802.1ad tags.
 
-use super::be16;
+use crate::bytes::{be16, rd16};
 use crate::kinds::Reason;
 
 pub const HDR_LEN: usize = 14;
@@ -9,6 +9,8 @@ pub const ETHERTYPE_IPV6: u16 = 0x86DD;
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
 pub const ETHERTYPE_QINQ: u16 = 0x88A8;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// EtherType of New IP.
+pub const ETHERTYPE_NEWIP: u16 = 0x88B6;
 
 /// What the link layer says about a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,24 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
         n += 1;
     }
     (n == 6).then_some(out)
+}
+
+/// Where the network-layer header starts in an Ethernet frame: skips the
+/// 14-byte Ethernet header and up to two 802.1Q / 802.1ad tags.
+///
+/// Returns `(ethertype, offset of the byte after it)`, or `None` when the
+/// frame is too short. Allocation-free and panic-free.
+#[inline]
+pub fn ethernet_payload(frame: &[u8]) -> Option<(u16, usize)> {
+    let mut et = rd16(frame, 12)?;
+    let mut off = 14usize;
+    let mut tags = 0;
+    while (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ) && tags < 2 {
+        et = rd16(frame, off + 2)?;
+        off += 4;
+        tags += 1;
+    }
+    Some((et, off))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! IPv4: header checks and the router's in-place rewrite.
 
-use super::{be16, checksum};
+use super::checksum;
+use crate::bytes::be16;
 use crate::kinds::Reason;
 
 pub const MIN_HDR: usize = 20;

@@ -1,6 +1,6 @@
 //! IPv6: header checks and the hop-limit rewrite.
 
-use super::be16;
+use crate::bytes::be16;
 use crate::kinds::Reason;
 
 pub const HDR_LEN: usize = 40;

@@ -342,7 +342,7 @@ fn bad_hbh(m: HbhMalformed) -> Vec<u8> {
         payload: pattern(24),
     })
     .expect("template builds");
-    let h = nip::hbh::IPV6_HDR_LEN;
+    let h = newipd_core::contract::ipv6_option::IPV6_HDR_LEN;
     match m {
         // Hop-by-Hop header length far beyond the packet.
         HbhMalformed::Truncated => b[h + 1] = 30,
@@ -501,7 +501,7 @@ mod tests {
             c.on_time = c.on_time.or(k.on_time);
             c.unknown_tlvs |= k.unknown_tlvs;
             if let Some(v) = k.qualitative_value() {
-                let ch: Vec<_> = nip::qual::chunks(b, v).collect();
+                let ch: Vec<_> = newipd_core::contract::qualitative::chunks(b, v).collect();
                 chunk_counts.insert(ch.len());
                 sigs.extend(ch.iter().map(|c| c.significance));
                 assert_eq!(ch[0].significance, 0);

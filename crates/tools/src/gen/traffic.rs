@@ -390,7 +390,7 @@ pub fn frame_payload(frame: &[u8]) -> Option<&[u8]> {
         nip::ETHERTYPE_IPV6 => {
             let mut nh = *l3.get(6)?;
             let mut pos = 40;
-            if nh == nip::hbh::NH_HOP_BY_HOP {
+            if nh == newipd_core::contract::ipv6_option::NH_HOP_BY_HOP {
                 nh = *l3.get(pos)?;
                 pos += (*l3.get(pos + 1)? as usize + 1) * 8;
             }

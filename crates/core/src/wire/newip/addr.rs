@@ -1,6 +1,9 @@
 //! Address types, address cast and borrowed address values of the shipping
 //! spec.
 
+/// Longest flexible-length address, in bytes.
+pub const FLEX_MAX_LEN: usize = 32;
+
 /// Type of a New IP address (shipping spec bytes 0 and 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

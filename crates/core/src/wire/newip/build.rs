@@ -2,8 +2,9 @@
 //! are not meant for the forwarding path.
 
 use super::addr::{AddrType, Cast};
-use super::contract::{OnTime, PreciseLbf};
-use super::qual::Chunk;
+use crate::contract::on_time::OnTime;
+use crate::contract::precise_lbf::PreciseLbf;
+use crate::contract::qualitative::Chunk;
 
 /// An owned address value for building.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,7 +44,7 @@ impl Address {
     }
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), BuildError> {
         if let Address::Flex(a) = self {
-            if a.is_empty() || a.len() > super::FLEX_MAX_LEN {
+            if a.is_empty() || a.len() > super::addr::FLEX_MAX_LEN {
                 return Err(BuildError::FlexLength);
             }
             out.push(a.len() as u8);
@@ -109,7 +110,7 @@ impl ContractDesc {
                 max_allowed_delay,
                 delay_exp,
             } => {
-                for v in [super::CT_MAX_DELAY, *max_allowed_delay, *delay_exp] {
+                for v in [crate::contract::max_delay::TYPE, *max_allowed_delay, *delay_exp] {
                     p16(out, v);
                 }
             }
@@ -121,7 +122,7 @@ impl ContractDesc {
                 fib_tohops,
             } => {
                 for v in [
-                    super::CT_LBF,
+                    crate::contract::lbf::TYPE,
                     *min_delay,
                     *max_delay,
                     *experienced_delay,
@@ -136,29 +137,29 @@ impl ContractDesc {
                 hops,
                 timestamp,
             } => {
-                for v in [super::CT_PING, *code, *hops] {
+                for v in [crate::contract::ping::TYPE, *code, *hops] {
                     p16(out, v);
                 }
                 out.extend_from_slice(&timestamp.to_be_bytes());
             }
             ContractDesc::PreciseLbf(v) => {
-                p16(out, super::CT_PRECISE_LBF);
-                p16(out, super::PRECISE_LBF_LEN as u16);
+                p16(out, crate::contract::precise_lbf::TYPE);
+                p16(out, crate::contract::precise_lbf::LEN as u16);
                 out.extend_from_slice(&v.to_bytes());
             }
             ContractDesc::OnTime(v) => {
-                p16(out, super::CT_ON_TIME);
-                p16(out, super::ON_TIME_LEN as u16);
+                p16(out, crate::contract::on_time::TYPE);
+                p16(out, crate::contract::on_time::LEN as u16);
                 out.extend_from_slice(&v.to_bytes());
             }
             ContractDesc::Qualitative(chunks) => {
                 if chunks.len() > 255 {
                     return Err(BuildError::TooManyChunks);
                 }
-                p16(out, super::CT_QUALITATIVE);
+                p16(out, crate::contract::qualitative::TYPE);
                 p16(
                     out,
-                    (super::QUAL_HDR_LEN + super::CHUNK_ENTRY_LEN * chunks.len()) as u16,
+                    (crate::contract::qualitative::HDR_LEN + crate::contract::qualitative::CHUNK_ENTRY_LEN * chunks.len()) as u16,
                 );
                 out.extend_from_slice(&[chunks.len() as u8, 0, 0, 0]);
                 for c in chunks {
@@ -166,7 +167,7 @@ impl ContractDesc {
                 }
             }
             ContractDesc::Tlv { ty, value } => {
-                if *ty < super::CT_TLV_FLAG {
+                if *ty < crate::contract::tlv::TLV_FLAG {
                     return Err(BuildError::NotTlv);
                 }
                 let len = u16::try_from(value.len()).map_err(|_| BuildError::TooLong)?;
@@ -265,7 +266,7 @@ pub fn ethernet_header(dst: [u8; 6], src: [u8; 6], ethertype: u16, vlan: Option<
     h.extend_from_slice(&dst);
     h.extend_from_slice(&src);
     if let Some(tci) = vlan {
-        h.extend_from_slice(&super::ETHERTYPE_VLAN.to_be_bytes());
+        h.extend_from_slice(&crate::wire::ether::ETHERTYPE_VLAN.to_be_bytes());
         h.extend_from_slice(&tci.to_be_bytes());
     }
     h.extend_from_slice(&ethertype.to_be_bytes());
@@ -323,14 +324,14 @@ pub fn build_ipv6_hbh(d: &Ipv6HbhDesc) -> Result<Vec<u8>, BuildError> {
     let vtf: u32 = (6u32 << 28) | ((d.traffic_class as u32) << 20) | (d.flow_label & 0xF_FFFF);
     p.extend_from_slice(&vtf.to_be_bytes());
     p.extend_from_slice(&plen.to_be_bytes());
-    p.push(super::hbh::NH_HOP_BY_HOP);
+    p.push(crate::contract::ipv6_option::NH_HOP_BY_HOP);
     p.push(d.hop_limit);
     p.extend_from_slice(&d.src);
     p.extend_from_slice(&d.dst);
     // Hop-by-Hop: next header UDP, length 2 (= 24 bytes).
-    p.extend_from_slice(&[17, (hbh_len / 8 - 1) as u8, super::hbh::OPT_PLBF, 16]);
+    p.extend_from_slice(&[17, (hbh_len / 8 - 1) as u8, crate::contract::ipv6_option::OPT_PLBF, 16]);
     p.extend_from_slice(&d.plbf.to_bytes());
-    p.extend_from_slice(&[super::hbh::OPT_PADN, 2, 0, 0]);
+    p.extend_from_slice(&[crate::contract::ipv6_option::OPT_PADN, 2, 0, 0]);
     // UDP.
     let u0 = p.len();
     p.extend_from_slice(&d.sport.to_be_bytes());
@@ -408,10 +409,10 @@ impl std::str::FromStr for Address {
         }
         if let Some(v) = strip_prefix_ci(t, "flex:") {
             let bytes = parse_hex(v).map_err(|e| format!("'{s}': flex address {e}"))?;
-            if bytes.is_empty() || bytes.len() > super::FLEX_MAX_LEN {
+            if bytes.is_empty() || bytes.len() > super::addr::FLEX_MAX_LEN {
                 return Err(format!(
                     "'{s}': flex address must have 1 to {} bytes, not {}",
-                    super::FLEX_MAX_LEN,
+                    super::addr::FLEX_MAX_LEN,
                     bytes.len()
                 ));
             }

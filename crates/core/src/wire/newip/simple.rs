@@ -39,7 +39,7 @@ pub struct Simple {
 }
 
 /// A whole precise-LBF TLV: header and value.
-const PLBF_TLV_LEN: usize = super::TLV_HDR_LEN + super::PRECISE_LBF_LEN;
+const PLBF_TLV_LEN: usize = crate::contract::tlv::HDR_LEN + crate::contract::precise_lbf::LEN;
 
 /// Address widths of types 0-3 (IPv4, IPv6, 8-bit, 16-bit).
 const FIXED_LEN: [usize; 4] = [4, 16, 1, 2];
@@ -73,13 +73,67 @@ pub fn parse_simple(buf: &[u8]) -> Option<Simple> {
     } else {
         let ty = u16::from_be_bytes([*buf.get(co)?, *buf.get(co + 1)?]);
         match (ty, po.checked_sub(co)?) {
-            (super::CT_MAX_DELAY, super::MAX_DELAY_LEN) => Single::MaxDelay(co as u8),
-            (super::CT_LBF, super::LBF_LEN) => Single::Lbf(co as u8),
-            (super::CT_PRECISE_LBF, PLBF_TLV_LEN) if u16::from_be_bytes([*buf.get(co + 2)?, *buf.get(co + 3)?]) as usize == super::PRECISE_LBF_LEN => {
+            (crate::contract::max_delay::TYPE, crate::contract::max_delay::LEN) => Single::MaxDelay(co as u8),
+            (crate::contract::lbf::TYPE, crate::contract::lbf::LEN) => Single::Lbf(co as u8),
+            (crate::contract::precise_lbf::TYPE, PLBF_TLV_LEN) if u16::from_be_bytes([*buf.get(co + 2)?, *buf.get(co + 3)?]) as usize == crate::contract::precise_lbf::LEN => {
                 Single::PreciseLbf(co as u8)
             }
             _ => return None,
         }
     };
     Some(Simple { dst: AddrRef { ty: FIXED_TYPE[dt], off: doff as u16, len: dlen as u8 }, contract })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::path::harness::fuzz_one;
+    use crate::path::testkit::{PEER, PORT_MAC};
+    use crate::wire::build;
+    use crate::wire::newip as nip;
+    use proptest::prelude::*;
+
+    /// New IP frames of the simple shape (and near it), with any contract
+    /// values: `fuzz_one` checks that the shortcut (this
+    /// module's `parse_simple`, and the templates) and the general path agree.
+    fn simple_newip_frame() -> impl Strategy<Value = Vec<u8>> {
+        use crate::wire::newip::build::{Address, ContractDesc, PacketDesc};
+        let addr = prop_oneof![
+            any::<[u8; 4]>().prop_map(Address::Ipv4),
+            prop_oneof![Just([10u8, 0, 0, 1]), Just([10, 9, 9, 9]), Just([11, 0, 0, 0])].prop_map(Address::Ipv4),
+            any::<[u8; 16]>().prop_map(Address::Ipv6),
+            (0u8..4).prop_map(Address::Bits8),
+            prop_oneof![Just(0x0102u16), any::<u16>()].prop_map(Address::Bits16),
+        ];
+        let contract = prop_oneof![
+            (any::<u16>(), any::<u16>()).prop_map(|(m, e)| ContractDesc::MaxDelay { max_allowed_delay: m % 64, delay_exp: e % 64 }),
+            any::<[u16; 5]>().prop_map(|v| ContractDesc::Lbf {
+                min_delay: v[0] % 32,
+                max_delay: v[1] % 64,
+                experienced_delay: v[2] % 300,
+                fib_todelay: v[3] % 16,
+                fib_tohops: v[4] % 4,
+            }),
+            (any::<[u32; 3]>(), any::<u16>(), 0u16..4).prop_map(|(v, hops, flags)| ContractDesc::PreciseLbf(nip::PreciseLbf {
+                min_ns: v[0] % 2_000_000,
+                max_ns: v[1] % 4_000_000,
+                experienced_ns: v[2] % 3_000_000,
+                hops,
+                flags,
+            })),
+        ];
+        (addr.clone(), addr, proptest::collection::vec(contract, 0..3), 0usize..20).prop_map(|(src, dst, contracts, pl)| {
+            let d = PacketDesc { src, dst, cast: nip::Cast::Unicast, contracts, payload: vec![0x5a; pl] };
+            let mut f = build::ethernet(PEER, PORT_MAC, None, nip::ETHERTYPE_NEWIP);
+            f.extend(d.build().expect("small header"));
+            f
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn shortcut_agrees_with_general_path(f in simple_newip_frame()) {
+            fuzz_one(&f);
+        }
+
+    }
 }

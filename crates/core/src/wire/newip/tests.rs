@@ -137,7 +137,12 @@ pub(super) fn ipv6_hbh_desc() -> Ipv6HbhDesc {
 }
 
 use super::contract::*;
-use super::qual::{chunk, chunks, set_chunk_flags, set_chunk_length, set_chunk_offset};
+use crate::contract::lbf::{set_experienced_delay as set_lbf_experienced_delay, set_fib_todelay as set_lbf_fib_todelay, set_fib_tohops as set_lbf_fib_tohops};
+use crate::contract::max_delay::set_delay_exp;
+use crate::contract::on_time::{damper_ns as on_time_damper_ns, set_damper_ns as set_on_time_damper_ns, set_flags as set_on_time_flags};
+use crate::contract::ping::{set_code as set_ping_code, set_hops as set_ping_hops, set_timestamp as set_ping_timestamp};
+use crate::contract::precise_lbf::{on_transmit as plbf_on_transmit, set_experienced_ns as set_plbf_experienced_ns, set_flags as set_plbf_flags, set_hops as set_plbf_hops};
+use crate::contract::qualitative::{chunk, chunks, set_chunk_flags, set_chunk_length, set_chunk_offset};
 use super::vectors::*;
 use proptest::prelude::*;
 

@@ -1,4 +1,10 @@
-//! The on-time damper (New IP TLV 0x8002, after draft-ietf-detnet-glbf).
+//! TLV 0x8002, on-time delivery: the damper (after draft-ietf-detnet-glbf).
+//! A TLV contract is addressed by the offset of its value (contract + 4).
+//!
+//! ```text
+//! value: 0           4      5       6          8
+//!        | damper_ns | prio | flags | reserved |
+//! ```
 //!
 //! On arrival a packet is held for the `damper_ns` its previous hop wrote
 //! (its eligibility time), then scheduled by its `prio`: its deadline here is
@@ -18,8 +24,125 @@
 //! sent as best effort. A packet that arrives with Ds set is best effort:
 //! no hold, no rewrite.
 
-use crate::wire::newip::{contract, OnTime};
+use super::words::{Words, W_FLAGS};
+use crate::bytes::{arr, be32, rd32, wr32, wr_bytes};
 use crate::kinds::Reason;
+
+/// The TLV type.
+pub const TYPE: u16 = 0x8002;
+/// Length of the value.
+pub const LEN: usize = 8;
+/// Field offsets from the value's start.
+pub const DAMPER_NS: usize = 0;
+pub const PRIO: usize = 4;
+pub const FLAGS: usize = 5;
+
+/// Decoded on-time (damper) value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct OnTime {
+    /// How long the next router holds the packet before scheduling it, ns.
+    pub damper_ns: u32,
+    /// Priority 0-7.
+    pub prio: u8,
+    /// Flags: bit 0 [`OnTime::DI`], bit 1 [`OnTime::DS`].
+    pub flags: u8,
+}
+
+impl OnTime {
+    /// Flag: downgrade intent (send late packets as best effort instead of
+    /// dropping them).
+    pub const DI: u8 = 1;
+    /// Flag: downgrade status (the bound was broken somewhere).
+    pub const DS: u8 = 2;
+
+    /// Decode the 8-byte value at `val` (the reserved bytes are ignored).
+    #[inline]
+    pub fn read(buf: &[u8], val: usize) -> Option<Self> {
+        let a = arr::<LEN>(buf, val)?;
+        Some(Self { damper_ns: be32(&a, DAMPER_NS), prio: a[PRIO], flags: a[FLAGS] })
+    }
+
+    /// Encode as the 8-byte value (reserved bytes zero).
+    pub fn to_bytes(&self) -> [u8; LEN] {
+        let d = self.damper_ns.to_be_bytes();
+        [d[0], d[1], d[2], d[3], self.prio, self.flags, 0, 0]
+    }
+}
+
+/// Write `damper_ns` of the value at `val`; false when out of bounds.
+#[inline]
+pub fn set_damper_ns(buf: &mut [u8], val: usize, v: u32) -> bool {
+    wr32(buf, val.saturating_add(DAMPER_NS), v)
+}
+
+/// Write `flags` (bit 0 Di, bit 1 Ds) of the value at `val`.
+#[inline]
+pub fn set_flags(buf: &mut [u8], val: usize, v: u8) -> bool {
+    wr_bytes(buf, val.saturating_add(FLAGS), &[v])
+}
+
+/// `damper_ns` of the value at `val`.
+#[inline]
+pub fn damper_ns(buf: &[u8], val: usize) -> Option<u32> {
+    rd32(buf, val.saturating_add(DAMPER_NS))
+}
+
+/// What arrival decided: hold until `eligible_ns`, schedule by the port's
+/// bound for the prio in `meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub eligible_ns: u64,
+    /// Di: best effort rather than a drop when the bound breaks.
+    pub late_ok: bool,
+    pub meta: Meta,
+}
+
+/// Arrival at `now_ns` of the value at `val`: hold for `damper_ns`,
+/// schedule by prio. None for a value not whole in `buf`, or already marked
+/// Ds (best effort: no hold, no rewrite).
+#[inline]
+pub fn arrive(buf: &[u8], val: usize, now_ns: u64) -> Option<Arrival> {
+    let v = OnTime::read(buf, val)?;
+    if v.flags & OnTime::DS != 0 {
+        return None;
+    }
+    Some(Arrival {
+        eligible_ns: now_ns.saturating_add(v.damper_ns as u64),
+        late_ok: v.flags & OnTime::DI != 0,
+        meta: Meta { val: val as u16, prio: v.prio },
+    })
+}
+
+/// Its part of the transmit metadata: the value's offset from the network
+/// header (0: none) and its prio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Meta {
+    pub val: u16,
+    pub prio: u8,
+}
+
+impl Meta {
+    /// `val`: bits 0..16 of [`W_FLAGS`].
+    pub const VAL_SHIFT: u32 = 0;
+    /// `prio`: bits 32..40 of [`W_FLAGS`].
+    pub const PRIO_SHIFT: u32 = 32;
+
+    #[inline(always)]
+    pub fn pack(self, w: &mut Words) {
+        w[W_FLAGS] |= (self.val as u64) << Self::VAL_SHIFT | (self.prio as u64) << Self::PRIO_SHIFT;
+    }
+
+    #[inline(always)]
+    pub fn unpack(w: &Words) -> Meta {
+        Meta { val: (w[W_FLAGS] >> Self::VAL_SHIFT) as u16, prio: (w[W_FLAGS] >> Self::PRIO_SHIFT) as u8 }
+    }
+
+    /// The prio of a packet with the contract, read from the words alone.
+    #[inline(always)]
+    pub fn prio_in(flags_word: u64) -> Option<u8> {
+        ((flags_word >> Self::VAL_SHIFT) as u16 != 0).then_some((flags_word >> Self::PRIO_SHIFT) as u8)
+    }
+}
 
 /// Priorities of the on-time contract.
 pub const PRIOS: usize = 8;
@@ -88,11 +211,11 @@ impl OnTimePort {
         let Some(v) = OnTime::read(buf, val) else { return Ok(()) };
         match self.damper_for(v.prio, now_ns.saturating_sub(eligible_ns)) {
             Some(d) => {
-                contract::set_on_time_damper_ns(buf, val, d);
+                set_damper_ns(buf, val, d);
             }
             None if v.flags & OnTime::DI != 0 => {
-                contract::set_on_time_damper_ns(buf, val, 0);
-                contract::set_on_time_flags(buf, val, v.flags | OnTime::DS);
+                set_damper_ns(buf, val, 0);
+                set_flags(buf, val, v.flags | OnTime::DS);
                 self.downgraded += 1;
             }
             None => return Err(Reason::NewipOnTimeBroken),
@@ -115,6 +238,19 @@ mod tests {
         let mut b = vec![0xaa; 3];
         b.extend(OnTime { damper_ns: damper, prio, flags }.to_bytes());
         b
+    }
+
+    #[test]
+    fn arrival_holds_unless_ds() {
+        let b = value(1_000, 3, OnTime::DI);
+        assert_eq!(arrive(&b, 3, 10), Some(Arrival { eligible_ns: 1_010, late_ok: true, meta: Meta { val: 3, prio: 3 } }));
+        assert_eq!(arrive(&value(1_000, 3, OnTime::DS), 3, 10), None);
+        assert_eq!(arrive(&b, 4, 10), None, "not whole");
+        let mut w = [0u64; 5];
+        Meta { val: 0x0102, prio: 7 }.pack(&mut w);
+        assert_eq!(Meta::unpack(&w), Meta { val: 0x0102, prio: 7 });
+        assert_eq!(Meta::prio_in(w[W_FLAGS]), Some(7));
+        assert_eq!(Meta::prio_in(0), None);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! (data length 16, data = the 0x8001 value).
 //!
 //! [`find_plbf_option`] returns the offset of the 16-byte value from the start
-//! of the IPv6 header, so [`PreciseLbf::read`](super::PreciseLbf::read) and the
-//! `set_plbf_*` setters of [`contract`](super::contract) work on it as they do
-//! on a New IP 0x8001 contract.
-use crate::kinds::Reason;
+//! of the IPv6 header, so the field accessors, arrival and transmit rules,
+//! reported delay and metadata of [`precise_lbf`](super::precise_lbf) apply
+//! to it unchanged: this module only finds it (and names what is malformed
+//! about the header that carries it).
 
-use super::rd16;
+use super::precise_lbf;
+use crate::bytes::rd16;
+use crate::kinds::Reason;
 
 /// IPv6 Hop-by-Hop option type carrying the precise-LBF value
 /// (RFC 4727 experimental: action 00 skip, change bit set).
@@ -19,7 +21,7 @@ pub const OPT_PADN: u8 = 1;
 /// IPv6 next-header value of the Hop-by-Hop options header.
 pub const NH_HOP_BY_HOP: u8 = 0;
 /// Length of the fixed IPv6 header.
-pub const IPV6_HDR_LEN: usize = 40;
+pub use crate::wire::ipv6::HDR_LEN as IPV6_HDR_LEN;
 
 /// Ways an IPv6 Hop-by-Hop header carrying (or scanned for) option 0x3E can
 /// be inconsistent. Counter names start with `malformed-hbh-`.
@@ -109,7 +111,7 @@ pub fn find_plbf_option(ip6: &[u8]) -> Result<Option<usize>, HbhMalformed> {
             return Err(HbhMalformed::OptionLength);
         }
         if ty == OPT_PLBF {
-            if len != super::PRECISE_LBF_LEN {
+            if len != precise_lbf::LEN {
                 return Err(HbhMalformed::PlbfLength);
             }
             if found.is_none() {

@@ -1,0 +1,532 @@
+//! The ingress stage, run to completion: parse Ethernet (and VLAN tags),
+//! then
+//! * IPv4 / IPv6: check, longest-prefix route, TTL / hop limit (IPv4 checksum
+//!   patched incrementally); an IPv6 hop-by-hop latency option (0x3E) is
+//!   honoured like a New IP precise-LBF contract;
+//! * New IP: parse, look the destination up in the table of its type,
+//!   apply every contract on arrival (drops, early discard, budgets), answer
+//!   pings addressed to newipd, flood broadcasts; the common shapes take a
+//!   [template](super::templates) or the `parse_simple` shortcut;
+//! * legacy IPv4 / IPv6 (no contract): a traffic class from the pipeline's
+//!   `[[class]]` rules gives a per-hop deadline (or best effort);
+//! and rewrite the MACs. What must be written when the packet leaves (time
+//! spent here, hops) is described by the [`TxMeta`] returned with the
+//! verdict and applied by [`on_transmit`](super::transmit::on_transmit) at send time.
+//! No allocation, no panics, no DPDK.
+
+use super::arrive;
+use super::meta::{PacketCtx, TxMeta, Verdict};
+use super::templates;
+use crate::class::{self, Classes};
+use crate::contract::{lbf, max_delay, ping, precise_lbf, qualitative, tlv};
+use crate::fib::table::Fib;
+use crate::fib::{NextHop, NhIndex, Prefix};
+use crate::kinds::{Event, Reason};
+use crate::stats::Counters;
+use crate::wire::newip::{self as nip, AddrType, Cast, ContractRef};
+use crate::wire::{ether, ipv4, ipv6};
+
+/// A New IP address of newipd itself (for pings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LocalAddr {
+    ty: AddrType,
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl LocalAddr {
+    fn from_prefix(p: &Prefix) -> Option<LocalAddr> {
+        let mut bytes = [0u8; 32];
+        let (ty, len) = match *p {
+            Prefix::V4 { addr, len: 32 } => {
+                bytes[..4].copy_from_slice(&addr.to_be_bytes());
+                (AddrType::Ipv4, 4)
+            }
+            Prefix::V6 { addr, len: 128 } => {
+                bytes[..16].copy_from_slice(&addr.to_be_bytes());
+                (AddrType::Ipv6, 16)
+            }
+            Prefix::Bits8(a) => {
+                bytes[0] = a;
+                (AddrType::Bits8, 1)
+            }
+            Prefix::Bits16(a) => {
+                bytes[..2].copy_from_slice(&a.to_be_bytes());
+                (AddrType::Bits16, 2)
+            }
+            Prefix::Flex { bytes: b, bits } if bits % 8 == 0 && bits > 0 => {
+                bytes = b;
+                (AddrType::Flex, (bits / 8) as u8)
+            }
+            _ => return None,
+        };
+        Some(LocalAddr { ty, len, bytes })
+    }
+
+    #[inline]
+    fn matches(&self, a: &nip::Addr<'_>) -> bool {
+        self.ty == a.ty && a.bytes.len() == self.len as usize && a.bytes == &self.bytes[..self.len as usize]
+    }
+}
+
+/// Route tables, next hops, port MACs and newipd's own addresses, built once
+/// at start-up and shared read-only.
+pub struct Router {
+    fib: Fib,
+    next_hops: Vec<NextHop>,
+    port_macs: Vec<[u8; 6]>,
+    locals: Vec<LocalAddr>,
+    /// Bit `t` set: newipd has an address of New IP address type `t`, so
+    /// such destinations must be compared with it (general path).
+    local_types: u8,
+    /// Take [`nip::parse_simple`]'s shortcut for simple New IP packets
+    /// (off only to test that both paths agree).
+    shortcut: bool,
+    verify_ipv4_checksum: bool,
+    classes: Classes,
+}
+
+const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+
+impl Router {
+    /// A plain IP router (tests, benchmarks): IPv4 and IPv6 routes only.
+    pub fn new(v4: &[(u32, u8, NhIndex)], v6: &[(u128, u8, NhIndex)], next_hops: Vec<NextHop>, verify_ipv4_checksum: bool) -> Router {
+        let mut routes: Vec<(Prefix, NhIndex)> = v4.iter().map(|&(addr, len, nh)| (Prefix::V4 { addr, len }, nh)).collect();
+        routes.extend(v6.iter().map(|&(addr, len, nh)| (Prefix::V6 { addr, len }, nh)));
+        Router::build(&routes, next_hops, Vec::new(), &[], verify_ipv4_checksum)
+    }
+
+    /// Everything: routes of every address type, next hops, the MAC of each
+    /// port (by index) and newipd's own New IP addresses (host prefixes).
+    pub fn build(
+        routes: &[(Prefix, NhIndex)],
+        next_hops: Vec<NextHop>,
+        port_macs: Vec<[u8; 6]>,
+        local: &[Prefix],
+        verify_ipv4_checksum: bool,
+    ) -> Router {
+        let locals: Vec<LocalAddr> = local.iter().filter_map(LocalAddr::from_prefix).collect();
+        Router {
+            fib: Fib::build(routes),
+            next_hops,
+            port_macs,
+            local_types: locals.iter().fold(0, |m, l| m | 1 << l.ty as u8),
+            locals,
+            shortcut: true,
+            verify_ipv4_checksum,
+            classes: Classes::default(),
+        }
+    }
+
+    /// The same router without the simple-packet shortcut: every New IP
+    /// packet takes the general parse (tests compare the two).
+    pub fn without_shortcut(mut self) -> Router {
+        self.shortcut = false;
+        self
+    }
+
+    /// Schedule legacy traffic by these classes (default: all best effort).
+    pub fn with_classes(mut self, classes: Classes) -> Router {
+        self.classes = classes;
+        self
+    }
+
+    /// The traffic classes.
+    pub fn classes(&self) -> &Classes {
+        &self.classes
+    }
+
+    #[inline(always)]
+    fn next_hop(&self, nh: Option<NhIndex>) -> Result<&NextHop, Reason> {
+        nh.and_then(|i| self.next_hops.get(i as usize)).ok_or(Reason::NoRoute)
+    }
+
+    /// Decide and rewrite one frame, with no time and no counters (tools,
+    /// tests). It builds a fresh counter set each call: not for hot loops,
+    /// which use [`process_at`](Self::process_at).
+    pub fn process(&self, frame: &mut [u8]) -> Verdict {
+        self.process_at(frame, &PacketCtx::default(), &mut Counters::default(), &mut TxMeta::NONE.clone())
+    }
+
+    /// Decide and rewrite one frame in place; events go to `c`; for a packet
+    /// with contracts the transmit-time work is written to `meta` and the
+    /// verdict says so (`with_meta`); otherwise `meta` means nothing.
+    #[inline(always)]
+    pub fn process_at(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters, meta: &mut TxMeta) -> Verdict {
+        match self.route(frame, ctx, c, meta) {
+            Ok(v) => v,
+            Err(r) => Verdict::Drop(r),
+        }
+    }
+
+    #[inline(always)]
+    fn route(&self, frame: &mut [u8], ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
+        let l2 = ether::parse(frame)?;
+        let (head, ip) = frame.split_at_mut(l2.l3);
+        let (nh, with_meta) = match l2.ethertype {
+            ether::ETHERTYPE_IPV4 => {
+                let v = ipv4::check(ip, self.verify_ipv4_checksum)?;
+                if v.ttl <= 1 {
+                    return Err(Reason::TtlExpired);
+                }
+                let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
+                ipv4::decrement_ttl(ip);
+                let classified = !self.classes.is_empty() && self.legacy_v4(ip, l2.l3, ctx, out);
+                (nh, classified)
+            }
+            ether::ETHERTYPE_IPV6 => {
+                let v = ipv6::check(ip)?;
+                if v.hop_limit <= 1 {
+                    return Err(Reason::HopLimitExpired);
+                }
+                let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
+                let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, nh, ctx, c, out)?;
+                if !with_meta && !self.classes.is_empty() {
+                    with_meta = self.legacy(self.classes.ipv6(ip, v.traffic_class, v.next_header), l2.l3, ctx, out);
+                }
+                ipv6::decrement_hop_limit(ip);
+                (nh, with_meta)
+            }
+            nip::ETHERTYPE_NEWIP => {
+                if self.shortcut && self.local_types & 1 << AddrType::Ipv4 as u8 == 0 {
+                    if let Some(h) = ip.first_chunk_mut::<{ templates::V4_LBF_LEN }>().filter(|h| templates::is_v4_lbf(h)) {
+                        let nh = self.v4_template_hop(h)?;
+                        return templates::v4_lbf(head, h, nh, l2.l3, ctx, out);
+                    }
+                    if let Some(h) = ip.first_chunk::<{ templates::V4_PLAIN_LEN }>().filter(|h| templates::is_v4_plain(h)) {
+                        return templates::v4_plain(head, self.v4_template_hop(h)?);
+                    }
+                    if let Some(h) = ip.first_chunk::<{ templates::V4_PLBF_LEN }>().filter(|h| templates::is_v4_plbf(h)) {
+                        let nh = self.v4_template_hop(h)?;
+                        return templates::v4_plbf(head, h, nh, l2.l3, ctx, c, out);
+                    }
+                }
+                if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
+                    return self.newip_simple(head, ip, l2.l3, s, ctx, c, out);
+                }
+                return self.newip(head, ip, l2.l3, ctx, c, out);
+            }
+            _ => return Err(Reason::UnsupportedEthertype),
+        };
+        ether::set_macs(head, &nh.macs);
+        Ok(Verdict::Forward { port: nh.port, with_meta })
+    }
+
+    /// Classify a (checked) IPv4 packet; out of line so a pipeline without
+    /// classes pays one branch.
+    #[inline(never)]
+    fn legacy_v4(&self, ip: &[u8], l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
+        let (Some(&vihl), Some(&tos), Some(&proto)) = (ip.first(), ip.get(1), ip.get(9)) else { return false };
+        self.legacy(self.classes.ipv4(ip, tos, proto, ((vihl & 0x0f) as usize) * 4), l3, ctx, out)
+    }
+
+    /// Legacy traffic of class `class`: its deadline (or best effort) goes
+    /// to `out`. False for the default class (best effort, nothing to carry).
+    #[inline]
+    fn legacy(&self, class: u8, l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
+        if class == class::BEST_EFFORT {
+            return false;
+        }
+        let a = self.classes.action(class);
+        let deadline_ns = if a.budget_ns == 0 { u64::MAX } else { ctx.now_ns.saturating_add(a.budget_ns) };
+        *out = TxMeta { rx_ns: ctx.now_ns, deadline_ns, l3: l3 as u16, late_ok: a.late_ok || a.budget_ns == 0, class, ..TxMeta::NONE };
+        true
+    }
+
+    /// An IPv6 hop-by-hop header: honour a latency option 0x3E like a New IP
+    /// precise-LBF contract. True if `out` was written.
+    #[inline(never)]
+    fn ipv6_option(&self, ip: &[u8], l3: usize, nh: &NextHop, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<bool, Reason> {
+        let Some(val) = nip::find_plbf_option(ip)? else { return Ok(false) };
+        *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        arrive::precise_lbf(ip, val, nh, ctx, c, out)?;
+        out.set_contract_class();
+        Ok(true)
+    }
+
+    /// New IP: `buf` starts at the New IP header.
+    #[inline(never)]
+    fn newip(&self, head: &mut [u8], buf: &mut [u8], l3: usize, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
+        let h = nip::parse(buf)?;
+        let port = ctx.in_port as usize;
+        if h.contracts.unknown_tlvs > 0 {
+            c.event(port, Event::UnknownTlvSkipped, h.contracts.unknown_tlvs as u64);
+        }
+        let dst = h.dst.addr(buf);
+        // Addressed to newipd itself: answer a ping request, refuse the rest.
+        if h.cast == Cast::Unicast && self.locals.iter().any(|l| l.matches(&dst)) {
+            return self.ping_reply(head, buf, &h, ctx, c);
+        }
+        // Built in place in the caller's slot: no copy of a local afterwards.
+        let meta = out;
+        *meta = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        let nh = match h.cast {
+            Cast::Unicast => Some(self.next_hop(self.fib.lookup_newip(&dst))?),
+            Cast::Broadcast => None,
+            _ => return Err(Reason::NewipUnsupportedCast),
+        };
+        let path = nh.copied().unwrap_or(NextHop::new(0, [0; 6], [0; 6]));
+        let k = h.contracts;
+        // Fixed-size contracts were validated by parse: read their fields in place.
+        if let Some(off) = k.max_delay {
+            arrive::max_delay(buf, off as usize, ctx, meta)?;
+        }
+        if let Some(off) = k.lbf {
+            arrive::lbf(buf, off as usize, ctx, meta)?;
+        }
+        if let Some(val) = k.precise_lbf_value() {
+            arrive::precise_lbf(buf, val, &path, ctx, c, meta)?;
+        }
+        // A second contract of a kind already seen: its deadline counts too
+        // (the earliest wins), its fields are left as they are.
+        let kinds = k.max_delay.is_some() as u8 + k.lbf.is_some() as u8 + k.precise_lbf.is_some() as u8;
+        if k.deadlines > kinds {
+            self.extra_deadlines(buf, &h, &path, ctx, meta)?;
+        }
+        if let Some(off) = k.ping {
+            ping::arrive(buf, off as usize)?;
+        }
+        if let Some(val) = k.on_time_value() {
+            arrive::on_time(buf, val, ctx.now_ns, meta);
+        }
+        meta.qual = qualitative::Meta { washable: k.qualitative.is_some() };
+        meta.set_contract_class();
+        lbf::hop_done(buf, meta.lbf);
+        let with_meta = meta.has_updates() || meta.qual.washable;
+        match nh {
+            Some(nh) => {
+                ether::set_macs(head, &nh.macs);
+                Ok(Verdict::Forward { port: nh.port, with_meta })
+            }
+            None => Ok(Verdict::Flood { with_meta }),
+        }
+    }
+
+    /// A packet [`nip::parse_simple`] recognised (unicast, fixed-width
+    /// addresses, not ours, at most one Max Delay, LBF or precise-LBF contract): the
+    /// general path's decisions without its walk over the contract spec.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn newip_simple(&self, head: &mut [u8], buf: &mut [u8], l3: usize, s: nip::Simple, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
+        let nh = self.next_hop(self.fib.lookup_newip(&s.dst.addr(buf)))?;
+        *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
+        // `with_meta` is `out.has_updates()`, from the one field written
+        // (reading all four at once, just after a two-byte store, stalls).
+        let with_meta = match s.contract {
+            nip::Single::None => false,
+            nip::Single::MaxDelay(off) => {
+                arrive::max_delay(buf, off as usize, ctx, out)?;
+                out.max_delay.off != 0
+            }
+            nip::Single::Lbf(off) => {
+                arrive::lbf(buf, off as usize, ctx, out)?;
+                out.lbf.off != 0
+            }
+            nip::Single::PreciseLbf(off) => {
+                arrive::precise_lbf(buf, off as usize + tlv::HDR_LEN, nh, ctx, c, out)?;
+                out.plbf.val != 0
+            }
+        };
+        out.set_contract_class();
+        lbf::hop_done(buf, out.lbf);
+        ether::set_macs(head, &nh.macs);
+        Ok(Verdict::Forward { port: nh.port, with_meta })
+    }
+
+    /// The next hop of a template header's IPv4-type destination.
+    #[inline(always)]
+    fn v4_template_hop<const N: usize>(&self, h: &[u8; N]) -> Result<&NextHop, Reason> {
+        self.next_hop(self.fib.v4.lookup(templates::v4_dst(h)))
+    }
+
+    #[cold]
+    fn extra_deadlines(&self, buf: &[u8], h: &nip::NewIp, path: &NextHop, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
+        let k = h.contracts;
+        for cr in nip::deadline_contracts(buf, h).flatten() {
+            let first = Some(cr.off() as u8) == k.max_delay || Some(cr.off() as u8) == k.lbf || Some(cr.off() as u8) == k.precise_lbf;
+            if first {
+                continue;
+            }
+            let b = match cr {
+                ContractRef::MaxDelay { max_allowed_delay, delay_exp, .. } => max_delay::budget(max_allowed_delay, delay_exp),
+                ContractRef::Lbf { min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops, .. } => {
+                    lbf::budget(min_delay, max_delay, experienced_delay, fib_todelay, fib_tohops)
+                }
+                ContractRef::PreciseLbf { v, .. } => precise_lbf::budget(v.min_ns, v.max_ns, v.experienced_ns, path.to_delay_ns, path.to_hops),
+                _ => continue,
+            };
+            match b {
+                Ok(b) => meta.apply(ctx.now_ns, b),
+                Err(_) if meta.late_ok => {}
+                Err(r) => return Err(r.reason()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Answer a ping request addressed to newipd: code 1, addresses swapped,
+    /// timestamp kept, back out of the ingress port.
+    #[cold]
+    fn ping_reply(&self, head: &mut [u8], buf: &mut [u8], h: &nip::NewIp, ctx: &PacketCtx, c: &mut Counters) -> Result<Verdict, Reason> {
+        let Some(off) = h.contracts.ping else { return Err(Reason::NewipForRouter) };
+        match nip::contract_at(buf, h, off as usize) {
+            Ok(ContractRef::Ping { code: ping::REQUEST, .. }) => {}
+            _ => return Err(Reason::NewipForRouter),
+        }
+        if nip::swap_addresses(buf, h).is_err() {
+            return Err(Reason::MalformedNewipAddrLength);
+        }
+        ping::set_code(buf, off as usize, ping::REPLY);
+        let port = ctx.in_port;
+        let mut macs = [0u8; 12];
+        macs[..6].copy_from_slice(head.get(6..12).unwrap_or(&[0; 6]));
+        macs[6..].copy_from_slice(self.port_macs.get(port as usize).unwrap_or(&[0; 6]));
+        ether::set_macs(head, &macs);
+        c.event(port as usize, Event::PingAnswered, 1);
+        Ok(Verdict::Forward { port, with_meta: false })
+    }
+
+    /// MACs of a broadcast copy leaving `port`.
+    pub fn flood_macs(&self, port: usize) -> [u8; 12] {
+        let mut m = [0u8; 12];
+        m[..6].copy_from_slice(&BROADCAST_MAC);
+        m[6..].copy_from_slice(self.port_macs.get(port).unwrap_or(&[0; 6]));
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::harness::fuzz_one;
+    use crate::path::testkit::{router, run, PEER, PORT_MAC};
+    use crate::wire::{build, checksum};
+    use proptest::prelude::*;
+
+    #[test]
+    fn ipv4_forward_rewrites_exactly_macs_ttl_checksum() {
+        let r = router();
+        let orig = build::udp4(build::Udp4 { dst: 0x0a01_0203, ttl: 10, frame_len: 64, ..Default::default() });
+        let mut f = orig.clone();
+        assert_eq!(r.process(&mut f).port(), Some(1));
+        assert_eq!(&f[0..6], &PEER);
+        assert_eq!(&f[6..12], &PORT_MAC);
+        assert_eq!(f[14 + 8], 9);
+        assert!(checksum::verifies(&f[14..34]));
+        for i in (12..f.len()).filter(|i| ![22, 24, 25].contains(i)) {
+            assert_eq!(f[i], orig[i], "byte {i}");
+        }
+    }
+
+    #[test]
+    fn vlan_tagged_ipv6_forwards_and_keeps_tag() {
+        let r = router();
+        let mut f = build::udp6(build::Udp6 { vlan: Some(0x0123), hop_limit: 2, ..Default::default() });
+        assert_eq!(r.process(&mut f).port(), Some(0));
+        assert_eq!(&f[12..16], &[0x81, 0x00, 0x01, 0x23]);
+        assert_eq!(f[18 + 7], 1);
+    }
+
+    #[test]
+    fn drops_are_named() {
+        let r = router();
+        let mut f = build::udp4(build::Udp4 { dst: 0x0b00_0001, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::NoRoute));
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a00_0001, ttl: 1, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::TtlExpired));
+        let mut f = build::udp6(build::Udp6 { hop_limit: 0, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::HopLimitExpired));
+        let mut f = build::udp6(build::Udp6 { dst: 1, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::NoRoute));
+        let mut f = build::ethernet([0; 6], [0; 6], None, ether::ETHERTYPE_ARP);
+        f.resize(60, 0);
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::UnsupportedEthertype));
+        assert_eq!(r.process(&mut [0u8; 10]), Verdict::Drop(Reason::MalformedEthernet));
+    }
+
+    fn classed_router() -> Router {
+        use crate::class::{ClassAction, Rule};
+        let entries = vec![
+            ("voice".to_string(), Rule { dscp: 1 << 46, ..Rule::ANY }, ClassAction { budget_ns: 500_000, late_ok: false }),
+            ("bulk".to_string(), Rule { proto: Some(17), dst_ports: Some((9000, 9100)), ..Rule::ANY }, ClassAction::default()),
+        ];
+        router().with_classes(Classes::new(&entries))
+    }
+
+    #[test]
+    fn legacy_classes_set_deadline_and_class() {
+        let r = classed_router();
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, tos: 46 << 2, ..Default::default() });
+        let (v, m) = run(&r, &mut f);
+        assert_eq!(v, Verdict::Forward { port: 1, with_meta: true });
+        assert_eq!((m.class, m.deadline_ns, m.late_ok, m.rx_ns, m.l3), (2, 7_500_000, false, 7_000_000, 14));
+        assert!(!m.has_updates(), "nothing to write at transmit");
+        assert_eq!(m.late_reason(), Reason::ClassLate);
+        // A best-effort class still carries its number; late_ok (never dropped late).
+        let mut f = build::udp6(build::Udp6 { dport: 9050, ..Default::default() });
+        let (v, m) = run(&r, &mut f);
+        assert_eq!(v, Verdict::Forward { port: 0, with_meta: true });
+        assert_eq!((m.class, m.deadline_ns, m.late_ok), (3, u64::MAX, true));
+        // Unmatched: best effort with nothing to carry; the rewrite is unchanged.
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, ..Default::default() });
+        let mut g = f.clone();
+        assert_eq!(run(&r, &mut f).0, Verdict::Forward { port: 1, with_meta: false });
+        assert_eq!(router().process(&mut g), Verdict::Forward { port: 1, with_meta: false });
+        assert_eq!(f, g);
+    }
+
+    #[test]
+    fn newip_classes_on_time_and_qual() {
+        use crate::wire::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
+        use crate::wire::newip::{Chunk, OnTime, PreciseLbf};
+        let r = Router::build(
+            &[(Prefix::Bits8(2), 0)],
+            vec![NextHop::new(0, PEER, PORT_MAC)],
+            vec![PORT_MAC],
+            &[],
+            true,
+        )
+        .with_classes(classed_router().classes.clone());
+        let frame = |c: Vec<ContractDesc>| {
+            let mut d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2)).payload(vec![0u8; 40]);
+            for c in c {
+                d = d.contract(c);
+            }
+            ethernet_frame(PEER, PORT_MAC, nip::ETHERTYPE_NEWIP, None, &d.build().unwrap())
+        };
+        // No contract: best effort, nothing to carry (DSCP rules do not apply to New IP).
+        let (v, m) = run(&r, &mut frame(vec![]));
+        assert_eq!((v, m.class), (Verdict::Forward { port: 0, with_meta: false }, class::BEST_EFFORT));
+        // Precise LBF: the contract's deadline, class "contract".
+        let p = PreciseLbf { max_ns: 3_000_000, ..Default::default() };
+        let (_, m) = run(&r, &mut frame(vec![ContractDesc::PreciseLbf(p)]));
+        assert_eq!((m.class, m.deadline_ns), (class::CONTRACT, 10_000_000));
+        // On-time: held for damper_ns, prio kept, Di means late_ok.
+        let ot = OnTime { damper_ns: 250_000, prio: 3, flags: OnTime::DI };
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::OnTime(ot)]));
+        assert_eq!(v, Verdict::Forward { port: 0, with_meta: true });
+        assert_eq!((m.class, m.eligible_ns, m.on_time.prio, m.late_ok, m.deadline_ns), (class::CONTRACT, 7_250_000, 3, true, u64::MAX));
+        assert!(m.on_time.val != 0 && m.has_updates());
+        assert_eq!(m.late_reason(), Reason::NewipOnTimeBroken);
+        // Ds already set: best effort here, no hold, nothing to rewrite.
+        let ot = OnTime { damper_ns: 250_000, prio: 3, flags: OnTime::DI | OnTime::DS };
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::OnTime(ot)]));
+        assert_eq!((v, m.on_time.val, m.eligible_ns, m.class), (Verdict::Forward { port: 0, with_meta: false }, 0, 0, class::BEST_EFFORT));
+        // Qualitative: carried so the port may wash it.
+        let q = vec![Chunk { offset: 0, length: 10, significance: 2, flags: 0 }];
+        let (v, m) = run(&r, &mut frame(vec![ContractDesc::Qualitative(q)]));
+        assert_eq!((v, m.qual.washable, m.has_updates()), (Verdict::Forward { port: 0, with_meta: true }, true, false));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_drops_leave_frame_untouched(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            fuzz_one(&bytes);
+            let r = router();
+            let mut f = bytes.clone();
+            if let Verdict::Drop(_) = r.process(&mut f) {
+                prop_assert_eq!(f, bytes);
+            }
+        }
+    }
+}
