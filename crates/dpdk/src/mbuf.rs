@@ -10,7 +10,7 @@ use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 /// Largest burst newipd moves at once.
-pub const MAX_BURST: usize = newipd_core::kinds::MAX_BURST;
+pub use newipd_core::kinds::MAX_BURST;
 
 /// One owned packet buffer (single segment: RX scatter is never enabled).
 #[repr(transparent)]
