@@ -14,7 +14,7 @@
 
 use super::budget::{div_nonzero, Budget, Refusal, NS_PER_TENTH_MS};
 use super::words::{Words, W_FLAGS, W_OFFSETS};
-use crate::bytes::{be, fields, fields_mut, put16, rd16, tagged, wr16};
+use crate::bytes::{be, fields_mut, put16, rd16, tagged, wr16};
 use crate::kinds::Reason;
 
 /// The contract type.
@@ -78,6 +78,7 @@ pub fn set_fib_tohops(buf: &mut [u8], off: usize, v: u16) -> bool {
 
 /// The budget on arrival. Computed in 0.1 ms with integer division (as the
 /// reference router does); a negative difference counts as 0.
+#[inline(always)]
 pub fn budget(min_ms: u16, max_ms: u16, experienced_01ms: u16, todelay_ms: u16, tohops: u16) -> Result<Budget, Refusal> {
     if tohops == 0 {
         return Err(Refusal::NoHops);
@@ -95,23 +96,19 @@ pub fn budget(min_ms: u16, max_ms: u16, experienced_01ms: u16, todelay_ms: u16, 
 
 /// experienced_delay plus the time spent here (rounded to the nearest
 /// 0.1 ms, saturating), and fib_tohops minus one.
+#[inline]
 pub fn on_transmit_values(experienced_01ms: u16, tohops: u16, local_ns: u64) -> (u16, u16) {
     let add = (local_ns + NS_PER_TENTH_MS / 2) / NS_PER_TENTH_MS;
     let exp = (experienced_01ms as u64 + add).min(u16::MAX as u64) as u16;
     (exp, tohops.saturating_sub(1))
 }
 
-/// Arrival of the contract at `off` (validated by the parser): its budget
-/// and metadata, None if it is not whole in `buf`.
+/// Arrival of the whole contract `f`, found at `off` (validated by the
+/// parser): its budget and its metadata.
 #[inline(always)]
-pub fn arrive(buf: &[u8], off: usize) -> Result<Option<(Budget, Meta)>, Reason> {
-    match fields::<LEN>(buf, off) {
-        Some(f) => {
-            let b = Fields::read(f).budget().map_err(Refusal::reason)?;
-            Ok(Some((b, Meta { off: off as u16, exp: be(f, EXPERIENCED_DELAY) })))
-        }
-        None => Ok(None),
-    }
+pub fn arrive(f: &[u8; LEN], off: usize) -> Result<(Budget, Meta), Reason> {
+    let b = Fields::read(f).budget().map_err(Refusal::reason)?;
+    Ok((b, Meta { off: off as u16, exp: be(f, EXPERIENCED_DELAY) }))
 }
 
 /// A forwarded packet's contract (at `m.off`): fib_tohops minus one,
@@ -189,6 +186,7 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bytes::fields;
     use proptest::prelude::*;
 
     #[test]
@@ -211,10 +209,9 @@ mod tests {
     fn arrival_hop_and_transmit_at_their_offsets() {
         // At offset 2 of the buffer: min 0, max 10 ms, experienced 1.0 ms, todelay 2 ms, 3 hops.
         let mut b = [0xaa, 0xbb, 0, 2, 0, 0, 0, 10, 0, 10, 0, 2, 0, 3];
-        let (bud, m) = arrive(&b, 2).expect("feasible").expect("whole");
+        let (bud, m) = arrive(fields::<LEN>(&b, 2).expect("whole"), 2).expect("feasible");
         assert_eq!(m, Meta { off: 2, exp: 10 });
         assert_eq!(bud, budget(0, 10, 10, 2, 3).expect("feasible"));
-        assert_eq!(arrive(&b, 3), Ok(None));
         hop_done(&mut b, m);
         assert_eq!(be(fields::<LEN>(&b, 2).expect("whole"), FIB_TOHOPS), 2);
         transmit(&mut b, 2, 260_000);

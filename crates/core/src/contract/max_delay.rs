@@ -13,7 +13,7 @@
 
 use super::budget::{Budget, Refusal, NS_PER_MS};
 use super::words::{Words, W_OFFSETS};
-use crate::bytes::{be, fields, rd16, tagged, wr16};
+use crate::bytes::{be, rd16, tagged, wr16};
 use crate::kinds::Reason;
 
 /// The contract type.
@@ -44,6 +44,7 @@ pub fn set_delay_exp(buf: &mut [u8], off: usize, v: u16) -> bool {
 }
 
 /// The budget on arrival: the whole remaining budget is this hop's.
+#[inline(always)]
 pub fn budget(max_allowed_ms: u16, delay_exp_ms: u16) -> Result<Budget, Refusal> {
     if delay_exp_ms > max_allowed_ms {
         return Err(Refusal::MaxDelayExceeded);
@@ -53,6 +54,7 @@ pub fn budget(max_allowed_ms: u16, delay_exp_ms: u16) -> Result<Budget, Refusal>
 
 /// The new delay_exp after `local_ns` here, or a refusal if it passes
 /// max_allowed_delay. Local delay is rounded to the nearest ms.
+#[inline]
 pub fn delay_exp_on_transmit(max_allowed_ms: u16, delay_exp_ms: u16, local_ns: u64) -> Result<u16, Refusal> {
     let local_ms = (local_ns + NS_PER_MS / 2) / NS_PER_MS;
     let total = delay_exp_ms as u64 + local_ms;
@@ -62,14 +64,10 @@ pub fn delay_exp_on_transmit(max_allowed_ms: u16, delay_exp_ms: u16, local_ns: u
     Ok(total as u16)
 }
 
-/// Arrival of the contract at `off` (validated by the parser): its budget,
-/// None if it is not whole in `buf`.
+/// Arrival of the whole contract `f` (validated by the parser): its budget.
 #[inline(always)]
-pub fn arrive(buf: &[u8], off: usize) -> Result<Option<Budget>, Reason> {
-    match fields::<LEN>(buf, off) {
-        Some(f) => budget(max_allowed_delay(f), delay_exp(f)).map(Some).map_err(Refusal::reason),
-        None => Ok(None),
-    }
+pub fn arrive(f: &[u8; LEN]) -> Result<Budget, Reason> {
+    budget(max_allowed_delay(f), delay_exp(f)).map_err(Refusal::reason)
 }
 
 /// Transmit, the check: the delay_exp to write after `local_ns` here (None:
@@ -116,6 +114,7 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bytes::fields;
 
     #[test]
     fn budget_and_transmit() {
@@ -134,8 +133,7 @@ mod tests {
         let mut b = [0, 1, 0, 10, 0, 4, 0xee];
         let f = fields::<LEN>(&b, 0).expect("whole");
         assert_eq!((max_allowed_delay(f), delay_exp(f)), (10, 4));
-        assert_eq!(arrive(&b, 0), Ok(Some(Budget { hold_ns: 0, deadline_ns: Some(6_000_000) })));
-        assert_eq!(arrive(&b, 2), Ok(None), "not whole");
+        assert_eq!(arrive(f), Ok(Budget { hold_ns: 0, deadline_ns: Some(6_000_000) }));
         assert!(set_delay_exp(&mut b, 0, 7));
         assert_eq!(reported_ns(&b, 0), Some(7_000_000));
         assert!(!set_delay_exp(&mut b, 1, 7), "no type-1 contract at 1");

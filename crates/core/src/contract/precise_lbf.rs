@@ -100,6 +100,7 @@ pub fn set_flags(buf: &mut [u8], val: usize, v: u16) -> bool {
 /// The budget on arrival with the route's `to_hops` (>= 1) and
 /// `to_delay_ns`. `max_ns == 0` is best effort; `min_ns == 0` means no
 /// earliest time.
+#[inline(always)]
 pub fn budget(min_ns: u32, max_ns: u32, experienced_ns: u32, to_delay_ns: u32, to_hops: u16) -> Result<Budget, Refusal> {
     let hops = to_hops.max(1) as u64;
     let used = experienced_ns as u64 + to_delay_ns as u64;

@@ -4,6 +4,7 @@
 //! simple-packet shortcut, the templates and the IPv6 latency option.
 
 use super::meta::{PacketCtx, TxMeta};
+use crate::bytes::fields;
 use crate::contract::{lbf, max_delay, on_time, precise_lbf};
 use crate::fib::NextHop;
 use crate::kinds::{Event, Reason};
@@ -12,8 +13,8 @@ use crate::stats::Counters;
 /// A Max Delay contract at `off`.
 #[inline(always)]
 pub fn max_delay(buf: &[u8], off: usize, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
-    if let Some(b) = max_delay::arrive(buf, off)? {
-        meta.apply(ctx.now_ns, b);
+    if let Some(f) = fields::<{ max_delay::LEN }>(buf, off) {
+        meta.apply(ctx.now_ns, max_delay::arrive(f)?);
         meta.max_delay = max_delay::Meta { off: off as u16 };
     }
     Ok(())
@@ -22,7 +23,8 @@ pub fn max_delay(buf: &[u8], off: usize, ctx: &PacketCtx, meta: &mut TxMeta) -> 
 /// An LBF contract at `off`.
 #[inline(always)]
 pub fn lbf(buf: &[u8], off: usize, ctx: &PacketCtx, meta: &mut TxMeta) -> Result<(), Reason> {
-    if let Some((b, m)) = lbf::arrive(buf, off)? {
+    if let Some(f) = fields::<{ lbf::LEN }>(buf, off) {
+        let (b, m) = lbf::arrive(f, off)?;
         meta.apply(ctx.now_ns, b);
         meta.lbf = m;
     }
