@@ -8,7 +8,7 @@ use crate::datapath::egress::{Egress, Latency};
 use crate::datapath::handoff::{Handoff, RingSink, RingSource};
 use crate::datapath::privmeta::META_PRIV_SIZE;
 use newipd_core::path::Router;
-use crate::datapath::rx::{Ingress, RxWorker};
+use crate::datapath::ingress::{Ingress, RxWorker};
 use crate::datapath::tx::TxWorker;
 use crate::datapath::worker::{Limits, LoopConf, Outcome, Quota, Worker, WorkerPort};
 use newipd_core::fib::{NextHop, Prefix};

@@ -4,7 +4,7 @@
 //!
 //! * [`plan`]: which lcore polls which RX queue and owns which egress port.
 //! * [`worker`]: what every packet lcore shares (ports, limits, clock, knobs).
-//! * [`rx`]: ingress (rx_burst, route, hand to a sink) and the pipelined RX lcore.
+//! * [`ingress`]: ingress (rx_burst, route, hand to a sink) and the pipelined RX lcore.
 //! * [`egress`]: deadline queues and TX buffers of the ports an lcore owns.
 //! * [`rtc`]: run to completion on one lcore (ingress straight into egress).
 //! * [`handoff`]: ring entries between lcores.
@@ -13,9 +13,9 @@
 
 pub mod egress;
 pub mod handoff;
+pub mod ingress;
 pub mod plan;
 pub mod privmeta;
 pub mod rtc;
-pub mod rx;
 pub mod tx;
 pub mod worker;

@@ -4,7 +4,7 @@
 
 use super::egress::Egress;
 use newipd_core::path::TxMeta;
-use super::rx::{Ingress, Polled, Sink};
+use super::ingress::{Ingress, Polled, Sink};
 use super::worker::{Limits, LoopConf, LoopMeter, Outcome};
 use newipd_dpdk::mbuf::Mbuf;
 use newipd_dpdk::time::tsc;

@@ -1,7 +1,7 @@
 //! What every packet lcore shares, whatever its role: the ports it works on,
 //! its limits, the TSC clock, the knobs of its loop and what it reports when
 //! it ends. The loops themselves are per role: [`rtc`](super::rtc) (one lcore
-//! does everything), [`rx`](super::rx) and [`tx`](super::tx) (pipelined).
+//! does everything), [`ingress`](super::ingress) and [`tx`](super::tx) (pipelined).
 
 use newipd_dpdk::time::Clock;
 use newipd_dpdk::port::PortId;
