@@ -1,11 +1,12 @@
-//! The ingress side: poll RX queues, run each packet through the router and
-//! hand it to a [`Sink`] — the lcore's own [`Egress`](super::egress::Egress)
-//! when it runs to completion, rings to the egress lcores when pipelined
-//! ([`RxWorker`]). Broadcasts are copied here, one copy per egress port.
+//! The ingress side: poll RX queues, run each packet through the router
+//! (parse, classify, verdict: [`newipd_core::path`]) and hand it to a
+//! [`Sink`]. Broadcasts are copied here, one copy per egress port. The
+//! loops that call it: [`rtc`](super::rtc) and [`rx`](super::rx).
 
 use newipd_dpdk::time::Clock;
 use newipd_core::path::{PacketCtx, Router, TxMeta, Verdict};
-use super::worker::{Limits, LoopConf, LoopMeter, Outcome, WorkerPort};
+use super::sink::Sink;
+use super::worker::{Limits, WorkerPort};
 use newipd_core::class::BEST_EFFORT;
 use newipd_dpdk::mbuf::{Burst, Mbuf};
 use newipd_dpdk::mempool::Mempool;
@@ -14,27 +15,10 @@ use newipd_core::stats::stages::{Stage, StageClock};
 use newipd_core::kinds::{Event, Reason};
 use newipd_core::stats::Counters;
 use newipd_core::kinds::MAX_BURST;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// How far ahead in the burst to prefetch packet data.
 const PREFETCH_AHEAD: usize = 3;
-
-/// Where routed packets go.
-pub trait Sink {
-    /// Take a packet for egress port `out` (`meta`: its contract work, if
-    /// any; `now_ns`: the time of its RX burst); give it back if `out`
-    /// cannot be served (counted as no-route).
-    fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf>;
-
-    /// A burst arrived at `now_ns` and is about to be routed: a sink that
-    /// schedules (the lcore's own egress) releases what is due now, before
-    /// the burst's packets (`clk` times that as the `queue` stage).
-    #[inline(always)]
-    fn begin_burst(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
-        let _ = (now_ns, c, clk);
-    }
-}
 
 /// The RX queues one lcore polls and the router it runs.
 pub struct Ingress {
@@ -164,52 +148,5 @@ fn flood<S: Sink>(
         if sink.forward(pkt, meta, out, now_ns, c).is_err() {
             c.drop(out, Reason::NoRoute, 1);
         }
-    }
-}
-
-/// A pipelined RX lcore: ingress into rings towards the egress lcores.
-pub struct RxWorker {
-    pub ingress: Ingress,
-    pub rings: super::handoff::RingSink,
-    pub conf: LoopConf,
-    pub limits: Limits,
-}
-
-impl RxWorker {
-    /// Run until a limit or the stop flag; then close the rings (the egress
-    /// lcores drain them and stop). Every received packet is on a ring or
-    /// counted as dropped when this returns.
-    pub fn run(mut self) -> Outcome {
-        let mut c = Counters::default();
-        let mut clk = StageClock::default();
-        let meter = LoopMeter::start();
-        let start = meter.start_tsc();
-        let (mut last_publish, mut last_rx) = (start, start);
-        loop {
-            let now = tsc();
-            clk.start(now);
-            if self.conf.stop.load(Relaxed) || self.limits.duration_tsc.is_some_and(|d| now.wrapping_sub(start) >= d) {
-                break;
-            }
-            let mut now_ns = self.conf.clock.ns(now);
-            let polled = self.ingress.poll(&mut self.rings, &self.limits, &mut now_ns, &self.conf.clock, &mut c, &mut clk);
-            self.rings.publish();
-            self.conf.maybe_publish(now, &mut last_publish, &c);
-            match polled {
-                Polled::Spent => break,
-                Polled::Got(0) => {
-                    if self.limits.idle_tsc.is_some_and(|idle| now.wrapping_sub(last_rx) >= idle) {
-                        break;
-                    }
-                    self.conf.idle();
-                }
-                Polled::Got(_) => last_rx = now,
-            }
-        }
-        let end = tsc();
-        // Dropping the producers closes the rings: the egress lcores finish them.
-        drop(self.rings);
-        self.conf.stats.publish(&c);
-        meter.outcome(end, last_rx, 0)
     }
 }
