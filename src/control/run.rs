@@ -8,9 +8,11 @@ use crate::datapath::egress::{Egress, Latency};
 use crate::datapath::handoff::{Handoff, RingSink, RingSource};
 use crate::datapath::privmeta::META_PRIV_SIZE;
 use newipd_core::path::Router;
-use crate::datapath::rx::{Ingress, RxWorker};
+use crate::datapath::ingress::Ingress;
+use crate::datapath::rtc::Worker;
+use crate::datapath::rx::RxWorker;
 use crate::datapath::tx::TxWorker;
-use crate::datapath::worker::{Limits, LoopConf, Outcome, Quota, Worker, WorkerPort};
+use crate::datapath::worker::{Limits, LoopConf, Outcome, Quota, WorkerPort};
 use newipd_core::fib::{NextHop, Prefix};
 use crate::control::config::{DeviceKind, Pipeline, PortSpec};
 use newipd_dpdk::eal::Eal;
@@ -21,6 +23,7 @@ use newipd_dpdk::spsc;
 use newipd_dpdk::DpdkError;
 use newipd_core::wire::ether::mac_to_string;
 use newipd_core::stats::histo::HistoMailbox;
+use crate::ops::observe::ObserveError;
 use crate::ops::report::Report;
 use newipd_core::stats::{Counters, SharedCounters};
 use std::collections::BTreeMap;
@@ -88,6 +91,16 @@ pub enum RunError {
     Plan(String),
     #[error("{0}")]
     Stats(String),
+}
+
+/// The statistics side's errors are the run's, variant for variant.
+impl From<ObserveError> for RunError {
+    fn from(e: ObserveError) -> RunError {
+        match e {
+            ObserveError::Dpdk(e) => RunError::Dpdk(e),
+            ObserveError::Stats(msg) => RunError::Stats(msg),
+        }
+    }
 }
 
 /// Run `p` until a limit or SIGINT/SIGTERM; returns the final report.

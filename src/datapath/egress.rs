@@ -1,8 +1,9 @@
 //! The egress side of an lcore: for each port it owns, the deadline queue
 //! (PortSched) and a TX buffer. Packets arrive through [`Egress::submit`]
-//! (straight from the router on a run-to-completion lcore, from rings on a
-//! pipelined TX lcore); [`Egress::service`] releases what may leave now and
-//! sends; [`Egress::finish`] drains at shutdown.
+//! (straight from the router on a run-to-completion lcore, as its
+//! [`Sink`]; from rings on a pipelined TX lcore); [`Egress::service`]
+//! releases what may leave now and sends; [`Egress::finish`] drains at
+//! shutdown.
 //!
 //! Statistics of what leaves: per-class tx counts and latency (time inside
 //! newipd, end-to-end delay from contracts) recorded per TX burst into the
@@ -12,6 +13,7 @@
 use newipd_dpdk::time::Clock;
 use super::privmeta;
 use newipd_core::path::{on_transmit_reporting, TxMeta, NO_E2E};
+use super::sink::Sink;
 use super::worker::WorkerPort;
 use newipd_core::class::{BEST_EFFORT, MAX_CLASSES};
 use newipd_dpdk::mbuf::{Burst, Mbuf};
@@ -468,6 +470,16 @@ impl Egress {
         self.lat.hist.hand_over();
     }
 
+    /// [`hand_over`](Self::hand_over) if the last hand-over (at `*last`) is
+    /// older than `every_tsc`.
+    #[inline]
+    pub fn maybe_hand_over(&mut self, now: u64, last: &mut u64, every_tsc: u64) {
+        if now.wrapping_sub(*last) >= every_tsc {
+            self.hand_over();
+            *last = now;
+        }
+    }
+
     /// Shutdown: keep sending what the schedulers hold for at most
     /// `drain_tsc`, then drop the rest as `shutdown-drained`; send what is
     /// buffered; post the last latency values. Returns what is left queued (0).
@@ -498,6 +510,19 @@ impl Egress {
         }
         self.lat.hist.finish();
         self.ports.iter().map(|o| o.sched.len() as u64).sum()
+    }
+}
+
+/// A run-to-completion lcore routes straight into its own egress.
+impl Sink for Egress {
+    #[inline(always)]
+    fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
+        self.submit(m, meta, out, now_ns, now_ns, c)
+    }
+
+    #[inline(always)]
+    fn begin_burst(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
+        self.release_due(now_ns, c, clk);
     }
 }
 

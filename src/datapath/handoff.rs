@@ -16,7 +16,7 @@
 
 use super::privmeta::attach;
 use newipd_core::path::TxMeta;
-use super::rx::Sink;
+use super::sink::Sink;
 use newipd_dpdk::mbuf::Mbuf;
 use newipd_dpdk::spsc::{Consumer, Producer};
 use newipd_core::kinds::{Reason, MAX_PORTS};

@@ -2,20 +2,31 @@
 //! them. The per-packet decisions themselves are pure and live in
 //! [`newipd_core::path`].
 //!
-//! * [`plan`]: which lcore polls which RX queue and owns which egress port.
-//! * [`worker`]: what every packet lcore shares (ports, limits, clock, knobs).
-//! * [`rx`]: ingress (rx_burst, route, hand to a sink) and the pipelined RX lcore.
-//! * [`egress`]: deadline queues and TX buffers of the ports an lcore owns.
+//! One job a file, top to bottom; a file imports only files below it.
+//!
+//! The lcore loops:
 //! * [`rtc`]: run to completion on one lcore (ingress straight into egress).
-//! * [`handoff`]: ring entries between lcores.
-//! * [`privmeta`]: contract metadata kept in the mbuf private area (rings, deadline queues).
+//! * [`rx`]: the pipelined RX lcore (ingress into the rings).
 //! * [`tx`]: the pipelined egress lcore (rings into egress).
+//!
+//! What they move packets with:
+//! * [`ingress`]: rx_burst, parse/classify/verdict, hand to a sink (broadcast copies).
+//! * [`egress`]: deadline queues and TX buffers of the ports an lcore owns, transmit.
+//! * [`handoff`]: ring entries between lcores, the RX side's ring sink, the TX side's ring source.
+//!
+//! Below them:
+//! * [`sink`]: the `Sink` trait, where ingress hands routed packets.
+//! * [`privmeta`]: contract metadata kept in the mbuf private area (rings, deadline queues).
+//! * [`worker`]: what every packet lcore shares (ports, limits, clock, knobs, loop meter, outcome).
+//! * [`plan`]: which lcore polls which RX queue and owns which egress port.
 
 pub mod egress;
 pub mod handoff;
+pub mod ingress;
 pub mod plan;
 pub mod privmeta;
 pub mod rtc;
 pub mod rx;
+pub mod sink;
 pub mod tx;
 pub mod worker;

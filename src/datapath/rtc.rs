@@ -3,26 +3,12 @@
 //! the default.
 
 use super::egress::Egress;
-use newipd_core::path::TxMeta;
-use super::rx::{Ingress, Polled, Sink};
+use super::ingress::{Ingress, Polled};
 use super::worker::{Limits, LoopConf, LoopMeter, Outcome};
-use newipd_dpdk::mbuf::Mbuf;
 use newipd_dpdk::time::tsc;
 use newipd_core::stats::stages::StageClock;
 use newipd_core::stats::Counters;
 use std::sync::atomic::Ordering::Relaxed;
-
-impl Sink for Egress {
-    #[inline(always)]
-    fn forward(&mut self, m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
-        self.submit(m, meta, out, now_ns, now_ns, c)
-    }
-
-    #[inline(always)]
-    fn begin_burst(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) {
-        self.release_due(now_ns, c, clk);
-    }
-}
 
 /// Everything one run-to-completion lcore needs.
 pub struct Worker {
@@ -62,7 +48,7 @@ impl Worker {
             carried = self.egress.take_sent_tsc();
             c.lcore.held = held;
             self.conf.maybe_publish(now, &mut last_publish, &c);
-            self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);
+            self.egress.maybe_hand_over(now, &mut last_handover, self.conf.histo_tsc);
             if got > 0 {
                 last_rx = now;
             } else if held == 0 {

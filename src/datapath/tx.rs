@@ -60,7 +60,7 @@ impl TxWorker {
             let held = self.egress.service(now_ns, &mut c, &mut clk);
             c.lcore.held = held;
             self.conf.maybe_publish(now, &mut last_publish, &c);
-            self.conf.maybe_hand_over(now, &mut last_handover, &mut self.egress);
+            self.egress.maybe_hand_over(now, &mut last_handover, self.conf.histo_tsc);
             if got == 0 && finished {
                 break;
             }

@@ -1,7 +1,8 @@
 //! What every packet lcore shares, whatever its role: the ports it works on,
-//! its limits, the TSC clock, the knobs of its loop and what it reports when
-//! it ends. The loops themselves are per role: [`rtc`](super::rtc) (one lcore
-//! does everything), [`rx`](super::rx) and [`tx`](super::tx) (pipelined).
+//! its limits, the TSC clock, the knobs of its loop, the meter of the loop
+//! and what it reports when it ends. The loops themselves are per role,
+//! above this file: [`rtc`](super::rtc) (one lcore does everything),
+//! [`rx`](super::rx) and [`tx`](super::tx) (pipelined).
 
 use newipd_dpdk::time::Clock;
 use newipd_dpdk::port::PortId;
@@ -9,9 +10,6 @@ use newipd_core::sched::port::SchedConfig;
 use newipd_core::stats::{Counters, SharedCounters};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-
-use super::egress::Egress;
-pub use super::rtc::Worker;
 
 /// A port as a worker sees it.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +80,8 @@ pub struct LoopConf {
     pub idle_sleep_us: u64,
     /// After a stop, keep sending queued packets for at most this long.
     pub drain_tsc: u64,
-    /// How often an lcore with egress ports hands its latency histograms over.
+    /// How often an lcore with egress ports hands its latency histograms
+    /// over ([`Egress::maybe_hand_over`](super::egress::Egress::maybe_hand_over)).
     pub histo_tsc: u64,
 }
 
@@ -100,16 +99,6 @@ impl LoopConf {
     pub fn maybe_publish(&self, now: u64, last: &mut u64, c: &Counters) {
         if now.wrapping_sub(*last) >= self.publish_tsc {
             self.stats.publish(c);
-            *last = now;
-        }
-    }
-
-    /// Hand `egress`'s latency histograms over if the last hand-over is
-    /// older than the interval.
-    #[inline]
-    pub fn maybe_hand_over(&self, now: u64, last: &mut u64, egress: &mut Egress) {
-        if now.wrapping_sub(*last) >= self.histo_tsc {
-            egress.hand_over();
             *last = now;
         }
     }

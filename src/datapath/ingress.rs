@@ -1,0 +1,152 @@
+//! The ingress side: poll RX queues, run each packet through the router
+//! (parse, classify, verdict: [`newipd_core::path`]) and hand it to a
+//! [`Sink`]. Broadcasts are copied here, one copy per egress port. The
+//! loops that call it: [`rtc`](super::rtc) and [`rx`](super::rx).
+
+use newipd_dpdk::time::Clock;
+use newipd_core::path::{PacketCtx, Router, TxMeta, Verdict};
+use super::sink::Sink;
+use super::worker::{Limits, WorkerPort};
+use newipd_core::class::BEST_EFFORT;
+use newipd_dpdk::mbuf::{Burst, Mbuf};
+use newipd_dpdk::mempool::Mempool;
+use newipd_dpdk::time::tsc;
+use newipd_core::stats::stages::{Stage, StageClock};
+use newipd_core::kinds::{Event, Reason};
+use newipd_core::stats::Counters;
+use newipd_core::kinds::MAX_BURST;
+use std::sync::Arc;
+
+/// How far ahead in the burst to prefetch packet data.
+const PREFETCH_AHEAD: usize = 3;
+
+/// The RX queues one lcore polls and the router it runs.
+pub struct Ingress {
+    pub queues: Vec<WorkerPort>,
+    pub router: Arc<Router>,
+    /// Pool for broadcast copies.
+    pub pool: Mempool,
+    /// Every port index of the pipeline (broadcasts go to all but the ingress one).
+    pub nports: usize,
+    pub burst: usize,
+    rx: Burst,
+}
+
+/// What one poll round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polled {
+    /// Packets received (0: nothing arrived).
+    Got(usize),
+    /// The `--packets` budget is spent: stop.
+    Spent,
+}
+
+impl Ingress {
+    pub fn new(queues: Vec<WorkerPort>, router: Arc<Router>, pool: Mempool, nports: usize, burst: usize) -> Ingress {
+        Ingress { queues, router, pool, nports, burst: burst.min(MAX_BURST), rx: Burst::new() }
+    }
+
+    /// One round over every RX queue: receive a burst from each, route every
+    /// packet and hand it to `sink`. `now_ns` is re-read from `clock` when a
+    /// burst has arrived (the lcore may have been preempted since the loop
+    /// read it, on a shared core, and contracts counted from an earlier time
+    /// would be charged delay they did not have); it only moves forward, and
+    /// the caller keeps using it so the scheduler never sees time go back.
+    /// `clk` times the `rx` and `route` stages (that re-read is the `rx` lap).
+    #[inline(always)]
+    pub fn poll<S: Sink>(&mut self, sink: &mut S, limits: &Limits, now_ns: &mut u64, clock: &Clock, c: &mut Counters, clk: &mut StageClock) -> Polled {
+        let mut got = 0usize;
+        for i in 0..self.queues.len() {
+            let p = self.queues[i];
+            let want = match &limits.packets {
+                Some(q) => match q.take(self.burst) {
+                    0 => return Polled::Spent,
+                    n => n,
+                },
+                None => self.burst,
+            };
+            let n = self.rx.rx(p.id.0, p.rxq, want);
+            if let Some(q) = &limits.packets {
+                q.give_back(want - n);
+            }
+            if n == 0 {
+                continue;
+            }
+            got += n;
+            let t = tsc();
+            clk.lap_at(&mut c.stages, Stage::Rx, n as u64, t);
+            *now_ns = clock.ns(t).max(*now_ns);
+            sink.begin_burst(*now_ns, c, clk);
+            self.route_burst(&p, sink, *now_ns, c);
+            clk.lap(&mut c.stages, Stage::Route, n as u64, tsc);
+        }
+        Polled::Got(got)
+    }
+
+    #[inline(always)]
+    fn route_burst<S: Sink>(&mut self, p: &WorkerPort, sink: &mut S, now_ns: u64, c: &mut Counters) {
+        let ctx = PacketCtx { now_ns, in_port: p.index as u16 };
+        let mut meta = TxMeta::NONE;
+        let mut it = self.rx.drain();
+        while let Some(mut m) = it.next() {
+            if let Some(ahead) = it.peek(PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
+            c.rx(p.index, m.len());
+            match self.router.process_at(m.data_mut(), &ctx, c, &mut meta) {
+                Verdict::Forward { port, with_meta } => {
+                    c.class_forwarded(if with_meta { meta.class } else { BEST_EFFORT }, 1);
+                    if sink.forward(m, with_meta.then_some(&meta), port as usize, now_ns, c).is_err() {
+                        c.drop(p.index, Reason::NoRoute, 1);
+                    }
+                }
+                Verdict::Flood { with_meta } => {
+                    flood(&self.router, &self.pool, self.nports, m, with_meta.then_some(&meta), p.index, sink, now_ns, c)
+                }
+                Verdict::Drop(r) => c.drop(p.index, r, 1),
+            }
+        }
+    }
+}
+
+/// Send a broadcast out of every port but the one it came in on: copies for
+/// all but the last, the original for the last.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn flood<S: Sink>(
+    router: &Router,
+    pool: &Mempool,
+    nports: usize,
+    m: Mbuf,
+    meta: Option<&TxMeta>,
+    in_port: usize,
+    sink: &mut S,
+    now_ns: u64,
+    c: &mut Counters,
+) {
+    let Some(last) = (0..nports).rev().find(|&i| i != in_port) else {
+        c.drop(in_port, Reason::NoRoute, 1);
+        return;
+    };
+    let mut original = Some(m);
+    for out in (0..nports).filter(|&i| i != in_port) {
+        let pkt = if out == last {
+            original.take()
+        } else {
+            // A missing copy is a packet that never existed: count it as
+            // created and dropped so the identity stays exact.
+            c.event(in_port, Event::BroadcastCopies, 1);
+            let copy = original.as_ref().and_then(|o| o.copy_into(pool));
+            if copy.is_none() {
+                c.drop(out, Reason::NoMbuf, 1);
+            }
+            copy
+        };
+        let Some(mut pkt) = pkt else { continue };
+        newipd_core::wire::ether::set_macs(pkt.data_mut(), &router.flood_macs(out));
+        c.class_forwarded(meta.map_or(BEST_EFFORT, |m| m.class), 1);
+        if sink.forward(pkt, meta, out, now_ns, c).is_err() {
+            c.drop(out, Reason::NoRoute, 1);
+        }
+    }
+}
