@@ -4,8 +4,8 @@
 
 mod common;
 
-use newipd_tools::gen::stamp::LiveStamp;
-use newipd_tools::gen::traffic::frame_payload;
+use newipd_tools::gen::probe::Probe;
+use newipd_tools::gen::payload::frame_payload;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -60,18 +60,18 @@ fn generator_sends_stamped_templates_in_sequence() {
     let mut next_seq: HashMap<u16, u64> = HashMap::new();
     let mut last_tx = 0;
     for f in &frames {
-        let st = LiveStamp::read(frame_payload(f).expect("payload")).expect("a live stamp in every frame");
+        let st = Probe::read(frame_payload(f).expect("payload")).expect("a probe in every frame");
         // Per stream, sequence numbers count up from 0 without a gap.
         let want = next_seq.entry(st.stream).or_insert(0);
         assert_eq!(st.seq, *want, "stream {}", st.stream);
         *want += 1;
         assert!(st.tx_ns >= last_tx, "TX times never go back");
         last_tx = st.tx_ns;
-        let c = &classes[st.class as usize];
+        let c = &classes[st.set as usize];
         assert_eq!(st.window.min_ns as u64, c["window"]["min_ns"].as_u64().unwrap());
         assert_eq!(st.window.max_ns as u64, c["window"]["max_ns"].as_u64().unwrap());
         assert!(f.len() >= c["min_size"].as_u64().unwrap() as usize);
-        per_class[st.class as usize] += 1;
+        per_class[st.set as usize] += 1;
         if f[12..14] == [0x08, 0x00] {
             assert!(common::ipv4_checksum_ok(&f[14..34]));
             assert!(udp4_ok(f), "UDP checksum after restamping");
@@ -80,7 +80,7 @@ fn generator_sends_stamped_templates_in_sequence() {
     for (i, c) in classes.iter().enumerate() {
         assert_eq!(c["sent"].as_u64().unwrap(), per_class[i], "class {i}");
     }
-    // deadlines.toml: 60-byte IPv4 frames grew to fit the 32-byte stamp.
+    // deadlines.toml: 60-byte IPv4 frames grew to fit the 32-byte probe.
     assert!(classes.iter().any(|c| c["label"] == "ipv4" && c["min_size"] == 74));
     assert!(next_seq.len() > 7 && next_seq.len() <= report["streams"].as_u64().unwrap() as usize);
     let _ = std::fs::remove_dir_all(&dir);
@@ -92,14 +92,14 @@ fn sink_counts_loss_duplicates_and_reordering() {
     let (_, mut frames) = gen_to_pcap(&dir);
     // Pick a stream with at least 10 packets; lose its #3, duplicate its #5,
     // and swap its #7 and #8.
-    let stamp = |f: &Vec<u8>| LiveStamp::read(frame_payload(f).unwrap()).unwrap();
+    let stamp = |f: &Vec<u8>| Probe::read(frame_payload(f).unwrap()).unwrap();
     let mut by_stream: HashMap<u16, Vec<usize>> = HashMap::new();
     for (i, f) in frames.iter().enumerate() {
         by_stream.entry(stamp(f).stream).or_default().push(i);
     }
     let (&stream, idx) = by_stream.iter().filter(|(_, v)| v.len() >= 10).min_by_key(|(s, _)| **s).unwrap();
-    let class = stamp(&frames[idx[0]]).class;
-    let in_class = frames.iter().filter(|f| stamp(f).class == class).count() as u64;
+    let class = stamp(&frames[idx[0]]).set;
+    let in_class = frames.iter().filter(|f| stamp(f).set == class).count() as u64;
     frames.swap(idx[7], idx[8]);
     let dup = frames[idx[5]].clone();
     frames.insert(idx[5] + 1, dup);

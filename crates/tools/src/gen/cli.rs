@@ -1,7 +1,10 @@
 //! `newipd gen` (a pcap file, or live traffic with `--live`) and `newipd
 //! sink`: command-line front ends of the traffic generator and the sink.
 
-use super::{mixfile, pcap, Kind, Mix};
+use super::engine::{Rate, Traffic};
+use super::mixfile::{self, Overrides};
+use super::pcap;
+use super::presets::{Kind, Mix};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -45,10 +48,10 @@ pub struct GenArgs {
     #[arg(last = true, value_name = "EAL ARGS")]
     pub eal: Vec<String>,
     /// Traffic mix TOML file (flows of any kind, contracts, shares; see
-    /// docs/traffic.md). When given with other flags, the file wins for
-    /// every value it sets; the flags fill in what it leaves out (--seed,
-    /// --packets, --rate, --malformed, --dst-mac, --size, --dst4, --dst6, and
-    /// --kind/--flows when it has no [[flow]]).
+    /// docs/traffic.md). The flags given win over the file's top-level
+    /// values (--seed, --packets, --rate/--rate-bps, --malformed,
+    /// --dst-mac); --size, --dst4 and --dst6 fill in the [[flow]] fields it
+    /// leaves out, and --kind/--flows are the flows when it has no [[flow]].
     #[arg(long, value_name = "FILE")]
     pub mix: Option<std::path::PathBuf>,
     /// What to send (ignored for a --mix file with [[flow]] tables).
@@ -63,66 +66,102 @@ pub struct GenArgs {
     /// Frame size in bytes without the 4-byte FCS (60 = a 64-byte frame on the wire).
     #[arg(long, default_value_t = 60)]
     pub size: usize,
-    /// Random seed; the same seed writes the same file.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Share of deliberately malformed packets, 0.0 to 1.0.
-    #[arg(long, default_value_t = 0.0)]
-    pub malformed: f64,
+    /// Random seed; the same seed writes the same file [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Share of deliberately malformed packets, 0.0 to 1.0 [default: 0].
+    #[arg(long)]
+    pub malformed: Option<f64>,
     /// First IPv4 destination; flows count up from it.
     #[arg(long, default_value = "10.0.0.1")]
     pub dst4: std::net::Ipv4Addr,
     /// First IPv6 destination.
     #[arg(long, default_value = "2001:db8:1::1")]
     pub dst6: std::net::Ipv6Addr,
-    /// Destination MAC of every frame (the router's port).
-    #[arg(long, default_value = "02:00:00:00:00:01")]
-    pub dst_mac: String,
+    /// Destination MAC of every frame (the router's port) [default: 02:00:00:00:00:01].
+    #[arg(long, value_name = "MAC")]
+    pub dst_mac: Option<String>,
     /// Timestamps in the pcap are spaced for this rate (packets per second);
-    /// with --live, the target packet rate.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rate: u64,
+    /// with --live, the target packet rate [default: 1000000].
+    #[arg(long, value_name = "PPS")]
+    pub rate: Option<u64>,
 }
 
 /// Default packet count of `newipd gen`.
 const DEFAULT_PACKETS: usize = 10_000;
 
+impl GenArgs {
+    /// The values given on the command line that a mix file can set too.
+    fn overrides(&self) -> Result<Overrides, String> {
+        let dst_mac = match &self.dst_mac {
+            Some(s) => Some(
+                newipd_core::wire::ether::parse_mac(s)
+                    .ok_or_else(|| format!("--dst-mac: '{s}' is not a MAC address like 02:00:00:00:00:01"))?,
+            ),
+            None => None,
+        };
+        if let Some(m) = self.malformed {
+            if !(0.0..=1.0).contains(&m) {
+                return Err("--malformed: must be between 0.0 and 1.0".into());
+            }
+        }
+        let rate = match (self.rate, self.rate_bps) {
+            (_, Some(bps)) => Some(Rate::Bps(bps)),
+            (Some(pps), None) => Some(Rate::Pps(pps)),
+            (None, None) => None,
+        };
+        Ok(Overrides { seed: self.seed, packets: self.packets, rate, malformed: self.malformed, dst_mac })
+    }
+
+    /// What to send: the mix file with the flags over it, or the kind's
+    /// preset built from the flags; and where it came from, for the summary.
+    fn traffic(&self) -> Result<(Traffic, String), String> {
+        let o = self.overrides()?;
+        if self.size < 60 || self.size > 9000 {
+            return Err("--size: must be between 60 and 9000 bytes".into());
+        }
+        // The flags' defaults, and the values that only describe the flows.
+        let base = Mix {
+            kind: self.kind,
+            packets: DEFAULT_PACKETS,
+            flows: self.flows,
+            size: self.size,
+            dst4: self.dst4.into(),
+            dst6: self.dst6.into(),
+            ..Mix::default()
+        };
+        if let Some(path) = &self.mix {
+            let t = mixfile::load(path, &base, &o)?;
+            let from = format!(" from mix {} ({} flow sets)", path.display(), t.flows.len());
+            return Ok((t, from));
+        }
+        let mix = Mix {
+            packets: o.packets.unwrap_or(base.packets),
+            seed: o.seed.unwrap_or(base.seed),
+            malformed: o.malformed.unwrap_or(base.malformed),
+            dst_mac: o.dst_mac.unwrap_or(base.dst_mac),
+            rate_pps: self.rate.unwrap_or(base.rate_pps),
+            ..base
+        };
+        let mut t = mix.traffic();
+        if let Some(bps) = self.rate_bps {
+            t.rate = Rate::Bps(bps);
+        }
+        t.validate()?;
+        Ok((t, String::new()))
+    }
+}
+
 /// Generate the pcap (or with `--live` send the traffic) the arguments
 /// describe; returns the summary.
 pub fn run(a: &GenArgs) -> Result<String, String> {
-    let Some(dst_mac) = newipd_core::wire::ether::parse_mac(&a.dst_mac) else {
-        return Err(format!("--dst-mac: '{}' is not a MAC address like 02:00:00:00:00:01", a.dst_mac));
-    };
-    if !(0.0..=1.0).contains(&a.malformed) {
-        return Err("--malformed: must be between 0.0 and 1.0".into());
-    }
-    if a.size < 60 || a.size > 9000 {
-        return Err("--size: must be between 60 and 9000 bytes".into());
-    }
-    let mix = Mix {
-        kind: a.kind,
-        packets: a.packets.unwrap_or(DEFAULT_PACKETS),
-        flows: a.flows,
-        size: a.size,
-        seed: a.seed,
-        malformed: a.malformed,
-        dst4: a.dst4.into(),
-        dst6: a.dst6.into(),
-        rate_pps: a.rate,
-        dst_mac,
-    };
+    let (t, from) = a.traffic()?;
     #[cfg(feature = "dpdk")]
     if a.live {
-        return live(a, &mix);
+        return live(a, &t);
     }
     let out = a.out.as_ref().ok_or("--out: required without --live")?;
-    let (g, from) = match &a.mix {
-        Some(path) => {
-            let t = mixfile::load(path, &mix)?;
-            (t.generate(), format!(" from mix {} ({} flow sets)", path.display(), t.flows.len()))
-        }
-        None => (mix.generate(), String::new()),
-    };
+    let g = t.generate();
     pcap::write(out, &g.frames).map_err(|e| format!("{}: {e}", out.display()))?;
     let bad: usize = g.by_reason.values().sum();
     let mut msg = format!("wrote {} packets ({} well-formed, {} malformed) to {}{from}", g.frames.len(), g.good, bad, out.display());
@@ -143,18 +182,7 @@ fn secs(flag: &str, v: f64) -> Result<std::time::Duration, String> {
 }
 
 #[cfg(feature = "dpdk")]
-fn live(a: &GenArgs, mix: &Mix) -> Result<String, String> {
-    use super::traffic::{Rate, Traffic};
-    let mut t = match &a.mix {
-        Some(path) => mixfile::load(path, mix)?,
-        None => Traffic::from_mix(mix),
-    };
-    if let Some(bps) = a.rate_bps {
-        // The file wins when it set a rate of its own.
-        if t.rate == Rate::Pps(mix.rate_pps.max(1)) {
-            t.rate = Rate::Bps(bps);
-        }
-    }
+fn live(a: &GenArgs, t: &Traffic) -> Result<String, String> {
     if !(1..=newipd_core::kinds::MAX_BURST).contains(&a.burst) {
         return Err(format!("--burst: must be 1..={}", newipd_core::kinds::MAX_BURST));
     }
@@ -174,7 +202,7 @@ fn live(a: &GenArgs, mix: &Mix) -> Result<String, String> {
         idle_sleep_us: a.idle_sleep_us,
         link_timeout: secs("--link-timeout", a.link_timeout)?,
     };
-    let r = super::live::run(&t, &opts)?;
+    let r = super::live::run(t, &opts)?;
     write_json(a.report_json.as_deref(), &r)?;
     Ok(r.render())
 }
@@ -226,7 +254,7 @@ pub fn sink(a: &SinkArgs) -> Result<String, String> {
     if !(1..=newipd_core::kinds::MAX_BURST).contains(&a.burst) {
         return Err(format!("--burst: must be 1..={}", newipd_core::kinds::MAX_BURST));
     }
-    let opts = super::sink::SinkOptions {
+    let opts = super::receive::ReceiveOptions {
         device: a.port.clone(),
         eal_args: a.eal.clone(),
         burst: a.burst,
@@ -235,7 +263,7 @@ pub fn sink(a: &SinkArgs) -> Result<String, String> {
         until_idle: a.until_idle.then(|| std::time::Duration::from_millis(a.idle_ms.max(1))),
         idle_sleep_us: a.idle_sleep_us,
     };
-    let r = super::sink::run(&opts)?;
+    let r = super::receive::run(&opts)?;
     write_json(a.report_json.as_deref(), &r)?;
     Ok(r.render())
 }

@@ -1,17 +1,18 @@
 //! `newipd gen --live`: send a traffic mix on a DPDK port at a target rate.
 //!
-//! Start-up builds the [templates](super::plan) once; then, per burst: the
+//! Start-up builds the [frames](super::prebuilt) once; then, per burst: the
 //! [token bucket](super::pace) says how many packets may go, one bulk
-//! allocation takes that many mbufs, each gets its template copied in and
-//! its stamp's sequence number (per stream) and TX time (TSC ns) written,
+//! allocation takes that many mbufs, each gets its prebuilt frame copied in
+//! and its probe's sequence number (per stream) and TX time (TSC ns) written,
 //! and one tx_burst sends them. Packets the driver refuses are freed and
 //! their sequence numbers taken back, so the sink sees no false gap. No heap
 //! allocation in the loop (the report says how many it made: 0).
 
+use super::engine::{Rate, Traffic};
 use super::pace::Pacer;
-use super::plan::{Plan, Template, MAX_CLASSES};
-use super::stamp::{restamp, Window};
-use super::traffic::{Rate, Traffic};
+use super::prebuilt::{Prebuilt, PrebuiltFrame, MAX_FLOW_SETS};
+use super::probe::{write_seq_time, Window};
+use super::span::{describe, Rates, Span};
 use newipd_dpdk::eal::Eal;
 use newipd_dpdk::lcore::LcoreId;
 use newipd_dpdk::mbuf::Burst;
@@ -20,6 +21,7 @@ use newipd_dpdk::port::{PortId, PortSetup};
 use newipd_dpdk::time::tsc;
 use newipd_dpdk::time::Clock;
 use newipd_core::kinds::MAX_BURST;
+use newipd_core::sched::port::WIRE_OVERHEAD;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -107,10 +109,11 @@ pub struct LiveOptions {
     pub link_timeout: Duration,
 }
 
-/// Per-class figures of a live run.
+/// Per flow set figures of a live run ("class" in the report).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct LiveClass {
-    pub class: u8,
+pub struct LiveSet {
+    #[serde(rename = "class")]
+    pub set: u8,
     pub label: String,
     pub window: Window,
     pub min_size: usize,
@@ -121,38 +124,45 @@ pub struct LiveClass {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LiveReport {
     pub device: String,
-    /// Frames handed to the driver (stamped ones and malformed ones).
+    /// Frames handed to the driver (with a probe, and malformed ones).
     pub sent: u64,
     pub bytes: u64,
-    /// Of `sent`, frames broken on purpose (no stamp).
+    /// Of `sent`, frames broken on purpose (no probe).
     pub malformed_sent: u64,
     /// Frames the driver refused (freed, sequence numbers taken back).
     pub tx_full: u64,
     /// Bursts skipped because the pool was empty (their packets not sent).
     pub no_mbuf: u64,
+    /// The send loop's whole time.
     pub elapsed_s: f64,
-    pub pps: f64,
-    /// Bits per second on the wire (frame + 24 bytes).
-    pub wire_bps: f64,
+    /// Packets per second from the first burst sent to the last; `None`
+    /// when that span is too short to measure (see [`span`](super::span)).
+    pub pps: Option<f64>,
+    /// Bits per second on the wire (frame + 24 bytes), over the same span.
+    pub wire_bps: Option<f64>,
     pub target: String,
+    /// Prebuilt frames.
     pub templates: usize,
     pub streams: usize,
-    pub classes: Vec<LiveClass>,
+    /// Per flow set.
+    pub classes: Vec<LiveSet>,
     pub loop_heap_allocations: Option<u64>,
 }
 
 impl LiveReport {
     /// The readable summary.
     pub fn render(&self) -> String {
+        let rate = match (self.pps, self.wire_bps) {
+            (Some(pps), Some(bps)) => format!("{} on the wire", describe(Some(Rates { pps, bps }))),
+            _ => describe(None),
+        };
         let mut s = format!(
-            "gen: sent {} packets ({} bytes, {} malformed on purpose) on {} in {:.3} s: {:.0} pps, {:.1} Mb/s on the wire (target {}); tx refused {}, no mbuf {}\n",
+            "gen: sent {} packets ({} bytes, {} malformed on purpose) on {} in {:.3} s: {rate} (target {}); tx refused {}, no mbuf {}\n",
             self.sent,
             self.bytes,
             self.malformed_sent,
             self.device,
             self.elapsed_s,
-            self.pps,
-            self.wire_bps / 1e6,
             self.target,
             self.tx_full,
             self.no_mbuf
@@ -161,7 +171,7 @@ impl LiveReport {
         for c in &self.classes {
             s.push_str(&format!(
                 "{:>5} {:>10} {:>9} {:>20}  {}\n",
-                c.class,
+                c.set,
                 c.sent,
                 c.min_size,
                 format!("{}..{}", c.window.min_ns, c.window.max_ns),
@@ -176,10 +186,11 @@ impl LiveReport {
 }
 
 struct Outcome {
-    sent_class: [u64; MAX_CLASSES],
+    sent_set: [u64; MAX_FLOW_SETS],
     malformed: u64,
     bytes: u64,
-    wire_bytes: u64,
+    /// Bursts sent, in ns of the TSC clock, with their wire bytes.
+    span: Span,
     tx_full: u64,
     no_mbuf: u64,
     ticks: u64,
@@ -187,7 +198,7 @@ struct Outcome {
 }
 
 struct Sender {
-    templates: Vec<Template>,
+    frames: Vec<PrebuiltFrame>,
     costs: Vec<u64>,
     seqs: Vec<u64>,
     pool: Mempool,
@@ -200,7 +211,7 @@ struct Sender {
 
 impl Sender {
     fn run(mut self) -> Outcome {
-        let mut o = Outcome { sent_class: [0; MAX_CLASSES], malformed: 0, bytes: 0, wire_bytes: 0, tx_full: 0, no_mbuf: 0, ticks: 0, allocations: None };
+        let mut o = Outcome { sent_set: [0; MAX_FLOW_SETS], malformed: 0, bytes: 0, span: Span::default(), tx_full: 0, no_mbuf: 0, ticks: 0, allocations: None };
         let mut burst = Burst::new();
         let mut ids = [0usize; MAX_BURST];
         let allocs_before = newipd_dpdk::heap::thread_allocations();
@@ -227,7 +238,7 @@ impl Sender {
                 ids[n] = cursor;
                 pacer.spend(self.costs[cursor]);
                 cursor += 1;
-                if cursor == self.templates.len() {
+                if cursor == self.frames.len() {
                     cursor = 0;
                 }
                 n += 1;
@@ -244,11 +255,11 @@ impl Sender {
             }
             let tx_ns = self.clock.ns(tsc());
             for (m, &id) in burst.as_mut_slice().iter_mut().zip(&ids[..n]) {
-                let t = &self.templates[id];
+                let t = &self.frames[id];
                 if let Some(buf) = m.append(t.frame.len() as u16) {
                     buf.copy_from_slice(&t.frame);
-                    if let Some(off) = t.stamp_off {
-                        restamp(buf, t.udp_csum, off, self.seqs[t.stream as usize], tx_ns);
+                    if let Some(off) = t.probe_off {
+                        write_seq_time(buf, t.udp_csum, off, self.seqs[t.stream as usize], tx_ns);
                         self.seqs[t.stream as usize] += 1;
                     }
                 }
@@ -257,24 +268,26 @@ impl Sender {
             if sent < n {
                 // Take back the sequence numbers of the refused tail (latest first).
                 for &id in ids[sent..n].iter().rev() {
-                    let t = &self.templates[id];
-                    if t.stamp_off.is_some() {
+                    let t = &self.frames[id];
+                    if t.probe_off.is_some() {
                         self.seqs[t.stream as usize] -= 1;
                     }
                 }
                 o.tx_full += (n - sent) as u64;
                 burst.free_all();
             }
+            let mut wire_bytes = 0;
             for &id in &ids[..sent] {
-                let t = &self.templates[id];
+                let t = &self.frames[id];
                 let len = t.frame.len() as u64;
                 o.bytes += len;
-                o.wire_bytes += len.max(60) + super::traffic::WIRE_OVERHEAD as u64;
-                match t.stamp_off {
-                    Some(_) => o.sent_class[t.class as usize] += 1,
+                wire_bytes += len.max(60) + WIRE_OVERHEAD;
+                match t.probe_off {
+                    Some(_) => o.sent_set[t.set as usize] += 1,
                     None => o.malformed += 1,
                 }
             }
+            o.span.burst(tx_ns, sent as u64, wire_bytes);
             sent_total += sent as u64;
         }
         o.ticks = tsc().wrapping_sub(start);
@@ -285,9 +298,9 @@ impl Sender {
 
 /// Send `traffic` as `opts` says; returns what was sent.
 pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> {
-    let plan: Plan = super::plan::plan(traffic, opts.templates)?;
-    if let Some(t) = plan.templates.iter().find(|t| t.frame.len() > MAX_LIVE_FRAME) {
-        return Err(format!("class {}: frames of {} bytes; --live sends at most {MAX_LIVE_FRAME}", t.class, t.frame.len()));
+    let pre = Prebuilt::build(traffic, opts.templates)?;
+    if let Some(t) = pre.frames.iter().find(|t| t.frame.len() > MAX_LIVE_FRAME) {
+        return Err(format!("flow[{}]: frames of {} bytes; --live sends at most {MAX_LIVE_FRAME}", t.set, t.frame.len()));
     }
     let stop = stop_flag();
     let port = LivePort::open(&opts.device, &opts.eal_args, 8191)?;
@@ -297,8 +310,8 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
         return Err(format!("--port {dev}: link still down after {:?}", opts.link_timeout));
     }
     let hz = port.hz;
-    let costs = plan
-        .templates
+    let costs = pre
+        .frames
         .iter()
         .map(|t| match traffic.rate {
             Rate::Pps(p) => Pacer::cost_pps(hz, p),
@@ -306,9 +319,9 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
         })
         .collect();
     let sender = Sender {
-        templates: plan.templates.clone(),
+        frames: pre.frames.clone(),
         costs,
-        seqs: vec![0; plan.streams],
+        seqs: vec![0; pre.streams],
         pool: port.pool,
         port: port.id.0,
         clock: Clock::new(hz),
@@ -319,7 +332,8 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
     let o = port.on_lcore(move || sender.run())?;
     port.leave();
     let elapsed_s = o.ticks as f64 / hz as f64;
-    let sent = o.sent_class.iter().sum::<u64>() + o.malformed;
+    let sent = o.sent_set.iter().sum::<u64>() + o.malformed;
+    let rates = o.span.rates();
     Ok(LiveReport {
         device: opts.device.clone(),
         sent,
@@ -328,19 +342,19 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
         tx_full: o.tx_full,
         no_mbuf: o.no_mbuf,
         elapsed_s,
-        pps: if elapsed_s > 0.0 { sent as f64 / elapsed_s } else { 0.0 },
-        wire_bps: if elapsed_s > 0.0 { o.wire_bytes as f64 * 8.0 / elapsed_s } else { 0.0 },
+        pps: rates.map(|r| r.pps),
+        wire_bps: rates.map(|r| r.bps),
         target: match traffic.rate {
             Rate::Pps(p) => format!("{p} pps"),
             Rate::Bps(b) => format!("{b} b/s"),
         },
-        templates: plan.templates.len(),
-        streams: plan.streams,
-        classes: plan
-            .classes
+        templates: pre.frames.len(),
+        streams: pre.streams,
+        classes: pre
+            .sets
             .iter()
             .enumerate()
-            .map(|(i, c)| LiveClass { class: i as u8, label: c.label.clone(), window: c.window, min_size: c.min_size, sent: o.sent_class[i] })
+            .map(|(i, c)| LiveSet { set: i as u8, label: c.label.clone(), window: c.window, min_size: c.min_size, sent: o.sent_set[i] })
             .collect(),
         loop_heap_allocations: o.allocations,
     })

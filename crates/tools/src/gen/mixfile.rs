@@ -20,17 +20,33 @@
 //!
 //! Every table denies unknown fields; errors name the field
 //! (`flow[1].dst: ...`, or the TOML line for syntax and type errors).
-//! Top-level values the file leaves out come from the [`Mix`] given as base
-//! (the command-line flags); a file without `[[flow]]` sends the base's kind.
+//! The top-level values given on the command line ([`Overrides`]) win over
+//! the file's; what neither gives comes from the [`Mix`] given as base
+//! (the flags' defaults), which also supplies the defaults of flow fields
+//! (`size`, `dst`) and, for a file without `[[flow]]`, the kind's preset.
 //! The full description is in `docs/traffic.md`.
 
-use super::mix::Mix;
-use super::newip_mix::{preset_flows, BENCH_PLBF, NEWIP_SRC4, SRC6};
-use super::traffic::{ChunkSpec, FlowKind, FlowSpec, Rate, Traffic};
+use super::contracts::{BENCH_PLBF, LBF_TOHOPS};
+use super::engine::{Order, Rate, Traffic};
+use super::flow::{ChunkSpec, FlowKind, FlowSet, SRC4, SRC6};
+use super::presets::Mix;
 use newipd_core::wire::newip::build::{Address, ContractDesc};
 use newipd_core::wire::newip::{Cast, OnTime, PreciseLbf};
 use serde::Deserialize;
 use std::path::Path;
+
+/// Top-level values set on the command line; each one given wins over the
+/// mix file's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub packets: Option<usize>,
+    /// `--rate` (packets/s) or `--rate-bps`: either replaces the file's
+    /// `rate_pps` and `rate_bps`.
+    pub rate: Option<Rate>,
+    pub malformed: Option<f64>,
+    pub dst_mac: Option<[u8; 6]>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +111,10 @@ fn hops_255() -> u16 {
     255
 }
 
+fn lbf_tohops() -> u16 {
+    LBF_TOHOPS
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 enum FileContract {
@@ -111,7 +131,7 @@ enum FileContract {
         exp_100us: u16,
         #[serde(default)]
         todelay_ms: u16,
-        #[serde(default)]
+        #[serde(default = "lbf_tohops")]
         tohops: u16,
     },
     PreciseLbf {
@@ -223,7 +243,7 @@ fn contract(c: &FileContract) -> Result<ContractDesc, String> {
     })
 }
 
-fn flow(f: &FileFlow, base: &Mix) -> Result<FlowSpec, String> {
+fn flow(f: &FileFlow, base: &Mix) -> Result<FlowSet, String> {
     let kind = match f.kind {
         FileKind::Ipv4 => FlowKind::Ipv4,
         FileKind::Ipv6 => FlowKind::Ipv6,
@@ -237,7 +257,7 @@ fn flow(f: &FileFlow, base: &Mix) -> Result<FlowSpec, String> {
             None => Ok(default),
         }
     };
-    let src = addr("src", &f.src, if v6 { SRC6 } else { NEWIP_SRC4 })?;
+    let src = addr("src", &f.src, if v6 { SRC6 } else { SRC4 })?;
     let dst = addr(
         "dst",
         &f.dst,
@@ -267,8 +287,8 @@ fn flow(f: &FileFlow, base: &Mix) -> Result<FlowSpec, String> {
     if kind == FlowKind::Ipv6Hbh && contracts.is_empty() {
         contracts.push(ContractDesc::PreciseLbf(BENCH_PLBF));
     }
-    let d = FlowSpec::new(kind, src.clone(), dst.clone());
-    let spec = FlowSpec {
+    let d = FlowSet::new(kind, src.clone(), dst.clone());
+    let spec = FlowSet {
         share: f.share.unwrap_or(1.0),
         count: f.count.unwrap_or(1),
         cast: match f.cast {
@@ -302,57 +322,63 @@ fn flow(f: &FileFlow, base: &Mix) -> Result<FlowSpec, String> {
     Ok(spec)
 }
 
-/// Read a mix file's text into a [`Traffic`]. `base` supplies what the file
-/// leaves out: `seed`, `packets`, `rate_pps`, `malformed`, `dst_mac` at the
-/// top, `size` and the default destinations (`dst4`, `dst6`) of flows, and
-/// the flows themselves (`kind`, `flows`) when there is no `[[flow]]`.
-/// Errors name the field (`flow[0].src: ...`).
-pub fn parse(text: &str, base: &Mix) -> Result<Traffic, String> {
+/// Read a mix file's text into a [`Traffic`]. Each top-level value comes
+/// from `flags` if given there, else from the file, else from `base`
+/// (`seed`, `packets`, `rate_pps`, `malformed`, `dst_mac`); `base` also
+/// gives the `size` and default destinations (`dst4`, `dst6`) of flows, and
+/// the flows themselves (its kind's preset, [`Mix::flow_sets`]) when there
+/// is no `[[flow]]`. Errors name the field (`flow[0].src: ...`).
+pub fn parse(text: &str, base: &Mix, flags: &Overrides) -> Result<Traffic, String> {
     let f: FileTop = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-    let rate = match (f.rate_pps, f.rate_bps) {
+    let file_rate = match (f.rate_pps, f.rate_bps) {
         (Some(_), Some(_)) => return Err("rate_pps, rate_bps: set one of them, not both".into()),
-        (Some(p), None) => Rate::Pps(p),
-        (None, Some(b)) => Rate::Bps(b),
-        (None, None) => Rate::Pps(base.rate_pps),
+        (Some(p), None) => Some(Rate::Pps(p)),
+        (None, Some(b)) => Some(Rate::Bps(b)),
+        (None, None) => None,
     };
-    let dst_mac = match &f.dst_mac {
-        Some(s) => newipd_core::wire::ether::parse_mac(s)
-            .ok_or_else(|| format!("dst_mac: '{s}' is not a MAC address like 02:00:00:00:00:01"))?,
-        None => base.dst_mac,
+    let file_mac = match &f.dst_mac {
+        Some(s) => Some(
+            newipd_core::wire::ether::parse_mac(s)
+                .ok_or_else(|| format!("dst_mac: '{s}' is not a MAC address like 02:00:00:00:00:01"))?,
+        ),
+        None => None,
     };
-    let flows = if f.flow.is_empty() {
-        preset_flows(base.kind, base)
+    let (flows, order) = if f.flow.is_empty() {
+        (base.flow_sets(), base.order())
     } else {
         let mut v = Vec::with_capacity(f.flow.len());
         for (i, fl) in f.flow.iter().enumerate() {
             v.push(flow(fl, base).map_err(|e| format!("flow[{i}].{e}"))?);
         }
-        v
+        (v, Order::Weighted)
     };
     let t = Traffic {
-        seed: f.seed.unwrap_or(base.seed),
-        packets: f.packets.unwrap_or(base.packets),
-        rate,
-        malformed: f.malformed.unwrap_or(base.malformed),
-        dst_mac,
+        seed: flags.seed.or(f.seed).unwrap_or(base.seed),
+        packets: flags.packets.or(f.packets).unwrap_or(base.packets),
+        rate: flags.rate.or(file_rate).unwrap_or(Rate::Pps(base.rate_pps)),
+        malformed: flags.malformed.or(f.malformed).unwrap_or(base.malformed),
+        dst_mac: flags.dst_mac.or(file_mac).unwrap_or(base.dst_mac),
         flows,
+        order,
     };
     t.validate()?;
     Ok(t)
 }
 
 /// [`parse`] the file at `path`; errors start with the path.
-pub fn load(path: &Path, base: &Mix) -> Result<Traffic, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    parse(&text, base).map_err(|e| format!("{}: {e}", path.display()))
+pub fn load(path: &Path, base: &Mix, flags: &Overrides) -> Result<Traffic, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    parse(&text, base, flags).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gen::traffic::{frame_payload, read_stamp};
+    use crate::gen::payload::{frame_payload, read_stamp};
+    use crate::gen::presets::Kind;
     use newipd_core::wire::newip as nip;
+
+    const NO_FLAGS: Overrides = Overrides { seed: None, packets: None, rate: None, malformed: None, dst_mac: None };
 
     fn shipped(name: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -366,7 +392,7 @@ mod tests {
         for e in std::fs::read_dir(shipped("")).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "toml") {
-                let t = load(&p, &Mix::default()).unwrap_or_else(|e| panic!("{e}"));
+                let t = load(&p, &Mix::default(), &NO_FLAGS).unwrap_or_else(|e| panic!("{e}"));
                 let t = Traffic { packets: 2000, ..t };
                 let g = t.generate();
                 assert_eq!(g.frames.len(), 2000, "{}", p.display());
@@ -413,7 +439,7 @@ sport = 7000
 dport = 9
 size = 64
 "#;
-        let t = parse(text, &Mix::default()).unwrap();
+        let t = parse(text, &Mix::default(), &NO_FLAGS).unwrap();
         assert_eq!(t.seed, 9);
         assert_eq!(t.rate, Rate::Bps(1_000_000_000));
         assert_eq!(t.dst_mac, [2, 0, 0, 0, 0, 0xaa]);
@@ -474,28 +500,97 @@ size = 64
         let block = &doc[start..];
         let body = &block[block.find("```toml\n").unwrap() + 8..];
         let body = &body[..body.find("```").unwrap()];
-        let t = parse(body, &Mix::default()).unwrap_or_else(|e| panic!("{e}"));
+        let t = parse(body, &Mix::default(), &NO_FLAGS).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.flows.len(), 4);
         let g = Traffic { packets: 500, ..t }.generate();
         assert_eq!(g.frames.len(), 500);
     }
 
     #[test]
-    fn file_wins_and_flags_fill_in() {
-        let base = Mix {
-            seed: 5,
-            packets: 7,
-            malformed: 0.5,
-            rate_pps: 10,
-            kind: crate::gen::Kind::NewipLbf,
-            ..Default::default()
-        };
-        let t = parse("packets = 3\n", &base).unwrap();
-        assert_eq!(
-            (t.seed, t.packets, t.malformed, t.rate),
-            (5, 3, 0.5, Rate::Pps(10))
-        );
-        assert_eq!(t.flows, preset_flows(crate::gen::Kind::NewipLbf, &base));
+    fn flags_win_file_next_then_the_base() {
+        let base = Mix { seed: 5, packets: 7, malformed: 0.5, rate_pps: 10, kind: Kind::NewipLbf, ..Default::default() };
+        let file = "seed = 9\npackets = 3\nrate_bps = 1000000\nmalformed = 0.25\ndst_mac = \"02:00:00:00:00:aa\"\n";
+        // The file wins over the base (the flags' defaults)...
+        let t = parse(file, &base, &NO_FLAGS).unwrap();
+        assert_eq!((t.seed, t.packets, t.malformed, t.rate, t.dst_mac), (9, 3, 0.25, Rate::Bps(1_000_000), [2, 0, 0, 0, 0, 0xaa]));
+        // ...and every flag given wins over the file, one at a time.
+        let one = |o: Overrides| parse(file, &base, &o).unwrap();
+        assert_eq!(one(Overrides { seed: Some(1), ..NO_FLAGS }).seed, 1);
+        assert_eq!(one(Overrides { packets: Some(11), ..NO_FLAGS }).packets, 11);
+        assert_eq!(one(Overrides { rate: Some(Rate::Pps(4)), ..NO_FLAGS }).rate, Rate::Pps(4));
+        assert_eq!(one(Overrides { malformed: Some(0.0), ..NO_FLAGS }).malformed, 0.0);
+        assert_eq!(one(Overrides { dst_mac: Some([2, 0, 0, 0, 0, 0x33]), ..NO_FLAGS }).dst_mac, [2, 0, 0, 0, 0, 0x33]);
+        // What neither sets comes from the base; no [[flow]]: the base kind's preset.
+        let t = parse("packets = 3\n", &base, &NO_FLAGS).unwrap();
+        assert_eq!((t.seed, t.packets, t.malformed, t.rate), (5, 3, 0.5, Rate::Pps(10)));
+        assert_eq!((t.flows.clone(), t.order), (base.flow_sets(), base.order()));
+        // The same preset the kind sends without a file: the same bytes.
+        let udp = Mix { kind: Kind::Mix, packets: 300, malformed: 0.1, ..Default::default() };
+        assert_eq!(parse("", &udp, &NO_FLAGS).unwrap().generate(), udp.generate());
+        // A flag's value is checked like the file's.
+        let e = parse(file, &base, &Overrides { malformed: Some(1.5), ..NO_FLAGS }).unwrap_err();
+        assert!(e.starts_with("malformed:"), "{e}");
+    }
+
+    #[test]
+    fn lbf_contracts_default_to_hops_a_router_forwards() {
+        let t = parse("[[flow]]\nkind = \"newip\"\ncontracts = [ { type = \"lbf\", min_ms = 0, max_ms = 10 } ]\n", &Mix::default(), &NO_FLAGS)
+            .unwrap();
+        match &t.flows[0].contracts[0] {
+            ContractDesc::Lbf { fib_tohops, fib_todelay: 0, .. } => assert_eq!(*fib_tohops, LBF_TOHOPS),
+            c => panic!("{c:?}"),
+        }
+        // Contracts every router would drop are refused, naming flow and field.
+        for (c, field) in [
+            ("{ type = \"lbf\", max_ms = 10, tohops = 0 }", "flow[1].contracts[0].tohops: "),
+            ("{ type = \"lbf\", max_ms = 10, todelay_ms = 11 }", "flow[1].contracts[0].todelay_ms: "),
+            ("{ type = \"max-delay\", max_ms = 5, exp_ms = 6 }", "flow[1].contracts[0].exp_ms: "),
+            ("{ type = \"ping\" }, { type = \"precise-lbf\", max_ns = 10, experienced_ns = 11 }", "flow[1].contracts[1].experienced_ns: "),
+        ] {
+            let text = format!("[[flow]]\nkind = \"ipv4\"\n[[flow]]\nkind = \"newip\"\ncontracts = [ {c} ]\n");
+            let e = parse(&text, &Mix::default(), &NO_FLAGS).unwrap_err();
+            assert!(e.starts_with(field) && e.contains("every router drops it"), "{c}: {e}");
+        }
+        let late = "[[flow]]\nkind = \"newip\"\ncontracts = [ { type = \"precise-lbf\", max_ns = 10, experienced_ns = 11, late_ok = true } ]\n";
+        assert!(parse(late, &Mix::default(), &NO_FLAGS).is_ok(), "late_ok: forwarded as best effort");
+    }
+
+    /// The shipped mixes' packets through a router that routes everything:
+    /// no well-formed packet is refused for its contract, and every LBF one
+    /// is forwarded (with `tohops` 0 every router dropped them).
+    #[test]
+    fn shipped_mixes_lbf_packets_are_forwarded() {
+        use newipd_core::fib::{NextHop, Prefix};
+        use newipd_core::kinds::Reason;
+        use newipd_core::path::{Router, Verdict};
+        let mut routes = vec![(Prefix::V4 { addr: 0, len: 0 }, 0), (Prefix::V6 { addr: 0, len: 0 }, 0)];
+        routes.push((Prefix::Flex { bytes: [0; 32], bits: 0 }, 0));
+        routes.extend((0..=255u8).map(|a| (Prefix::Bits8(a), 0)));
+        routes.extend((0..=u16::MAX).map(|a| (Prefix::Bits16(a), 0)));
+        let r = Router::build(&routes, vec![NextHop::new(0, [2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 8])], vec![[2, 0, 0, 0, 0, 8]], &[], true);
+        let refusals = [Reason::NewipLbfNoHops, Reason::NewipEarlyDiscard, Reason::NewipMaxDelayExceeded, Reason::NewipInfeasible];
+        let mut lbf_total = 0;
+        for name in ["every-kind.toml", "deadlines.toml", "bench-mix.toml"] {
+            let t = load(&shipped(name), &Mix::default(), &NO_FLAGS).unwrap();
+            let t = Traffic { packets: 3000, ..t };
+            let (mut lbf, mut forwarded) = (0, 0);
+            for p in t.packets().filter(|p| p.bad.is_none()) {
+                let has_lbf = t.flows[p.set].contracts.iter().any(|c| matches!(c, ContractDesc::Lbf { .. }));
+                let mut f = p.frame.clone();
+                let v = r.process(&mut f);
+                if let Verdict::Drop(why) = v {
+                    assert!(!refusals.contains(&why), "{name}: flow[{}] dropped: {}", p.set, why.name());
+                }
+                if has_lbf {
+                    lbf += 1;
+                    forwarded += matches!(v, Verdict::Forward { .. }) as usize;
+                }
+            }
+            assert!(lbf > 100, "{name}: {lbf} LBF packets");
+            assert_eq!(forwarded, lbf, "{name}: every LBF packet is forwarded");
+            lbf_total += lbf;
+        }
+        assert!(lbf_total > 500);
     }
 
     #[test]
@@ -525,7 +620,7 @@ size = 64
             ("[[flow]]\nkind = \"newip\"\ncount = 0\n", "flow[0].count:"),
         ];
         for (text, want) in cases {
-            let e = parse(text, &Mix::default()).expect_err(text);
+            let e = parse(text, &Mix::default(), &NO_FLAGS).expect_err(text);
             assert!(e.contains(want), "{text:?}: want '{want}' in: {e}");
         }
     }

@@ -5,7 +5,7 @@
 //! generator that was descheduled catches up by at most that much.
 //! Fixed point with 16 fractional bits; times are relative to `origin`.
 
-use super::traffic::WIRE_OVERHEAD;
+use newipd_core::sched::port::WIRE_OVERHEAD;
 
 const FRAC: u32 = 16;
 
@@ -32,7 +32,7 @@ impl Pacer {
     /// Cost of a `frame_len`-byte frame (without FCS) at `bps` bits/s on the
     /// wire (the frame padded to 60, plus preamble, FCS and gap).
     pub fn cost_bps(hz: u64, bps: u64, frame_len: usize) -> u64 {
-        let bits = ((frame_len.max(60) + WIRE_OVERHEAD) * 8) as u128;
+        let bits = ((frame_len.max(60) as u64 + WIRE_OVERHEAD) * 8) as u128;
         ((bits * ((hz as u128) << FRAC)) / bps.max(1) as u128).min(u64::MAX as u128) as u64
     }
 

@@ -1,34 +1,35 @@
-//! The live payload stamp: what `newipd gen --live` writes at the start of
-//! every payload and `newipd sink` reads back.
+//! The live probe: what `newipd gen --live` writes at the start of every
+//! payload and `newipd sink` reads back.
 //!
-//! It extends the pcap stamp of [`traffic`](super::traffic) (sequence number
-//! and timestamp in bytes 0-15, so [`read_stamp`](super::traffic::read_stamp)
-//! still decodes it) with 16 more bytes:
+//! It extends the pcap generator's [payload stamp](super::payload)
+//! (sequence number and timestamp in bytes 0-15, so
+//! [`read_stamp`](super::payload::read_stamp) still decodes it) with 16 more
+//! bytes:
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 0-7 | sequence number in its stream, u64 big-endian, from 0 |
 //! | 8-15 | TX time, u64 big-endian, ns of the host's TSC clock |
-//! | 16-17 | magic `0x4E 0x4C` ("NL": a live stamp) |
+//! | 16-17 | magic `0x4E 0x4C` ("NL": a live probe) |
 //! | 18-19 | stream id, u16 big-endian (one per flow of the mix) |
-//! | 20 | class: the mix flow set the packet belongs to (0-based) |
+//! | 20 | class: the flow set of the mix the packet belongs to (0-based) |
 //! | 21 | flags, 0 |
 //! | 22-23 | reserved, 0 |
 //! | 24-27 | window min, u32 big-endian, ns after the TX time (0 = none) |
 //! | 28-31 | window max, u32 big-endian, ns after the TX time (0 = none) |
 //!
 //! The pcap generator's payload pattern puts bytes 0x10 0x11 where the magic
-//! goes, so the two stamps cannot be confused.
+//! goes, so a probe cannot be mistaken for a pcap stamp.
 
 use newipd_core::wire::newip::build::ContractDesc;
 
-/// Length of the live stamp.
-pub const LIVE_STAMP_LEN: usize = 32;
+/// Length of the live probe.
+pub const PROBE_LEN: usize = 32;
 /// The magic in bytes 16-17.
 pub const MAGIC: [u8; 2] = [0x4E, 0x4C];
-/// Offset of the sequence number within the stamp.
+/// Offset of the sequence number within the probe.
 pub const SEQ_OFF: usize = 0;
-/// Offset of the TX time within the stamp.
+/// Offset of the TX time within the probe.
 pub const TIME_OFF: usize = 8;
 
 /// The delivery window a contract set promises, in ns after the send time.
@@ -70,47 +71,51 @@ impl Window {
     }
 }
 
-/// A decoded live stamp.
+/// A decoded live probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LiveStamp {
+pub struct Probe {
+    /// Sequence number in its stream, from 0.
     pub seq: u64,
+    /// TX time, ns of the host's TSC clock.
     pub tx_ns: u64,
+    /// The stream: one flow of the mix, numbered by the generator.
     pub stream: u16,
-    pub class: u8,
+    /// The flow set of the mix (byte 20, "class" in the reports).
+    pub set: u8,
     pub window: Window,
 }
 
-impl LiveStamp {
-    /// Write the stamp into the first [`LIVE_STAMP_LEN`] bytes of `payload`;
+impl Probe {
+    /// Write the probe into the first [`PROBE_LEN`] bytes of `payload`;
     /// false if it is shorter.
     pub fn write(&self, payload: &mut [u8]) -> bool {
-        let Some(s) = payload.get_mut(..LIVE_STAMP_LEN) else { return false };
+        let Some(s) = payload.get_mut(..PROBE_LEN) else { return false };
         s[0..8].copy_from_slice(&self.seq.to_be_bytes());
         s[8..16].copy_from_slice(&self.tx_ns.to_be_bytes());
         s[16..18].copy_from_slice(&MAGIC);
         s[18..20].copy_from_slice(&self.stream.to_be_bytes());
-        s[20] = self.class;
+        s[20] = self.set;
         s[21..24].fill(0);
         s[24..28].copy_from_slice(&self.window.min_ns.to_be_bytes());
         s[28..32].copy_from_slice(&self.window.max_ns.to_be_bytes());
         true
     }
 
-    /// Decode a live stamp from the start of `payload` (`None` if it is
+    /// Decode a probe from the start of `payload` (`None` if it is
     /// shorter or the magic is missing).
     #[inline]
-    pub fn read(payload: &[u8]) -> Option<LiveStamp> {
-        let s: &[u8; LIVE_STAMP_LEN] = payload.get(..LIVE_STAMP_LEN)?.try_into().ok()?;
+    pub fn read(payload: &[u8]) -> Option<Probe> {
+        let s: &[u8; PROBE_LEN] = payload.get(..PROBE_LEN)?.try_into().ok()?;
         if s[16..18] != MAGIC {
             return None;
         }
         let u64at = |o: usize| u64::from_be_bytes([s[o], s[o + 1], s[o + 2], s[o + 3], s[o + 4], s[o + 5], s[o + 6], s[o + 7]]);
         let u32at = |o: usize| u32::from_be_bytes([s[o], s[o + 1], s[o + 2], s[o + 3]]);
-        Some(LiveStamp {
+        Some(Probe {
             seq: u64at(0),
             tx_ns: u64at(8),
             stream: u16::from_be_bytes([s[18], s[19]]),
-            class: s[20],
+            set: s[20],
             window: Window { min_ns: u32at(24), max_ns: u32at(28) },
         })
     }
@@ -143,10 +148,10 @@ pub fn patch(frame: &mut [u8], csum: Option<usize>, at: usize, new: &[u8]) -> bo
     true
 }
 
-/// Write the per-packet part of a stamp (sequence number and TX time) into
-/// `frame`, whose stamp starts at `at`, keeping the UDP checksum valid.
+/// Write the per-packet part of a probe (sequence number and TX time) into
+/// `frame`, whose probe starts at `at`, keeping the UDP checksum valid.
 #[inline(always)]
-pub fn restamp(frame: &mut [u8], csum: Option<usize>, at: usize, seq: u64, tx_ns: u64) -> bool {
+pub fn write_seq_time(frame: &mut [u8], csum: Option<usize>, at: usize, seq: u64, tx_ns: u64) -> bool {
     let mut b = [0u8; 16];
     b[SEQ_OFF..SEQ_OFF + 8].copy_from_slice(&seq.to_be_bytes());
     b[TIME_OFF..TIME_OFF + 8].copy_from_slice(&tx_ns.to_be_bytes());
@@ -160,26 +165,26 @@ mod tests {
 
     #[test]
     fn round_trip_and_compatible_with_the_pcap_stamp() {
-        let s = LiveStamp { seq: 1 << 40, tx_ns: 123_456_789, stream: 513, class: 7, window: Window { min_ns: 5, max_ns: 9 } };
-        let mut p = super::super::traffic::payload(64, 0, 0);
+        let s = Probe { seq: 1 << 40, tx_ns: 123_456_789, stream: 513, set: 7, window: Window { min_ns: 5, max_ns: 9 } };
+        let mut p = crate::gen::payload::payload(64, 0, 0);
         assert!(s.write(&mut p));
-        assert_eq!(LiveStamp::read(&p), Some(s));
-        assert_eq!(super::super::traffic::read_stamp(&p), Some((1 << 40, 123_456_789)));
-        assert!(restamp(&mut p, None, 0, 3, 4));
-        assert_eq!(LiveStamp::read(&p), Some(LiveStamp { seq: 3, tx_ns: 4, ..s }));
-        assert_eq!(p[32], 32, "pattern after the stamp is kept");
+        assert_eq!(Probe::read(&p), Some(s));
+        assert_eq!(crate::gen::payload::read_stamp(&p), Some((1 << 40, 123_456_789)));
+        assert!(write_seq_time(&mut p, None, 0, 3, 4));
+        assert_eq!(Probe::read(&p), Some(Probe { seq: 3, tx_ns: 4, ..s }));
+        assert_eq!(p[32], 32, "pattern after the probe is kept");
         assert!(!s.write(&mut [0u8; 31]));
-        // A pcap-generator payload is not a live stamp.
-        assert_eq!(LiveStamp::read(&super::super::traffic::payload(64, 1, 2)), None);
-        assert_eq!(LiveStamp::read(&p[..31]), None);
+        // A pcap-generator payload is not a probe.
+        assert_eq!(Probe::read(&crate::gen::payload::payload(64, 1, 2)), None);
+        assert_eq!(Probe::read(&p[..31]), None);
     }
 
     #[test]
     fn patching_keeps_udp_checksums_valid() {
         use newipd_core::wire::build::{udp4, udp6, Udp4, Udp6};
-        let stamp = |seq: u64, ts: u64| {
-            let mut p = super::super::traffic::payload(40, 0, 0);
-            LiveStamp { seq, tx_ns: ts, stream: 9, class: 2, window: Window { min_ns: 1, max_ns: 2 } }.write(&mut p);
+        let probe = |seq: u64, ts: u64| {
+            let mut p = crate::gen::payload::payload(40, 0, 0);
+            Probe { seq, tx_ns: ts, stream: 9, set: 2, window: Window { min_ns: 1, max_ns: 2 } }.write(&mut p);
             p
         };
         for v6 in [false, true] {
@@ -191,14 +196,14 @@ mod tests {
                 }
             };
             let at = if v6 { 14 + 48 } else { 14 + 28 };
-            // Template: pattern payload, then the class part patched in; then per packet.
-            let mut t = build(super::super::traffic::payload(40, 0, 0));
-            assert!(patch(&mut t, Some(at - 2), at, &stamp(0, 0)[..LIVE_STAMP_LEN]));
-            assert_eq!(t, build(stamp(0, 0)));
+            // Prebuilt frame: pattern payload, then the fixed part patched in; then per packet.
+            let mut t = build(crate::gen::payload::payload(40, 0, 0));
+            assert!(patch(&mut t, Some(at - 2), at, &probe(0, 0)[..PROBE_LEN]));
+            assert_eq!(t, build(probe(0, 0)));
             for (seq, ts) in [(1, 2), (u64::MAX, u64::MAX), (77, 0x0123_4567_89ab_cdef)] {
                 let mut f = t.clone();
-                assert!(restamp(&mut f, Some(at - 2), at, seq, ts));
-                assert_eq!(f, build(stamp(seq, ts)), "v6 {v6} seq {seq}");
+                assert!(write_seq_time(&mut f, Some(at - 2), at, seq, ts));
+                assert_eq!(f, build(probe(seq, ts)), "v6 {v6} seq {seq}");
             }
         }
         // A zero (absent) IPv4 UDP checksum stays zero; out of range refuses.

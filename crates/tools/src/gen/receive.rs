@@ -1,12 +1,12 @@
-//! `newipd sink`: receive on a DPDK port and [measure](super::measure) the
-//! live stamps: per class latency, loss, reordering, duplicates, window
+//! `newipd sink`: receive on a DPDK port and [meter](super::meter) the
+//! probes: per flow set latency, loss, reordering, duplicates, window
 //! misses, experienced delay and hops. A small poll loop on one EAL lcore;
 //! every table is allocated before it starts.
 
 use super::live::{stop_flag, LivePort};
-use super::measure::{read_experienced, Measure, SinkReport};
-use super::stamp::LiveStamp;
-use super::traffic::frame_payload;
+use super::meter::{read_experienced, Meter, MeterReport};
+use super::payload::frame_payload;
+use super::probe::Probe;
 use newipd_dpdk::mbuf::Burst;
 use newipd_dpdk::time::tsc;
 use newipd_dpdk::time::Clock;
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// When the sink stops and how it polls.
 #[derive(Debug, Clone)]
-pub struct SinkOptions {
+pub struct ReceiveOptions {
     pub device: String,
     pub eal_args: Vec<String>,
     pub burst: usize,
@@ -30,16 +30,16 @@ pub struct SinkOptions {
 }
 
 struct Receiver {
-    measure: Measure,
+    meter: Meter,
     port: u16,
     clock: Clock,
     hz: u64,
-    opts: SinkOptions,
+    opts: ReceiveOptions,
     stop: Arc<AtomicBool>,
 }
 
 impl Receiver {
-    fn run(mut self) -> SinkReport {
+    fn run(mut self) -> MeterReport {
         let mut rx = Burst::new();
         let allocs_before = newipd_dpdk::heap::thread_allocations();
         let ticks = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * self.hz as f64) as u64);
@@ -73,31 +73,33 @@ impl Receiver {
             first.get_or_insert(t);
             last = t;
             received += n as u64;
+            let mut bytes = 0;
             for m in rx.as_slice() {
                 let f = m.data();
-                match frame_payload(f).and_then(LiveStamp::read) {
-                    Some(s) => self.measure.record(&s, f.len(), rx_ns, read_experienced(f)),
-                    None => self.measure.unstamped(f.len()),
+                bytes += f.len() as u64;
+                match frame_payload(f).and_then(Probe::read) {
+                    Some(s) => self.meter.record(&s, f.len(), rx_ns, read_experienced(f)),
+                    None => self.meter.unstamped(f.len()),
                 }
             }
+            self.meter.burst(rx_ns, n as u64, bytes);
             rx.free_all();
         }
         let allocs = allocs_before.zip(newipd_dpdk::heap::thread_allocations()).map(|(a, b)| b - a);
-        let elapsed = first.map_or(0.0, |f| last.wrapping_sub(f) as f64 / self.hz as f64);
-        let mut r = self.measure.report(elapsed);
+        let mut r = self.meter.report();
         r.loop_heap_allocations = allocs;
         r
     }
 }
 
 /// Receive and measure until a limit; returns the report.
-pub fn run(opts: &SinkOptions) -> Result<SinkReport, String> {
+pub fn run(opts: &ReceiveOptions) -> Result<MeterReport, String> {
     let stop = stop_flag();
     let port = LivePort::open(&opts.device, &opts.eal_args, 8191)?;
     println!("sink: ready on {}", opts.device);
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let r = Receiver { measure: Measure::new(), port: port.id.0, clock: Clock::new(port.hz), hz: port.hz, opts: opts.clone(), stop };
+    let r = Receiver { meter: Meter::new(), port: port.id.0, clock: Clock::new(port.hz), hz: port.hz, opts: opts.clone(), stop };
     let report = port.on_lcore(move || r.run())?;
     port.leave();
     Ok(report)

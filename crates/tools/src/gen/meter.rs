@@ -1,5 +1,5 @@
-//! What `newipd sink` measures, per class (the mix flow set in the live
-//! stamp): one-way latency, loss, reordering, duplicates, deliveries before
+//! What `newipd sink` measures, per flow set of the mix (the probe's class
+//! byte; "class" in the report): one-way latency, loss, reordering, duplicates, deliveries before
 //! the window's min or after its max, and the experienced delay and hop
 //! count the routers wrote into the contract. Pure code, no DPDK; all
 //! memory is allocated up front, recording never allocates.
@@ -13,8 +13,9 @@
 //! lost after a stream's last arrival are not seen (compare with the
 //! generator's count). Only aggregates are reported.
 
-use super::plan::{MAX_CLASSES, MAX_STREAMS};
-use super::stamp::{LiveStamp, Window};
+use super::prebuilt::{MAX_FLOW_SETS, MAX_STREAMS};
+use super::probe::{Probe, Window};
+use super::span::{describe, Span};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -27,7 +28,7 @@ struct Stream {
     next: u64,
     /// Bit i: `next - 1 - i` was seen.
     seen: u64,
-    class: u8,
+    set: u8,
 }
 
 /// The contract fields a router updates, read at the sink.
@@ -68,7 +69,7 @@ pub fn read_experienced(frame: &[u8]) -> Option<Experienced> {
     }
 }
 
-struct Class {
+struct FlowSetFigures {
     packets: u64,
     bytes: u64,
     unique: u64,
@@ -88,10 +89,10 @@ struct Class {
     hops_n: u64,
 }
 
-impl Class {
-    fn new() -> Class {
+impl FlowSetFigures {
+    fn new() -> FlowSetFigures {
         let h = || Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("histogram bounds");
-        Class {
+        FlowSetFigures {
             packets: 0,
             bytes: 0,
             unique: 0,
@@ -113,46 +114,57 @@ impl Class {
 }
 
 /// The sink's counters and histograms.
-pub struct Measure {
+pub struct Meter {
     streams: Box<[Stream]>,
-    classes: Vec<Class>,
-    /// Frames without a live stamp (or a class beyond the table).
+    sets: Vec<FlowSetFigures>,
+    /// Every burst received: the rate's span.
+    span: Span,
+    /// Frames without a probe (or a flow set beyond the table).
     pub unstamped: u64,
     pub unstamped_bytes: u64,
     /// Stamps from the future (clocks not comparable): latency not recorded.
     pub clock_errors: u64,
 }
 
-impl Default for Measure {
+impl Default for Meter {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Measure {
+impl Meter {
     /// All tables, allocated once.
-    pub fn new() -> Measure {
-        Measure {
+    pub fn new() -> Meter {
+        Meter {
             streams: vec![Stream::default(); MAX_STREAMS].into_boxed_slice(),
-            classes: (0..MAX_CLASSES).map(|_| Class::new()).collect(),
+            sets: (0..MAX_FLOW_SETS).map(|_| FlowSetFigures::new()).collect(),
+            span: Span::default(),
             unstamped: 0,
             unstamped_bytes: 0,
             clock_errors: 0,
         }
     }
 
-    /// A frame of `len` bytes without a live stamp.
+    /// A burst of `packets` frames, `bytes` bytes in all, received at
+    /// `rx_ns` (the clock of [`Meter::record`]): the span the rate is
+    /// computed over.
+    #[inline]
+    pub fn burst(&mut self, rx_ns: u64, packets: u64, bytes: u64) {
+        self.span.burst(rx_ns, packets, bytes);
+    }
+
+    /// A frame of `len` bytes without a probe.
     #[inline]
     pub fn unstamped(&mut self, len: usize) {
         self.unstamped += 1;
         self.unstamped_bytes += len as u64;
     }
 
-    /// A frame of `len` bytes with stamp `s`, received at `rx_ns` (same clock
-    /// as the stamp), with the contract's experienced delay if it has one.
+    /// A frame of `len` bytes with probe `s`, received at `rx_ns` (same clock
+    /// as the probe), with the contract's experienced delay if it has one.
     #[inline]
-    pub fn record(&mut self, s: &LiveStamp, len: usize, rx_ns: u64, exp: Option<Experienced>) {
-        let Some(c) = self.classes.get_mut(s.class as usize) else {
+    pub fn record(&mut self, s: &Probe, len: usize, rx_ns: u64, exp: Option<Experienced>) {
+        let Some(c) = self.sets.get_mut(s.set as usize) else {
             self.unstamped(len);
             return;
         };
@@ -160,7 +172,7 @@ impl Measure {
         c.bytes += len as u64;
         c.window = s.window;
         if let Some(st) = self.streams.get_mut(s.stream as usize) {
-            st.class = s.class;
+            st.set = s.set;
             if s.seq >= st.next {
                 let shift = s.seq - st.next + 1;
                 st.seen = if shift >= 64 { 0 } else { st.seen << shift };
@@ -208,19 +220,20 @@ impl Measure {
         }
     }
 
-    /// The report over everything recorded, `elapsed_s` seconds of receiving.
-    pub fn report(&self, elapsed_s: f64) -> SinkReport {
-        let mut lost = [0u64; MAX_CLASSES];
+    /// The report over everything recorded; its rate is over the span of
+    /// the bursts ([`Meter::burst`]).
+    pub fn report(&self) -> MeterReport {
+        let mut lost = [0u64; MAX_FLOW_SETS];
         for st in self.streams.iter().filter(|s| s.next > 0) {
-            lost[st.class as usize] += st.next;
+            lost[st.set as usize] += st.next;
         }
-        let classes: Vec<ClassReport> = self
-            .classes
+        let classes: Vec<SetReport> = self
+            .sets
             .iter()
             .enumerate()
             .filter(|(_, c)| c.packets > 0)
-            .map(|(i, c)| ClassReport {
-                class: i as u8,
+            .map(|(i, c)| SetReport {
+                set: i as u8,
                 packets: c.packets,
                 bytes: c.bytes,
                 unique: c.unique,
@@ -240,13 +253,14 @@ impl Measure {
             .collect();
         let packets = classes.iter().map(|c| c.packets).sum::<u64>() + self.unstamped;
         let bytes = classes.iter().map(|c| c.bytes).sum::<u64>() + self.unstamped_bytes;
-        SinkReport {
+        let rates = self.span.rates();
+        MeterReport {
             packets,
             bytes,
             unstamped: self.unstamped,
             clock_errors: self.clock_errors,
-            elapsed_s,
-            pps: if elapsed_s > 0.0 { packets as f64 / elapsed_s } else { 0.0 },
+            elapsed_s: self.span.seconds(),
+            pps: rates.map(|r| r.pps),
             classes,
             loop_heap_allocations: None,
         }
@@ -290,10 +304,12 @@ pub struct Hops {
     pub mean: f64,
 }
 
-/// One class's figures.
+/// One flow set's figures (a "class" in the report).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClassReport {
-    pub class: u8,
+pub struct SetReport {
+    /// The flow set's index in the mix.
+    #[serde(rename = "class")]
+    pub set: u8,
     pub packets: u64,
     pub bytes: u64,
     /// Distinct sequence numbers received.
@@ -302,7 +318,7 @@ pub struct ClassReport {
     pub lost: u64,
     pub duplicates: u64,
     pub reordered: u64,
-    /// The contract window the stamps carried.
+    /// The contract window the probes carried.
     pub window: Window,
     /// Packets with a window.
     pub windowed: u64,
@@ -324,14 +340,19 @@ pub struct ClassReport {
 
 /// The sink's final report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SinkReport {
+pub struct MeterReport {
     pub packets: u64,
     pub bytes: u64,
+    /// Frames without a probe.
     pub unstamped: u64,
     pub clock_errors: u64,
+    /// From the first burst received to the last.
     pub elapsed_s: f64,
-    pub pps: f64,
-    pub classes: Vec<ClassReport>,
+    /// Packets per second over that span; `None` when it is too short to
+    /// measure (see [`span`](super::span)).
+    pub pps: Option<f64>,
+    /// Per flow set.
+    pub classes: Vec<SetReport>,
     /// Heap allocations the receive loop made (None: not counted).
     pub loop_heap_allocations: Option<u64>,
 }
@@ -340,17 +361,20 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1000.0)
 }
 
-impl SinkReport {
+impl MeterReport {
     /// The readable summary.
     pub fn render(&self) -> String {
+        let rate = match self.pps {
+            Some(pps) => format!("{pps:.0} pps"),
+            None => describe(None),
+        };
         let mut s = format!(
-            "sink: {} packets ({} bytes) in {:.3} s, {:.0} pps; {} without a live stamp{}\n",
+            "sink: {} packets ({} bytes) in {:.3} s, {rate}; {} without a probe{}\n",
             self.packets,
             self.bytes,
             self.elapsed_s,
-            self.pps,
             self.unstamped,
-            if self.clock_errors > 0 { format!("; {} stamps from the future (clock mismatch)", self.clock_errors) } else { String::new() }
+            if self.clock_errors > 0 { format!("; {} probes from the future (clock mismatch)", self.clock_errors) } else { String::new() }
         );
         s.push_str(&format!(
             "{:>5} {:>9} {:>7} {:>5} {:>5} {:>17} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>5}\n",
@@ -364,7 +388,7 @@ impl SinkReport {
             };
             s.push_str(&format!(
                 "{:>5} {:>9} {:>7} {:>5} {:>5} {:>17} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10} {:>5}\n",
-                c.class,
+                c.set,
                 c.packets,
                 c.lost,
                 c.reordered,
@@ -391,13 +415,13 @@ impl SinkReport {
 mod tests {
     use super::*;
 
-    fn st(stream: u16, class: u8, seq: u64, tx_ns: u64, window: Window) -> LiveStamp {
-        LiveStamp { seq, tx_ns, stream, class, window }
+    fn st(stream: u16, set: u8, seq: u64, tx_ns: u64, window: Window) -> Probe {
+        Probe { seq, tx_ns, stream, set, window }
     }
 
     #[test]
     fn loss_reorder_duplicates_per_class() {
-        let mut m = Measure::new();
+        let mut m = Meter::new();
         let w = Window::default();
         // Stream 1 (class 0): 0 1 3 2 2 5 -> lost 4, one reordered, one dup.
         for seq in [0, 1, 3, 2, 2, 5] {
@@ -412,20 +436,20 @@ mod tests {
         for seq in 0..50 {
             m.record(&st(7, 3, seq, 0, w), 60, 1000, None);
         }
-        let r = m.report(1.0);
+        let r = m.report();
         assert_eq!(r.classes.len(), 2);
         let c0 = &r.classes[0];
-        assert_eq!((c0.class, c0.packets, c0.duplicates, c0.reordered), (0, 6 + 199, 1, 2));
+        assert_eq!((c0.set, c0.packets, c0.duplicates, c0.reordered), (0, 6 + 199, 1, 2));
         assert_eq!(c0.unique, 5 + 199);
         assert_eq!(c0.lost, 1 + 1);
         let c3 = &r.classes[1];
-        assert_eq!((c3.class, c3.packets, c3.lost, c3.reordered, c3.duplicates), (3, 50, 0, 0, 0));
+        assert_eq!((c3.set, c3.packets, c3.lost, c3.reordered, c3.duplicates), (3, 50, 0, 0, 0));
         assert_eq!(r.packets, 255);
     }
 
     #[test]
     fn windows_latency_and_experienced() {
-        let mut m = Measure::new();
+        let mut m = Meter::new();
         let w = Window { min_ns: 1000, max_ns: 5000 };
         // Latencies 500 (early), 1000, 3000, 5000 (in), 7000 (late).
         for (i, lat) in [500u64, 1000, 3000, 5000, 7000].iter().enumerate() {
@@ -434,7 +458,7 @@ mod tests {
         }
         m.record(&st(0, 1, 5, 10_000, w), 80, 9_000, None); // from the future
         m.unstamped(60);
-        let r = m.report(2.0);
+        let r = m.report();
         let c = &r.classes[0];
         assert_eq!((c.windowed, c.early, c.late, c.in_window), (5, 1, 1, 3));
         assert_eq!(c.latency_ns.count, 5);
@@ -450,31 +474,55 @@ mod tests {
 
     #[test]
     fn experienced_from_every_contract_kind() {
-        use crate::gen::traffic::{FlowKind, FlowSpec};
+        use crate::gen::flow::{FlowKind, FlowSet};
         use newipd_core::wire::newip::build::ContractDesc;
         use newipd_core::wire::newip::PreciseLbf;
         let a = |s: &str| s.parse().unwrap();
         let p = PreciseLbf { max_ns: 9, experienced_ns: 4321, hops: 2, ..Default::default() };
-        let mut f = FlowSpec::new(FlowKind::Newip, a("8bit:1"), a("8bit:2"));
+        let mut f = FlowSet::new(FlowKind::Newip, a("8bit:1"), a("8bit:2"));
         f.contracts = vec![ContractDesc::PreciseLbf(p)];
         assert_eq!(read_experienced(&f.frame([0; 6], 0, 100, 0, 0)), Some(Experienced { ns: 4321, hops: Some(2) }));
         f.contracts = vec![ContractDesc::Lbf { min_delay: 0, max_delay: 9, experienced_delay: 7, fib_todelay: 0, fib_tohops: 3 }];
         assert_eq!(read_experienced(&f.frame([0; 6], 0, 100, 0, 0)), Some(Experienced { ns: 700_000, hops: None }));
         f.contracts.clear();
         assert_eq!(read_experienced(&f.frame([0; 6], 0, 100, 0, 0)), None);
-        let mut h = FlowSpec::new(FlowKind::Ipv6Hbh, a("2001:db8::1"), a("2001:db8::2"));
+        let mut h = FlowSet::new(FlowKind::Ipv6Hbh, a("2001:db8::1"), a("2001:db8::2"));
         h.contracts = vec![ContractDesc::PreciseLbf(p)];
         assert_eq!(read_experienced(&h.frame([0; 6], 0, 120, 0, 0)), Some(Experienced { ns: 4321, hops: Some(2) }));
-        let v4 = FlowSpec::new(FlowKind::Ipv4, a("1.1.1.1"), a("2.2.2.2"));
+        let v4 = FlowSet::new(FlowKind::Ipv4, a("1.1.1.1"), a("2.2.2.2"));
         assert_eq!(read_experienced(&v4.frame([0; 6], 0, 100, 0, 0)), None);
     }
 
     #[test]
+    fn the_rate_is_over_the_span_of_the_bursts() {
+        let mut m = Meter::new();
+        // 5 packets in one burst: no rate (it used to say 0 pps, or millions
+        // when a second burst followed at once).
+        m.burst(1_000, 5, 300);
+        (0..5).for_each(|_| m.unstamped(60));
+        let r = m.report();
+        assert_eq!((r.elapsed_s, r.pps), (0.0, None));
+        assert!(r.render().contains("5 packets (300 bytes) in 0.000 s, rate not measured"), "{}", r.render());
+        m.burst(1_500, 32, 1920);
+        assert_eq!(m.report().pps, None, "two bursts 500 ns apart measure nothing");
+        // Then 10 packets every 100 µs for 10 ms: about 100 kpps, counting
+        // the packets after the first burst over the time since it.
+        for i in 1..=100u64 {
+            m.burst(1_500 + i * 100_000, 10, 600);
+        }
+        let r = m.report();
+        let want = (32.0 + 1000.0) / 0.010_000_5;
+        assert!((r.pps.unwrap() - want).abs() < 1e-6, "{:?}", r.pps);
+        assert!((r.elapsed_s - 0.010_000_5).abs() < 1e-12);
+        assert!(r.render().contains(" 103195 pps;"), "{}", r.render());
+    }
+
+    #[test]
     fn streams_and_classes_beyond_the_tables_do_not_panic() {
-        let mut m = Measure::new();
+        let mut m = Meter::new();
         m.record(&st(u16::MAX, 0, 0, 0, Window::default()), 60, 1, None);
         m.record(&st(0, 255, 0, 0, Window::default()), 60, 1, None);
-        let r = m.report(0.0);
+        let r = m.report();
         assert_eq!((r.unstamped, r.classes[0].packets, r.classes[0].unique), (1, 1, 0));
     }
 }
