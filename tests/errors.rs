@@ -1,7 +1,8 @@
 //! Errors that name the cause, and a router that survives the edges: no
 //! hugepages, a driver that refused its device, `ready` only once every lcore
-//! runs, numeric flags out of range, SIGUSR1 / SIGHUP, a tap another process
-//! holds, memif socket files left behind. Each test spawns the built binary.
+//! runs, numeric flags out of range, SIGUSR1 / SIGHUP, SIGINT during
+//! --wait-links, a tap another process holds, memif socket files left
+//! behind. Each test spawns the built binary.
 //! The tap and memif tests need root and /dev/net/tun (CI has both); they
 //! fail, not skip, without them.
 
@@ -496,6 +497,24 @@ fn signals_case(name: &str, lcores: &str) {
     assert!(!err.contains("panicked"), "{err}");
     let report = out.rsplit("newipd report").next().unwrap_or_default();
     assert!(report.contains("total: rx 40 tx 40 dropped 0") && report.contains("(holds)") && report.contains("mbufs in use"), "{name}: {out}");
+}
+
+#[test]
+fn sigint_ends_a_wait_for_links_with_the_report() {
+    let dir = tmpdir("err-waitlinks");
+    let (eal, rt) = eal_with("waitlinks", "0");
+    let _clean = Cleanup(vec![dir.clone(), rt]);
+    // A memif server nobody connects to: its link stays down.
+    let pipeline = memif("server", &dir.join("alone.sock"));
+    let mut r = Running::spawn(&mut run_cmd(&dir, &pipeline, &["--wait-links", "600"], &eal));
+    r.wait_line(60, "the port's line", |l| l.starts_with("newipd: port m") && l.ends_with("link down"));
+    let asked = Instant::now();
+    r.signal("INT");
+    let (st, out, err) = r.finish(30);
+    assert!(st.success(), "{st}\n{out}\n{err}");
+    assert!(asked.elapsed() < Duration::from_secs(10), "the wait went on after SIGINT");
+    assert!(out.contains("newipd report") && out.contains("(holds)"), "{out}\n{err}");
+    assert!(!err.contains("every link is up") && !err.contains("panicked"), "{err}");
 }
 
 // ------------------------------------------------------------------- 6. tap
