@@ -173,11 +173,12 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Cmd::Run(a) => {
-            if a.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
-                return fail("--duration: must be a positive number of seconds");
-            }
-            if a.wait_links.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
-                return fail("--wait-links: must be a positive number of seconds");
+            let (duration, wait_links) = match (opt_seconds("--duration", a.duration), opt_seconds("--wait-links", a.wait_links)) {
+                (Ok(d), Ok(w)) => (d, w),
+                (Err(e), _) | (_, Err(e)) => return fail(e),
+            };
+            if let Err(e) = millis("--idle-ms", a.idle_ms) {
+                return fail(e);
             }
             let p = match load(&a.pipeline, &a.ports) {
                 Ok(p) => p,
@@ -188,21 +189,77 @@ fn main() -> ExitCode {
                 Err(e) => return fail(e),
             };
             let opts = RunOptions {
-                duration: a.duration.map(Duration::from_secs_f64),
+                duration,
                 packets: a.packets,
                 until_idle: a.until_idle.then(|| Duration::from_millis(a.idle_ms.max(1))),
                 eal_args: a.eal,
                 hw_stats: a.hw_stats,
-                wait_links: a.wait_links.map(Duration::from_secs_f64),
+                wait_links,
                 stats,
             };
             finish(run(&p, &opts), a.report_json.as_deref())
         }
         Cmd::Demo(a) => demo(a),
         Cmd::Experiment(a) => experiment(a),
-        Cmd::Gen(a) => print_or_fail(newipd_tools::gen::cli::run(&a)),
-        Cmd::Sink(a) => print_or_fail(newipd_tools::gen::cli::sink(&a)),
+        Cmd::Gen(a) => print_or_fail(check_gen(&a).and_then(|()| newipd_tools::gen::cli::run(&a))),
+        Cmd::Sink(a) => print_or_fail(check_sink(&a).and_then(|()| newipd_tools::gen::cli::sink(&a))),
     }
+}
+
+/// The longest time any flag takes: a year. Longer, leave the flag out (or stop with SIGINT).
+const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// A flag in seconds: above 0 and at most [`MAX_SECS`] (NaN, infinities, 1e300 refused).
+fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
+    if v > 0.0 && v <= MAX_SECS {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!("{flag} {v:?}: must be a number of seconds above 0 and at most {MAX_SECS} (365 days)"))
+    }
+}
+
+fn opt_seconds(flag: &str, v: Option<f64>) -> Result<Option<Duration>, String> {
+    v.map(|v| seconds(flag, v)).transpose()
+}
+
+/// A flag in milliseconds: at most [`MAX_SECS`].
+fn millis(flag: &str, v: u64) -> Result<(), String> {
+    if v as f64 <= MAX_SECS * 1000.0 {
+        Ok(())
+    } else {
+        Err(format!("{flag} {v}: must be at most {} (365 days)", MAX_SECS as u64 * 1000))
+    }
+}
+
+/// A poll loop's sleep: at most a second (as `settings.idle_sleep_us`).
+fn sleep_us(flag: &str, v: u64) -> Result<(), String> {
+    if v <= 1_000_000 {
+        Ok(())
+    } else {
+        Err(format!("{flag} {v}: must be at most 1000000 (one second)"))
+    }
+}
+
+/// Packets a pcap file may hold: the generator builds them in memory first.
+const MAX_PCAP_PACKETS: usize = 10_000_000;
+
+/// `newipd gen`'s numeric flags that the generator itself does not bound.
+fn check_gen(a: &newipd_tools::gen::cli::GenArgs) -> Result<(), String> {
+    opt_seconds("--duration", a.duration)?;
+    if a.live {
+        seconds("--link-timeout", a.link_timeout)?;
+        sleep_us("--idle-sleep-us", a.idle_sleep_us)?;
+    } else if let Some(n) = a.packets.filter(|&n| n > MAX_PCAP_PACKETS) {
+        return Err(format!("--packets {n}: at most {MAX_PCAP_PACKETS} in a pcap file (the generator holds them in memory); --live sends without that limit"));
+    }
+    Ok(())
+}
+
+/// `newipd sink`'s numeric flags that the sink itself does not bound.
+fn check_sink(a: &newipd_tools::gen::cli::SinkArgs) -> Result<(), String> {
+    opt_seconds("--duration", a.duration)?;
+    millis("--idle-ms", a.idle_ms)?;
+    sleep_us("--idle-sleep-us", a.idle_sleep_us)
 }
 
 fn print_or_fail(r: Result<String, String>) -> ExitCode {
@@ -314,6 +371,9 @@ fn experiment(a: ExperimentArgs) -> ExitCode {
 const DEMO_PIPELINE: &str = include_str!("../pipelines/demo.toml");
 
 fn demo(a: DemoArgs) -> ExitCode {
+    if a.packets > MAX_PCAP_PACKETS {
+        return fail(format!("--packets {}: at most {MAX_PCAP_PACKETS} (the demo generates them in memory)", a.packets));
+    }
     let dir = match &a.keep {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("newipd-demo-{}", std::process::id())),

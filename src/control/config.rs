@@ -352,6 +352,9 @@ impl Pipeline {
         if s.idle_sleep_us > 1_000_000 {
             return err("settings.idle_sleep_us", format!("{} is above 1000000 (one second)", s.idle_sleep_us));
         }
+        if s.shutdown_drain_ms > 3_600_000 {
+            return err("settings.shutdown_drain_ms", format!("{} is above 3600000 (one hour)", s.shutdown_drain_ms));
+        }
         validate_lcores(&f.lcores)?;
         if f.ports.is_empty() {
             return err("port", "the pipeline has no [[port]]");
@@ -685,6 +688,8 @@ next_hop_mac = "02:00:00:00:00:0a"
         assert!(e.msg.contains("duplicate"), "{e}");
         let e = bad(&GOOD.replace("burst = 32", "burst = 65"));
         assert_eq!(e.field, "settings.burst");
+        let e = bad(&GOOD.replace("burst = 32", "burst = 32\nshutdown_drain_ms = 9223372036854775807"));
+        assert_eq!(e.field, "settings.shutdown_drain_ms");
         let e = bad(&GOOD.replace("03:00.1", "eth0"));
         assert_eq!(e.field, "port[1].device");
         let e = bad(&GOOD.replace("name = \"b\"", "name = \"a\""));

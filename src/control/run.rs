@@ -26,6 +26,8 @@ use newipd_core::stats::histo::HistoMailbox;
 use crate::ops::observe::ObserveError;
 use crate::ops::report::Report;
 use newipd_core::stats::{Counters, SharedCounters};
+use signal_hook::consts::{SIGHUP, SIGUSR1};
+use signal_hook::iterator::Signals;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -110,6 +112,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         // A second signal while draining is harmless: the flag is already set.
         let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
     }
+    // Registered now so neither kills newipd while it starts; answered once it runs.
+    let signals = Signals::new([SIGUSR1, SIGHUP]).map_err(|e| RunError::Stats(format!("SIGUSR1/SIGHUP handlers: {e}")))?;
     let eal = Eal::init(&eal_args(p, &opts.eal_args))?;
     let hz = eal.tsc_hz();
 
@@ -145,11 +149,16 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     if let Some(t) = opts.wait_links {
         let end = std::time::Instant::now() + t;
         for (spec, id) in p.ports.iter().zip(&ids) {
-            if !id.wait_up(end.saturating_duration_since(std::time::Instant::now())) {
-                return Err(RunError::Port { name: spec.name.clone(), msg: format!("link still down after {t:?} (--wait-links)") });
+            // In slices, so SIGINT/SIGTERM end the wait (the run then stops at once, with its report).
+            while !stop.load(Ordering::Relaxed) && !id.wait_up(end.saturating_duration_since(Instant::now()).min(Duration::from_millis(100))) {
+                if Instant::now() >= end {
+                    return Err(RunError::Port { name: spec.name.clone(), msg: format!("link still down after {t:?} (--wait-links)") });
+                }
             }
         }
-        eprintln!("newipd: every link is up");
+        if !stop.load(Ordering::Relaxed) {
+            eprintln!("newipd: every link is up");
+        }
     }
     let router = Arc::new(build_router(p, &macs));
     let in_use_start = pool.in_use();
@@ -186,6 +195,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
 
     let mut stats = Vec::new();
     let mut jobs: Vec<(LcoreId, Job)> = Vec::new();
+    let ready;
     match &roles {
         Roles::Rtc(lcore) => {
             let st = Arc::new(SharedCounters::default());
@@ -197,7 +207,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
                 limits: limits.clone(),
             };
             stats.push(st);
-            println!("newipd: ready: {} port(s), {} route(s), packet loop on lcore {}", p.ports.len(), p.routes.len(), lcore.0);
+            ready = format!("newipd: ready: {} port(s), {} route(s), packet loop on lcore {}", p.ports.len(), p.routes.len(), lcore.0);
             jobs.push((*lcore, Box::new(move || w.run())));
         }
         Roles::Pipelined { rx, tx } => {
@@ -238,7 +248,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
                 .enumerate()
                 .map(|(t, l)| format!("{}:{}", l.0, (0..ports.len()).filter(|&i| plan.owner[i] == t).map(name).collect::<Vec<_>>().join(",")))
                 .collect();
-            println!(
+            ready = format!(
                 "newipd: ready: {} port(s), {} route(s), pipelined: rx lcores {} -> rings of {} -> tx lcores {}",
                 p.ports.len(),
                 p.routes.len(),
@@ -248,12 +258,15 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             );
         }
     }
-    let _ = std::io::stdout().flush();
     let mut lcores: Vec<u32> = jobs.iter().map(|(l, _)| l.0).collect();
     lcores.sort_unstable();
     let packet_cpus: Vec<usize> = lcores.iter().map(|&l| l as usize).collect();
     let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus)?;
-    let outcome = run_jobs(jobs, &stop, &p.ports, &ids)?;
+    let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
+    let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone())?;
+    let outcome = run_jobs(jobs, &stop, &p.ports, &ids, &ready);
+    watch.stop();
+    let outcome = outcome?;
 
     // Rates count the time packets were flowing: a run that ends on idleness
     // stops the clock at the last packet.
@@ -270,7 +283,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     for id in ids.iter().filter(|_| !memif) {
         id.close();
     }
-    let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let mut total = Counters::default();
     for st in &stats {
         total.add(&st.snapshot());
@@ -320,10 +332,15 @@ impl Roles {
     fn pick(p: &Pipeline) -> Result<Roles, RunError> {
         let workers = LcoreId::workers();
         if !p.lcores.pipelined() {
-            return Ok(Roles::Rtc(match p.lcores.worker {
+            let lcore = match p.lcores.worker {
                 Some(l) => LcoreId(l),
                 None => workers.first().copied().unwrap_or_else(LcoreId::main),
-            }));
+            };
+            // Checked here, before any port starts or `ready` is said.
+            if lcore != LcoreId::main() && !workers.contains(&lcore) {
+                return Err(DpdkError::BadLcore(lcore.0).into());
+            }
+            return Ok(Roles::Rtc(lcore));
         }
         let ids = |v: &[u32]| -> Result<Vec<LcoreId>, RunError> {
             v.iter().map(|&l| if workers.contains(&LcoreId(l)) { Ok(LcoreId(l)) } else { Err(DpdkError::BadLcore(l).into()) }).collect()
@@ -360,12 +377,18 @@ fn describe(l: &Link) -> String {
     }
 }
 
-/// Launch every job on its lcore (a job for the main lcore runs here), then
-/// watch the ports' links from this thread until every job is done.
-fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec], ids: &[PortId]) -> Result<Outcome, RunError> {
+/// Launch every job on its lcore (a job for the main lcore runs here), say
+/// `ready` once all are running, then watch the ports' links from this
+/// thread until every job is done.
+fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec], ids: &[PortId], ready: &str) -> Result<Outcome, RunError> {
+    let say_ready = || {
+        println!("{ready}");
+        let _ = std::io::stdout().flush();
+    };
     if let [(lcore, _)] = jobs.as_slice() {
         if *lcore == LcoreId::current() {
             let (_, job) = jobs.into_iter().next().expect("one job");
+            say_ready();
             return Ok(job());
         }
     }
@@ -391,6 +414,9 @@ fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec
                 failed = Some(e);
             }
         }
+    }
+    if failed.is_none() {
+        say_ready();
     }
     let mut links: Vec<Link> = ids.iter().map(|id| id.link()).collect();
     let mut last_poll = Instant::now();
@@ -445,4 +471,50 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
         newipd_dpdk::mem::advise_huge(t);
     });
     Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum).with_classes(p.classes.clone())
+}
+
+/// SIGUSR1 prints the counters so far (the report of the run until now) and
+/// the run goes on; SIGHUP says that reloading the pipeline file is not
+/// supported yet and the run goes on. A thread of its own answers them: the
+/// packet lcores only ever read the stop flag.
+struct SignalWatch {
+    handle: signal_hook::iterator::Handle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl SignalWatch {
+    fn start(mut signals: Signals, stats: Vec<Arc<SharedCounters>>, names: Vec<(String, String)>, lcores: Vec<u32>) -> Result<SignalWatch, RunError> {
+        let handle = signals.handle();
+        let since = Instant::now();
+        let thread = std::thread::Builder::new()
+            .name("newipd-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    if sig == SIGUSR1 {
+                        let mut total = Counters::default();
+                        for st in &stats {
+                            total.add(&st.snapshot());
+                        }
+                        let mut r = Report::new(&names, &total, total.total().queued, since.elapsed().as_secs_f64());
+                        r.lcores = lcores.clone();
+                        // Mbufs and allocations are counted at the end only.
+                        let text: String = r.render().lines().filter(|l| !l.trim_start().starts_with("mbufs in use")).map(|l| format!("{l}\n")).collect();
+                        let mut out = std::io::stdout().lock();
+                        let _ = write!(out, "newipd: SIGUSR1: the counters so far (the run goes on)\n{text}");
+                        let _ = out.flush();
+                    } else {
+                        eprintln!(
+                            "newipd: SIGHUP: reloading the pipeline file is not supported in this version; newipd keeps running with the pipeline it started with (SIGINT or SIGTERM stop it)"
+                        );
+                    }
+                }
+            })
+            .map_err(|e| RunError::Stats(format!("signal thread: {e}")))?;
+        Ok(SignalWatch { handle, thread })
+    }
+
+    fn stop(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
 }

@@ -1,6 +1,7 @@
 //! EAL start-up and clean-up.
 
-use super::{errno, strerror, sys, DpdkError};
+use super::log::{LogLine, LEVEL_ERR};
+use super::{errno, host, hugepages, log, strerror, sys, DpdkError};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,14 +23,30 @@ impl Eal {
             .iter()
             .map(|a| CString::new(a.as_str()).map_err(|_| DpdkError::EalInit(format!("argument {a:?} has a NUL byte"))))
             .collect::<Result<_, _>>()?;
+        if let Err(e) = host::before_init(args) {
+            STARTED.store(false, Ordering::SeqCst);
+            return Err(e);
+        }
+        log::start();
+        let mark = log::mark();
         // rte_eal_init may permute argv, so hand it a private array of pointers.
         let mut argv: Vec<*mut std::os::raw::c_char> = cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
+        // The threads rte_eal_init makes (worker lcores, DPDK's service
+        // threads) inherit this mask: the control signals never interrupt them.
+        let old = block_control_signals();
         // SAFETY: argv points to argc valid NUL-terminated strings that live across the call.
         let rc = unsafe { sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+        restore_signals(&old);
+        let lines = log::since(mark);
         if rc < 0 {
+            let err = errno();
             STARTED.store(false, Ordering::SeqCst);
-            return Err(DpdkError::EalInit(strerror(errno())));
+            return Err(DpdkError::EalInit(init_failure(args, &lines, &strerror(err))));
         }
+        log::follow_eal();
+        log::set_init_lines(lines);
+        hugepages::remember(args);
+        host::after_init(args);
         check_mbuf_layout();
         Ok(Eal { _private: () })
     }
@@ -51,8 +68,47 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
+        log::leave_eal();
         // SAFETY: the EAL was initialised by this value and nothing DPDK-owned outlives it.
         unsafe { sys::rte_eal_cleanup() };
+    }
+}
+
+/// Signals a program answers (stop, report, reload): delivered to its own
+/// threads, never to an EAL lcore's.
+const CONTROL_SIGNALS: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+
+/// Block the control signals on this thread; returns the mask before.
+fn block_control_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises.
+    let (mut set, mut old): (libc::sigset_t, libc::sigset_t) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: both sets are valid; pthread_sigmask only changes this thread's mask.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for s in CONTROL_SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+    }
+    old
+}
+
+/// Put back the mask [`block_control_signals`] returned (signals that came meanwhile are delivered now).
+fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: old is a mask pthread_sigmask filled in.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
+/// What to say when `rte_eal_init` failed: the hugepage cause if that was
+/// it, else DPDK's error with the EAL's own error lines.
+fn init_failure(args: &[String], lines: &[LogLine], error: &str) -> String {
+    if let Some(cause) = hugepages::diagnose(args, lines, &hugepages::HugeState::read()) {
+        return cause;
+    }
+    let said: Vec<&str> = lines.iter().filter(|l| l.level <= LEVEL_ERR).map(|l| l.text.as_str()).collect();
+    match said.as_slice() {
+        [] => error.to_string(),
+        s => format!("{error} (the EAL said: {})", s[s.len().saturating_sub(4)..].join("; ")),
     }
 }
 

@@ -11,10 +11,16 @@
 //! * [`heap`]: the counting allocator that proves the packet loop never allocates.
 //! * [`mem`]: transparent huge pages for newipd's large lookup tables.
 //! * [`telemetry`]: newipd's commands in DPDK telemetry.
+//! * [`log`]: DPDK's log kept, so errors quote the driver's own reason.
+//! * [`host`]: what vdevs need from the host (a free tap name, no stale memif socket).
+//! * [`hugepages`]: the hugepages the kernel has, when the EAL found no memory.
 
 pub mod eal;
 pub mod heap;
+pub mod host;
+pub mod hugepages;
 pub mod lcore;
+pub mod log;
 pub mod mbuf;
 pub mod mem;
 pub mod mempool;
@@ -34,6 +40,12 @@ pub enum DpdkError {
     Call { call: &'static str, what: String, reason: String },
     #[error("no DPDK port named '{0}' (is the device bound to a DPDK driver, or the vdev devargs right?)")]
     NoSuchPort(String),
+    /// The device's driver failed to create it, and logged why.
+    #[error("DPDK could not create device '{name}': {cause}")]
+    ProbeFailed { name: String, cause: String },
+    /// The host has the device's resource in use (a tap name, a memif socket).
+    #[error("{0}")]
+    Busy(String),
     #[error("lcore {0} is not an enabled worker lcore (check -l / --lcores in the EAL arguments)")]
     BadLcore(u32),
 }

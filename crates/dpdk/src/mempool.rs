@@ -1,6 +1,6 @@
 //! Packet buffer pools.
 
-use super::{errno, strerror, sys, DpdkError};
+use super::{errno, hugepages, strerror, sys, DpdkError};
 use std::ffi::CString;
 use std::ptr::NonNull;
 
@@ -35,7 +35,7 @@ impl Mempool {
         NonNull::new(p).map(Mempool).ok_or_else(|| DpdkError::Call {
             call: "rte_pktmbuf_pool_create",
             what: format!("pool '{name}' of {n} mbufs"),
-            reason: format!("{} (with --no-huge, raise -m)", strerror(errno())),
+            reason: format!("{} ({})", strerror(errno()), hugepages::out_of_memory_hint()),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Ethernet devices: configuration, start/stop, MAC, link state, hardware stats.
 
 use super::mempool::Mempool;
+use super::log::{self, Mark};
 use super::{strerror, sys, DpdkError};
 use std::ffi::CString;
 
@@ -51,6 +52,15 @@ fn call_err(call: &'static str, port: PortId, rc: i32) -> DpdkError {
     DpdkError::Call { call, what: format!("port {}", port.0), reason: strerror(rc) }
 }
 
+/// As [`call_err`], with the error lines the driver logged since `m` (its own reason).
+fn driver_err(call: &'static str, port: PortId, rc: i32, m: Mark) -> DpdkError {
+    let reason = match log::errors_since(m) {
+        Some(said) => format!("{} (the driver said: {said})", strerror(rc)),
+        None => strerror(rc),
+    };
+    DpdkError::Call { call, what: format!("port {}", port.0), reason }
+}
+
 impl PortId {
     /// Find a probed device by name (vdev name such as `net_pcap0`, or a PCI address).
     pub fn by_name(name: &str) -> Result<PortId, DpdkError> {
@@ -59,9 +69,11 @@ impl PortId {
         // SAFETY: c is a valid C string and id a valid out-pointer.
         let rc = unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
         if rc == 0 {
-            Ok(PortId(id))
-        } else {
-            Err(DpdkError::NoSuchPort(name.into()))
+            return Ok(PortId(id));
+        }
+        match log::probe_failure(name) {
+            Some(cause) => Err(DpdkError::ProbeFailed { name: name.into(), cause }),
+            None => Err(DpdkError::NoSuchPort(name.into())),
         }
     }
 
@@ -109,6 +121,7 @@ impl PortId {
     /// when the device offers it; without, the queues are set up plainly (a
     /// vdev fills them its own way).
     pub fn configure_and_start(self, setup: &PortSetup, pool: &Mempool) -> Result<Started, DpdkError> {
+        let mark = log::mark();
         let (_, max_rx, max_tx) = self.driver_info()?;
         if setup.rx_queues > max_rx || setup.tx_queues > max_tx {
             return Err(DpdkError::Call {
@@ -130,33 +143,33 @@ impl PortId {
         // SAFETY: conf is a valid configuration (zeroed: no offloads; RSS if set above).
         let rc = unsafe { sys::rte_eth_dev_configure(self.0, setup.rx_queues, setup.tx_queues, &conf) };
         if rc != 0 {
-            return Err(call_err("rte_eth_dev_configure", self, rc));
+            return Err(driver_err("rte_eth_dev_configure", self, rc, mark));
         }
         let (mut nrx, mut ntx) = (setup.rx_desc, setup.tx_desc);
         // SAFETY: valid out-pointers.
         let rc = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.0, &mut nrx, &mut ntx) };
         if rc != 0 {
-            return Err(call_err("rte_eth_dev_adjust_nb_rx_tx_desc", self, rc));
+            return Err(driver_err("rte_eth_dev_adjust_nb_rx_tx_desc", self, rc, mark));
         }
         let socket = self.socket().max(0) as u32;
         for q in 0..setup.rx_queues {
             // SAFETY: NULL rx_conf means the driver's defaults; pool is live.
             let rc = unsafe { sys::rte_eth_rx_queue_setup(self.0, q, nrx, socket, std::ptr::null(), pool.as_ptr()) };
             if rc != 0 {
-                return Err(call_err("rte_eth_rx_queue_setup", self, rc));
+                return Err(driver_err("rte_eth_rx_queue_setup", self, rc, mark));
             }
         }
         for q in 0..setup.tx_queues {
             // SAFETY: NULL tx_conf means the driver's defaults.
             let rc = unsafe { sys::rte_eth_tx_queue_setup(self.0, q, ntx, socket, std::ptr::null()) };
             if rc != 0 {
-                return Err(call_err("rte_eth_tx_queue_setup", self, rc));
+                return Err(driver_err("rte_eth_tx_queue_setup", self, rc, mark));
             }
         }
         // SAFETY: the port is configured.
         let rc = unsafe { sys::rte_eth_dev_start(self.0) };
         if rc != 0 {
-            return Err(call_err("rte_eth_dev_start", self, rc));
+            return Err(driver_err("rte_eth_dev_start", self, rc, mark));
         }
         if setup.promiscuous {
             // Not every vdev supports it (net_pcap does not need it): ignore failure.
@@ -201,14 +214,15 @@ impl PortId {
     }
 
     /// Poll the link state (every millisecond) until it is up or `timeout`
-    /// passes; returns whether it came up.
+    /// passes (a timeout past the clock's range waits without end); returns
+    /// whether it came up.
     pub fn wait_up(self, timeout: std::time::Duration) -> bool {
-        let end = std::time::Instant::now() + timeout;
+        let end = std::time::Instant::now().checked_add(timeout);
         loop {
             if self.link().up {
                 return true;
             }
-            if std::time::Instant::now() >= end {
+            if end.is_some_and(|e| std::time::Instant::now() >= e) {
                 return false;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
