@@ -58,6 +58,10 @@ pub struct Settings {
     /// Slots of each ring between an RX lcore and an egress lcore (pipelined
     /// mode; a power of two, 64..=65536).
     pub ring_size: usize,
+    /// ICMP errors (time exceeded, destination unreachable) each packet
+    /// lcore may send a second (0: none), and in one burst.
+    pub icmp_errors_per_s: u64,
+    pub icmp_burst: u64,
 }
 
 impl Default for Settings {
@@ -70,6 +74,8 @@ impl Default for Settings {
             idle_sleep_us: 0,
             shutdown_drain_ms: 1000,
             ring_size: 1024,
+            icmp_errors_per_s: 1000,
+            icmp_burst: 50,
         }
     }
 }
@@ -117,7 +123,9 @@ pub struct PortFile {
     pub tx_desc: u16,
     #[serde(default = "default_true")]
     pub promiscuous: bool,
-    /// newipd's own New IP addresses on this port (a ping to one is answered):
+    /// newipd's own addresses on this port: New IP addresses of every type
+    /// (a New IP ping to one is answered), and the port's IPv4 and IPv6
+    /// address, the source of the ICMP errors it sends:
     /// `10.0.0.1`, `2001:db8::1`, `8bit:3`, `16bit:0x0102`, `flex:0a0001`.
     #[serde(default)]
     pub addresses: Vec<String>,
@@ -351,6 +359,12 @@ impl Pipeline {
         }
         if s.idle_sleep_us > 1_000_000 {
             return err("settings.idle_sleep_us", format!("{} is above 1000000 (one second)", s.idle_sleep_us));
+        }
+        if s.icmp_errors_per_s > 10_000_000 {
+            return err("settings.icmp_errors_per_s", format!("{} is above 10000000 a second", s.icmp_errors_per_s));
+        }
+        if s.icmp_burst == 0 || s.icmp_burst > 1_000_000 {
+            return err("settings.icmp_burst", format!("{} is not in 1..=1000000", s.icmp_burst));
         }
         if s.shutdown_drain_ms > 3_600_000 {
             return err("settings.shutdown_drain_ms", format!("{} is above 3600000 (one hour)", s.shutdown_drain_ms));

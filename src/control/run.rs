@@ -7,6 +7,8 @@ use newipd_dpdk::time::Clock;
 use crate::datapath::egress::{Egress, Latency};
 use crate::datapath::handoff::{Handoff, RingSink, RingSource};
 use crate::datapath::privmeta::META_PRIV_SIZE;
+use newipd_core::path::icmp;
+use newipd_core::path::ingress::IcmpConfig;
 use newipd_core::path::Router;
 use crate::datapath::ingress::Ingress;
 use crate::datapath::rtc::Worker;
@@ -34,8 +36,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Buffer size of every mbuf: 2 KiB of data plus DPDK's default headroom.
-const MBUF_DATA_ROOM: u16 = 2048 + 128;
 
 /// How a run ends and what it prints.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +124,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     }
     let s = &p.settings;
     let roles = Roles::pick(p)?;
-    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, META_PRIV_SIZE, MBUF_DATA_ROOM, -1)?;
+    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, META_PRIV_SIZE, newipd_dpdk::mempool::MBUF_DATA_ROOM, -1)?;
     let mut macs = Vec::new();
     let mut queues = Vec::new();
     let mut memif = false;
@@ -470,7 +470,14 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
     newipd_core::fib::lpm4::set_page_advice(|t| {
         newipd_dpdk::mem::advise_huge(t);
     });
-    Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum).with_classes(p.classes.clone())
+    let icmp = IcmpConfig {
+        sources: icmp::Sources::new(&p.ports.iter().map(|q| q.addresses.clone()).collect::<Vec<_>>()),
+        per_s: p.settings.icmp_errors_per_s,
+        burst: p.settings.icmp_burst,
+    };
+    Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum)
+        .with_classes(p.classes.clone())
+        .with_icmp(icmp)
 }
 
 /// SIGUSR1 prints the counters so far (the report of the run until now) and

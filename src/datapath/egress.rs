@@ -54,7 +54,7 @@ impl Schedulable for Queued {
         privmeta::set_deadline_ns(&mut self.m, d);
     }
     fn late_reason(&self) -> Reason {
-        privmeta::detach(&self.m).map_or(Reason::NewipLate, |m| m.late_reason())
+        privmeta::load(&self.m).map_or(Reason::NewipLate, |m| m.late_reason())
     }
     #[inline(always)]
     fn on_time_prio(&self) -> Option<u8> {
@@ -307,7 +307,7 @@ impl Out {
                 now_ns,
                 room,
                 |q| {
-                    let meta = privmeta::detach(&q.m).unwrap_or(TxMeta::NONE);
+                    let meta = privmeta::load(&q.m).unwrap_or(TxMeta::NONE);
                     let stamp = Stamp { rx_ns: meta.rx_ns, class: meta.class };
                     match buf.push(q.m, Some(&meta), stamp, now_ns, op.link_delay_ns) {
                         Ok(None) => {}
@@ -406,7 +406,7 @@ impl Egress {
             // No contract: best effort, never dropped for lateness.
             let meta = meta.copied().unwrap_or(TxMeta { rx_ns, late_ok: true, ..TxMeta::NONE });
             let mut m = m;
-            if !privmeta::attach(&mut m, &meta) {
+            if !privmeta::store(&mut m, &meta) {
                 // The pool has no private area: cannot happen with run.rs's pool.
                 c.drop(out, Reason::NoMbuf, 1);
                 return Ok(());

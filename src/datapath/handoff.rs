@@ -14,7 +14,7 @@
 //! publish. It beat DPDK's rte_ring in `benches/ring.rs` (numbers in
 //! docs/pipeline.md).
 
-use super::privmeta::attach;
+use super::privmeta::store;
 use newipd_core::path::TxMeta;
 use super::sink::Sink;
 use newipd_dpdk::mbuf::Mbuf;
@@ -73,7 +73,7 @@ impl Sink for RingSink {
     fn forward(&mut self, mut m: Mbuf, meta: Option<&TxMeta>, out: usize, now_ns: u64, c: &mut Counters) -> Result<(), Mbuf> {
         let Some(ring) = self.by_port.get(out).and_then(|&r| self.rings.get_mut(r as usize)) else { return Err(m) };
         let with_meta = match meta {
-            Some(meta) if attach(&mut m, meta) => true,
+            Some(meta) if store(&mut m, meta) => true,
             Some(_) => {
                 // The pool has no private area: cannot happen with run.rs's pool.
                 c.drop(out, Reason::NoMbuf, 1);

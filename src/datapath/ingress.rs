@@ -4,6 +4,7 @@
 //! loops that call it: [`rtc`](super::rtc) and [`rx`](super::rx).
 
 use newipd_dpdk::time::Clock;
+use newipd_core::path::icmp::{self, Answer, Limiter as IcmpLimiter};
 use newipd_core::path::{PacketCtx, Router, TxMeta, Verdict};
 use super::sink::Sink;
 use super::worker::{Limits, WorkerPort};
@@ -30,6 +31,8 @@ pub struct Ingress {
     pub nports: usize,
     pub burst: usize,
     rx: Burst,
+    /// This lcore's share of ICMP errors.
+    icmp: IcmpLimiter,
 }
 
 /// What one poll round did.
@@ -43,7 +46,8 @@ pub enum Polled {
 
 impl Ingress {
     pub fn new(queues: Vec<WorkerPort>, router: Arc<Router>, pool: Mempool, nports: usize, burst: usize) -> Ingress {
-        Ingress { queues, router, pool, nports, burst: burst.min(MAX_BURST), rx: Burst::new() }
+        let icmp = router.icmp_limiter();
+        Ingress { queues, router, pool, nports, burst: burst.min(MAX_BURST), rx: Burst::new(), icmp }
     }
 
     /// One round over every RX queue: receive a burst from each, route every
@@ -103,9 +107,43 @@ impl Ingress {
                 Verdict::Flood { with_meta } => {
                     flood(&self.router, &self.pool, self.nports, m, with_meta.then_some(&meta), p.index, sink, now_ns, c)
                 }
-                Verdict::Drop(r) => c.drop(p.index, r, 1),
+                Verdict::Drop(r) => {
+                    c.drop(p.index, r, 1);
+                    if r.owes_icmp() {
+                        answer_icmp(&self.router, &mut self.icmp, m, r, &p, sink, now_ns, c);
+                    }
+                }
             }
         }
+    }
+}
+
+/// A dropped packet owed an ICMP error (time exceeded, unreachable):
+/// the mbuf becomes the error and goes back out of its port, within
+/// this lcore's rate limit. Counted as a created packet; the dropped one
+/// stays counted under its reason.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn answer_icmp<S: Sink>(router: &Router, lim: &mut IcmpLimiter, mut m: Mbuf, r: Reason, p: &WorkerPort, sink: &mut S, now_ns: u64, c: &mut Counters) {
+    let len = m.len();
+    let Some(want) = icmp::answer_len(m.data(), r) else { return };
+    if want > len && m.append((want - len) as u16).is_none() {
+        return;
+    }
+    match router.answer_icmp(m.data_mut(), len, r, p.index, lim, now_ns) {
+        Answer::Sent { len: n } => {
+            if m.len() > n {
+                m.trim((m.len() - n) as u16);
+            }
+            c.event(p.index, Event::IcmpErrorsSent, 1);
+            c.class_forwarded(BEST_EFFORT, 1);
+            if sink.forward(m, None, p.index, now_ns, c).is_err() {
+                c.drop(p.index, Reason::NoRoute, 1);
+            }
+        }
+        Answer::RateLimited => c.event(p.index, Event::IcmpRateLimited, 1),
+        Answer::NotOwed => {}
     }
 }
 

@@ -32,15 +32,17 @@ pub fn decode(w: &MetaWords) -> TxMeta {
     TxMeta::from_words(w)
 }
 
-/// Put the metadata on the mbuf; false if its pool has no private area for it.
+/// Store the metadata in the mbuf's private area; false if its pool has
+/// no private area for it.
 #[inline(always)]
-pub fn attach(m: &mut Mbuf, meta: &TxMeta) -> bool {
+pub fn store(m: &mut Mbuf, meta: &TxMeta) -> bool {
     m.write_priv(&encode(meta))
 }
 
-/// Read back what [`attach`] stored (stale bytes if nothing was).
+/// Read back what [`store`] stored (stale bytes if nothing was); the area
+/// is left as it is.
 #[inline(always)]
-pub fn detach(m: &Mbuf) -> Option<TxMeta> {
+pub fn load(m: &Mbuf) -> Option<TxMeta> {
     m.read_priv::<META_WORDS>().map(|w| decode(&w))
 }
 
@@ -71,9 +73,9 @@ impl Words for MetaWords {
     }
 }
 
-/// Single fields of what [`attach`] stored, for the scheduler. Without the
+/// Single fields of what [`store`] stored, for the scheduler. Without the
 /// area they read as a best-effort packet's (never reached: newipd's pool
-/// always has it, and [`attach`] is checked).
+/// always has it, and [`store`] is checked).
 #[inline(always)]
 pub fn deadline_ns(m: &impl Words) -> u64 {
     m.word(W_DEADLINE).unwrap_or(u64::MAX)

@@ -5,7 +5,7 @@
 
 use super::egress::Egress;
 use super::handoff::{arrival_ns, RingSource};
-use super::privmeta::detach;
+use super::privmeta::load;
 use super::worker::{LoopConf, LoopMeter, Outcome};
 use newipd_dpdk::spsc::Batch;
 use newipd_dpdk::time::tsc;
@@ -48,7 +48,7 @@ impl TxWorker {
                     h.m.prefetch_header();
                 }
                 for h in batch.drain() {
-                    let meta = if h.with_meta { detach(&h.m) } else { None };
+                    let meta = if h.with_meta { load(&h.m) } else { None };
                     let out = h.port as usize;
                     let rx_ns = arrival_ns(h.rx_lo, now_ns);
                     if self.egress.submit(h.m, meta.as_ref(), out, rx_ns, now_ns, &mut c).is_err() {

@@ -31,6 +31,9 @@ pub struct PortReport {
     pub hw: Option<BTreeMap<String, u64>>,
 }
 
+/// The shortest span a rate is computed over (1 ms).
+pub const MIN_RATE_SPAN_S: f64 = 0.001;
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -49,10 +52,15 @@ pub struct Report {
     /// Packets newipd made itself (broadcast copies); the identity counts them with rx.
     #[serde(default)]
     pub created: u64,
-    /// Seconds the packet loop ran.
+    /// Seconds the packet loop ran (with `--until-idle`: until the last
+    /// packet arrived).
     pub elapsed_s: f64,
-    pub rx_mpps: f64,
-    pub tx_mpps: f64,
+    /// Packets per second over `elapsed_s`, in millions; None (`null`) when
+    /// packets flowed for less than [`MIN_RATE_SPAN_S`]: a rate over such a
+    /// span says nothing (5 packets in one burst would read as thousands of
+    /// Mpps).
+    pub rx_mpps: Option<f64>,
+    pub tx_mpps: Option<f64>,
     /// `rx + created == tx + dropped + queued + in_rings`.
     pub identity_holds: bool,
     pub mbufs_in_use_start: u64,
@@ -113,7 +121,7 @@ impl Report {
         }
         let t = c.total();
         let in_rings = c.in_rings();
-        let rate = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s / 1e6 } else { 0.0 };
+        let rate = |n: u64| (elapsed_s >= MIN_RATE_SPAN_S).then(|| n as f64 / elapsed_s / 1e6);
         Report {
             ports: out,
             rx: t.rx,
@@ -169,8 +177,15 @@ impl Report {
                 let _ = writeln!(s, "    {:<28} {:>12}", e, n);
             }
         }
-        let _ = writeln!(s, "  rate: rx {:.3} Mpps, tx {:.3} Mpps", self.rx_mpps, self.tx_mpps);
-        if let Some(cpu) = self.packet_lcore_cpu_s.filter(|c| *c > 0.0) {
+        match (self.rx_mpps, self.tx_mpps) {
+            (Some(rx), Some(tx)) => {
+                let _ = writeln!(s, "  rate: rx {rx:.3} Mpps, tx {tx:.3} Mpps");
+            }
+            _ => {
+                let _ = writeln!(s, "  rate: not measured (packets flowed for {:.3} ms, under {} ms)", self.elapsed_s * 1e3, MIN_RATE_SPAN_S * 1e3);
+            }
+        }
+        if let Some(cpu) = self.packet_lcore_cpu_s.filter(|c| *c >= MIN_RATE_SPAN_S) {
             let _ = writeln!(s, "  packet lcore CPU: {:.3} s, all packet lcores ({:.3} Mpps tx per CPU second)", cpu, self.tx as f64 / cpu / 1e6);
         }
         let _ = writeln!(
@@ -217,7 +232,11 @@ mod tests {
         assert!(r.identity_holds);
         assert_eq!(r.drops["no-route"], 1);
         assert_eq!(r.ports[1].drops["tx-full"], 1);
-        assert!((r.rx_mpps - 2.5e-6).abs() < 1e-12);
+        assert!((r.rx_mpps.expect("2 s is long enough") - 2.5e-6).abs() < 1e-12);
+        // Five packets within a microsecond: no rate, said so.
+        let short = Report::new(&ports, &c, 0, 0.000_001);
+        assert_eq!((short.rx_mpps, short.tx_mpps), (None, None));
+        assert!(short.render().contains("rate: not measured"), "{}", short.render());
         let text = r.render();
         assert!(text.contains("(holds)"));
         let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();

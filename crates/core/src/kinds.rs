@@ -45,7 +45,7 @@ reasons! {
     MalformedEthernet => "malformed-ethernet": "frame shorter than an Ethernet header",
     MalformedVlan => "malformed-vlan": "802.1Q/802.1ad tag cut off by the end of the frame",
     UnsupportedVlanDepth => "unsupported-vlan-depth": "more than two VLAN tags",
-    UnsupportedEthertype => "unsupported-ethertype": "EtherType newipd does not route (ARP, LLDP, ...)",
+    UnsupportedEthertype => "unsupported-ethertype": "EtherType newipd does not route (LLDP, ...; ARP is counted as arp)",
     MalformedIpv4Header => "malformed-ipv4-header": "frame too short for a 20-byte IPv4 header",
     MalformedIpv4Version => "malformed-ipv4-version": "IPv4 EtherType but version field is not 4",
     MalformedIpv4Ihl => "malformed-ipv4-ihl": "IHL below 5 or header longer than the frame",
@@ -86,6 +86,11 @@ reasons! {
     ClassLate => "class-late": "legacy packet of a class with a per-hop deadline not sent by it (late_ok not set)",
     NewipOnTimeBroken => "newip-on-time-broken": "on-time contract: queued longer than the port's bound for its prio (Di not set)",
     RingFull => "ring-full": "the ring to the lcore that owns the egress port had no room",
+    Arp => "arp": "ARP: the kernel answers it on a host interface; without one newipd neither answers nor forwards it",
+    Ipv6Nd => "ipv6-nd": "IPv6 neighbour discovery (router/neighbour solicitation and advertisement, redirect): link-local, never forwarded",
+    Ipv6Mld => "ipv6-mld": "IPv6 multicast listener query, report or done (MLD): link-local, never forwarded",
+    LinkLocal => "link-local": "to a link-local destination (224.0.0.0/24, 255.255.255.255, ff02::/16, fe80::/10): never routed",
+    MulticastNotRouted => "multicast-not-routed": "multicast beyond the link (224.0.0.0/4, ff00::/8): newipd does not route multicast",
 }
 
 /// Things worth counting that are not drops.
@@ -106,6 +111,12 @@ pub enum Event {
     WashedBytes,
     /// On-time packets whose bound broke here with Di set: marked Ds, sent as best effort.
     OnTimeDowngraded,
+    /// ICMP / ICMPv6 errors newipd sent (time exceeded, destination
+    /// unreachable) about packets it dropped: created packets, like
+    /// broadcast copies (the dropped packet is counted under its reason).
+    IcmpErrorsSent,
+    /// Errors not sent because the lcore's ICMP rate limit was spent.
+    IcmpRateLimited,
 }
 
 impl Event {
@@ -117,6 +128,8 @@ impl Event {
         Event::WashedPackets,
         Event::WashedBytes,
         Event::OnTimeDowngraded,
+        Event::IcmpErrorsSent,
+        Event::IcmpRateLimited,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -128,6 +141,8 @@ impl Event {
             Event::WashedPackets => "washed-packets",
             Event::WashedBytes => "washed-bytes",
             Event::OnTimeDowngraded => "on-time-downgraded",
+            Event::IcmpErrorsSent => "icmp-errors-sent",
+            Event::IcmpRateLimited => "icmp-rate-limited",
         }
     }
 }

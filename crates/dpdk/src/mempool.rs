@@ -5,6 +5,11 @@ use std::ffi::CString;
 use std::ptr::NonNull;
 
 /// A pktmbuf pool. Pools are never freed before the EAL is cleaned up: a pool
+
+/// Buffer bytes of each mbuf newipd's pools make: a 2 KiB frame plus the
+/// 128-byte headroom DPDK keeps in front of it.
+pub const MBUF_DATA_ROOM: u16 = 2048 + 128;
+
 /// freed while a driver still holds its mbufs would be a use after free.
 #[derive(Clone, Copy)]
 pub struct Mempool(NonNull<sys::rte_mempool>);

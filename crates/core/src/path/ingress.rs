@@ -15,7 +15,9 @@
 //! No allocation, no panics, no DPDK.
 
 use super::arrive;
+use super::icmp;
 use super::meta::{PacketCtx, TxMeta, Verdict};
+use super::scope;
 use super::templates;
 use crate::class::{self, Classes};
 use crate::contract::{lbf, max_delay, ping, precise_lbf, qualitative, tlv};
@@ -84,6 +86,17 @@ pub struct Router {
     shortcut: bool,
     verify_ipv4_checksum: bool,
     classes: Classes,
+    /// Where ICMP errors come from, and how many an lcore may send.
+    icmp: IcmpConfig,
+}
+
+/// The ICMP errors a router sends: from which addresses, how many a second
+/// per lcore and in a burst.
+#[derive(Debug, Clone, Default)]
+pub struct IcmpConfig {
+    pub sources: icmp::Sources,
+    pub per_s: u64,
+    pub burst: u64,
 }
 
 const BROADCAST_MAC: [u8; 6] = [0xff; 6];
@@ -115,6 +128,7 @@ impl Router {
             shortcut: true,
             verify_ipv4_checksum,
             classes: Classes::default(),
+            icmp: IcmpConfig::default(),
         }
     }
 
@@ -134,6 +148,25 @@ impl Router {
     /// The traffic classes.
     pub fn classes(&self) -> &Classes {
         &self.classes
+    }
+
+    /// Answer dropped packets with the ICMP errors they are owed
+    /// ([`icmp`]; default: none, there is no source address).
+    pub fn with_icmp(mut self, icmp: IcmpConfig) -> Router {
+        self.icmp = icmp;
+        self
+    }
+
+    /// A fresh rate limiter for one lcore's ICMP errors.
+    pub fn icmp_limiter(&self) -> icmp::Limiter {
+        icmp::Limiter::new(self.icmp.per_s, self.icmp.burst)
+    }
+
+    /// Turn the frame in `buf[..len]`, dropped for `reason` after arriving
+    /// on `in_port`, into the ICMP error it is owed ([`icmp::answer`]).
+    pub fn answer_icmp(&self, buf: &mut [u8], len: usize, reason: Reason, in_port: usize, lim: &mut icmp::Limiter, now_ns: u64) -> icmp::Answer {
+        let mac = self.port_macs.get(in_port).copied().unwrap_or([0; 6]);
+        icmp::answer(buf, len, reason, in_port, mac, &self.icmp.sources, lim, now_ns)
     }
 
     #[inline(always)]
@@ -166,6 +199,11 @@ impl Router {
         let (nh, with_meta) = match l2.ethertype {
             ether::ETHERTYPE_IPV4 => {
                 let v = ipv4::check(ip, self.verify_ipv4_checksum)?;
+                if v.dst >= scope::V4_FIRST_SCOPED {
+                    if let Some(r) = scope::v4(v.dst) {
+                        return Err(r);
+                    }
+                }
                 if v.ttl <= 1 {
                     return Err(Reason::TtlExpired);
                 }
@@ -176,6 +214,11 @@ impl Router {
             }
             ether::ETHERTYPE_IPV6 => {
                 let v = ipv6::check(ip)?;
+                if scope::v6_maybe(&v) {
+                    if let Some(r) = scope::v6(ip, &v) {
+                        return Err(r);
+                    }
+                }
                 if v.hop_limit <= 1 {
                     return Err(Reason::HopLimitExpired);
                 }
@@ -206,6 +249,7 @@ impl Router {
                 }
                 return self.newip(head, ip, l2.l3, ctx, c, out);
             }
+            ether::ETHERTYPE_ARP => return Err(Reason::Arp),
             _ => return Err(Reason::UnsupportedEthertype),
         };
         ether::set_macs(head, &nh.macs);
@@ -440,7 +484,17 @@ mod tests {
         assert_eq!(r.process(&mut f), Verdict::Drop(Reason::NoRoute));
         let mut f = build::ethernet([0; 6], [0; 6], None, ether::ETHERTYPE_ARP);
         f.resize(60, 0);
-        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::UnsupportedEthertype));
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::Arp));
+        let mut f = build::ethernet([0; 6], [0; 6], None, 0x88cc);
+        f.resize(60, 0);
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::UnsupportedEthertype), "LLDP");
+        // Link scope and multicast are named, before the TTL and route checks.
+        let mut f = build::udp4(build::Udp4 { dst: 0xE000_0005, ttl: 1, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::LinkLocal));
+        let mut f = build::udp4(build::Udp4 { dst: 0xEF00_0001, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::MulticastNotRouted));
+        let mut f = build::udp6(build::Udp6 { dst: 0xff02u128 << 112 | 1, hop_limit: 1, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::LinkLocal));
         assert_eq!(r.process(&mut [0u8; 10]), Verdict::Drop(Reason::MalformedEthernet));
     }
 

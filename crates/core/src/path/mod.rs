@@ -4,8 +4,10 @@
 //! * [`meta`]: what travels with a packet from ingress to transmit
 //!   ([`TxMeta`](meta::TxMeta), [`Verdict`](meta::Verdict), [`PacketCtx`](meta::PacketCtx)).
 //! * [`arrive`]: each contract's arrival rule applied to the metadata.
+//! * [`scope`]: what is never routed (ARP, ND, MLD, link-local, multicast), named.
 //! * [`templates`]: the fixed-shape New IP packets hosts send most.
 //! * [`ingress`]: the [`Router`](ingress::Router): parse, classify, route, verdict.
+//! * [`icmp`]: the ICMP errors a dropped packet is owed, and their rate limit.
 //! * [`transmit`]: the transmit-time rewrite and the delay a packet reports.
 //! * `harness` (tests and the `fuzzing` feature): the differential check
 //!   behind fuzzing and the property tests.
@@ -13,8 +15,10 @@
 pub mod arrive;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod harness;
+pub mod icmp;
 pub mod ingress;
 pub mod meta;
+pub mod scope;
 pub mod templates;
 #[cfg(test)]
 pub(crate) mod testkit;

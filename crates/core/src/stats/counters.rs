@@ -63,9 +63,10 @@ impl PortCounters {
             .chain(self.events.iter_mut())
     }
 
-    /// Packets newipd created (broadcast copies): they count in tx but not rx.
+    /// Packets newipd created (broadcast copies, ICMP errors): they count
+    /// in tx but not rx.
     pub fn created(&self) -> u64 {
-        self.events[Event::BroadcastCopies as usize]
+        self.events[Event::BroadcastCopies as usize] + self.events[Event::IcmpErrorsSent as usize]
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod checksum;
 pub mod ether;
+pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod newip;

@@ -26,8 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Buffer size of the generator's and sink's mbufs (as newipd run's).
-const MBUF_DATA_ROOM: u16 = 2048 + 128;
 /// Largest frame the live generator sends (one mbuf).
 pub const MAX_LIVE_FRAME: usize = 2048;
 
@@ -53,7 +51,7 @@ impl LivePort {
         args.push(device.into());
         let eal = Eal::init(&args).map_err(|e| e.to_string())?;
         let id = PortId::by_name(name).map_err(|e| format!("--port {device}: {e}"))?;
-        let pool = Mempool::new("newipd_live", mbufs, 256, MBUF_DATA_ROOM, -1).map_err(|e| e.to_string())?;
+        let pool = Mempool::new("newipd_live", mbufs, 256, newipd_dpdk::mempool::MBUF_DATA_ROOM, -1).map_err(|e| e.to_string())?;
         let setup = PortSetup { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, promiscuous: true };
         id.configure_and_start(&setup, &pool).map_err(|e| format!("--port {device}: {e}"))?;
         let hz = eal.tsc_hz();

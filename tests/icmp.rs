@@ -1,0 +1,147 @@
+//! ICMP errors through real net_pcap vdevs: a packet whose TTL / hop limit
+//! runs out, or that has no route, comes back out of the port it arrived on
+//! as the error it is owed, byte-checked (addresses, type, code, quoted
+//! packet, checksums); the per-lcore rate limit holds; errors are never
+//! sent about ICMP errors; the report counts them and the identity holds.
+
+mod common;
+use common::*;
+use newipd_core::wire::build::{self, Udp4, Udp6};
+use newipd_core::wire::checksum;
+
+fn pipeline(settings: &str) -> String {
+    format!(
+        r#"
+[settings]
+{settings}
+
+[[port]]
+name = "in"
+device = "net_pcap0"
+addresses = ["192.0.2.1", "2001:db8:ff::1"]
+
+[[port]]
+name = "out"
+device = "net_pcap1"
+
+[[route]]
+prefix = "10.0.0.0/8"
+port = "out"
+next_hop_mac = "02:00:00:00:0b:0b"
+
+[[route]]
+prefix = "2001:db8:1::/48"
+port = "out"
+next_hop_mac = "02:00:00:00:0d:0d"
+"#
+    )
+}
+
+const SENDER_MAC: [u8; 6] = [2, 0, 0, 0, 0x5e, 0x5e];
+const SENDER4: u32 = 0xc633_6402; // 198.51.100.2
+const SENDER6: u128 = 0x2001_0db8_0002u128 << 80 | 2;
+
+/// Run `frames` into port "in" and return what left "in" (the errors) and the report.
+fn run_back(name: &str, settings: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
+    let dir = tmpdir(name);
+    let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
+    newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
+    let a = format!("in=net_pcap0,rx_pcap={},tx_pcap={}", dir.join("in.pcap").display(), dir.join("back.pcap").display());
+    let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
+    let (out, report) = run(&dir, &pipeline(settings), &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
+    assert!(out.status.success(), "{}", show(&out));
+    let r = report.expect("report");
+    assert_eq!(r["identity_holds"], true, "{r}");
+    assert_eq!(r["packet_loop_heap_allocations"], 0);
+    assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
+    (newipd_tools::gen::pcap::read(&dir.join("back.pcap")).unwrap(), r)
+}
+
+fn event(r: &serde_json::Value, name: &str) -> u64 {
+    r["events"][name].as_u64().unwrap_or(0)
+}
+
+fn mac(s: &str) -> [u8; 6] {
+    newipd_core::wire::ether::parse_mac(s).unwrap()
+}
+
+/// The ICMPv6 checksum over the pseudo-header verifies.
+fn icmpv6_ok(ip: &[u8]) -> bool {
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&ip[8..40]);
+    pseudo.extend_from_slice(&((ip.len() - 40) as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 58]);
+    pseudo.extend_from_slice(&ip[40..]);
+    checksum::verifies(&pseudo)
+}
+
+#[test]
+fn expired_and_unroutable_packets_get_their_errors_byte_exact() {
+    let ttl1 = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 1, ident: 7, frame_len: 100, ..Default::default() });
+    let unroutable = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0xac10_0001, ttl: 9, frame_len: 700, ..Default::default() });
+    let hop1 = build::udp6(Udp6 { src_mac: SENDER_MAC, src: SENDER6, dst: 0x2001_0db8_0001u128 << 80 | 5, hop_limit: 1, ..Default::default() });
+    let v6_unroutable = build::udp6(Udp6 { src_mac: SENDER_MAC, src: SENDER6, dst: 0x2001_0db8_0009u128 << 80 | 5, hop_limit: 9, ..Default::default() });
+    let (back, r) = run_back("icmp-errors", "", &[ttl1.clone(), unroutable.clone(), hop1.clone(), v6_unroutable.clone()]);
+    assert_eq!(back.len(), 4, "one error per packet, in order");
+    let port_mac = mac(port(&r, "in")["mac"].as_str().expect("the port's MAC"));
+    for e in &back {
+        assert_eq!(&e[..6], &SENDER_MAC, "back to the neighbour that sent it");
+        assert_eq!(&e[6..12], &port_mac, "from the port it came in on");
+    }
+    // IPv4 time exceeded: from 192.0.2.1 to the sender, the whole packet quoted.
+    let ip = &back[0][14..];
+    assert_eq!(&back[0][12..14], &[0x08, 0x00]);
+    assert!(checksum::verifies(&ip[..20]), "IPv4 header checksum");
+    assert_eq!((ip[9], &ip[12..16], &ip[16..20]), (1, &[192u8, 0, 2, 1][..], &SENDER4.to_be_bytes()[..]));
+    assert_eq!((ip[20], ip[21]), (11, 0), "time exceeded in transit");
+    assert!(checksum::verifies(&ip[20..]), "ICMP checksum");
+    assert_eq!(&ip[28..], &ttl1[14..], "the offending packet, unchanged (TTL 1 as it arrived)");
+    // IPv4 destination unreachable (net): a 686-byte packet quoted to 576 bytes of error.
+    let ip = &back[1][14..];
+    assert_eq!(ip.len(), 576);
+    assert_eq!((ip[20], ip[21]), (3, 0));
+    assert!(checksum::verifies(&ip[20..]));
+    assert_eq!(&ip[28..], &unroutable[14..14 + 548]);
+    // ICMPv6 time exceeded and no route, from 2001:db8:ff::1.
+    for (e, orig, ty) in [(&back[2], &hop1, 3u8), (&back[3], &v6_unroutable, 1)] {
+        let ip = &e[14..];
+        assert_eq!(&e[12..14], &[0x86, 0xdd]);
+        assert_eq!((ip[6], ip[7]), (58, 64));
+        assert_eq!(&ip[8..24], &(0x2001_0db8_00ffu128 << 80 | 1).to_be_bytes());
+        assert_eq!(&ip[24..40], &SENDER6.to_be_bytes());
+        assert_eq!((ip[40], ip[41]), (ty, 0));
+        assert!(icmpv6_ok(ip), "ICMPv6 checksum with the pseudo-header");
+        assert_eq!(&ip[48..], &orig[14..]);
+    }
+    assert_eq!(drops(&r, "ttl-expired"), 1);
+    assert_eq!(drops(&r, "hop-limit-expired"), 1);
+    assert_eq!(drops(&r, "no-route"), 2);
+    assert_eq!(event(&r, "icmp-errors-sent"), 4);
+    assert_eq!(r["created"].as_u64(), Some(4), "the errors are packets newipd made");
+}
+
+#[test]
+fn the_rate_limit_holds_and_errors_are_not_answered() {
+    // 40 expired packets in one burst against a bucket of 5 at 1 a second.
+    let mut frames: Vec<Vec<u8>> = (0..40u16)
+        .map(|i| build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 1, ident: i, ..Default::default() }))
+        .collect();
+    // An ICMP error that itself expires: never answered.
+    let mut err = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 1, ..Default::default() });
+    err[14 + 9] = 1;
+    err[14 + 20] = 11;
+    err[14 + 10..14 + 12].fill(0);
+    let c = checksum::checksum(&err[14..34]);
+    err[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+    frames.insert(0, err);
+    let (back, r) = run_back("icmp-limit", "icmp_errors_per_s = 1\nicmp_burst = 5", &frames);
+    assert_eq!(back.len(), 5, "the burst, then nothing");
+    assert_eq!(event(&r, "icmp-errors-sent"), 5);
+    assert_eq!(event(&r, "icmp-rate-limited"), 35);
+    assert_eq!(drops(&r, "ttl-expired"), 41);
+    assert!(back.iter().all(|e| e[14 + 28 + 9] == 17), "every error quotes a UDP packet, none the ICMP one");
+    // Off: none at all.
+    let (back, r) = run_back("icmp-off", "icmp_errors_per_s = 0", &frames[..3]);
+    assert!(back.is_empty());
+    assert_eq!(event(&r, "icmp-errors-sent"), 0);
+}
