@@ -7,8 +7,8 @@ set -euo pipefail
 #   dpdk-telemetry.py; pkg-config clang libclang-dev: build.rs (pkg-config, bindgen);
 # libpcap-dev: net_pcap; tshark: dissector test and tap captures;
 # iproute2 procps: ip, kill, sysctl for the tap test; python3: dpdk-telemetry.py;
-# curl: the 1 Hz scraper of benches/metrics-cost.sh.
-PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl)
+# curl: the 1 Hz scraper of benches/metrics-cost.sh; traceroute: tests/traceroute.rs.
+PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl traceroute)
 
 missing=()
 for p in "${PKGS[@]}"; do

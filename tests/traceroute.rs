@@ -1,0 +1,183 @@
+//! traceroute through newipd, IPv4 and IPv6: two hosts in network
+//! namespaces this test creates (and removes, also on failure), each behind
+//! one of newipd's net_tap ports. The first hop traceroute lists is newipd,
+//! by the address of the port facing the host (its ICMP time exceeded), the
+//! second the far host. No ARP or ND through newipd yet: the hosts have
+//! static neighbour entries for it, and newipd static routes to them.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn sh(args: &[&str]) -> Output {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Network namespaces removed when dropped (the test's cleanup, also on panic).
+struct Netns(Vec<String>);
+
+impl Netns {
+    fn new(names: &[String]) -> Netns {
+        for n in names {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+            sh(&["ip", "netns", "add", n]);
+        }
+        Netns(names.to_vec())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+    }
+}
+
+/// Kills newipd (SIGINT, then waits) when dropped.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_ready(r: impl std::io::Read + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) if l.contains("newipd: ready") => return,
+            Ok(_) => {}
+            Err(e) => panic!("newipd never said ready: {e}"),
+        }
+    }
+}
+
+/// traceroute from `ns` to `dst` until its hops are `want` (retried for a
+/// few seconds: the first probes may go out before the neighbour entries
+/// settle). Returns the hop addresses of the last try.
+fn traceroute(ns: &str, family: &str, dst: &str, want: &[&str]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "traceroute", family, "-n", "-q", "1", "-w", "1", "-m", "4", dst])
+            .output()
+            .expect("traceroute (apt-get install traceroute; ci/setup.sh does it)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let hops: Vec<String> = text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1).map(str::to_string)).collect();
+        if hops.iter().map(String::as_str).collect::<Vec<_>>() == want || Instant::now() > deadline {
+            return hops;
+        }
+    }
+}
+
+#[test]
+fn traceroute_lists_newipd_ipv4_and_ipv6() {
+    assert!(std::path::Path::new("/dev/net/tun").exists(), "/dev/net/tun is missing");
+    let pid = std::process::id() % 100000;
+    let (ta, tb) = (format!("trta{pid}"), format!("trtb{pid}"));
+    let (h1, h2) = (format!("tr-h1-{pid}"), format!("tr-h2-{pid}"));
+    let _ns = Netns::new(&[h1.clone(), h2.clone()]);
+    let dir = tmpdir("traceroute");
+    let pipeline = format!(
+        r#"
+[settings]
+idle_sleep_us = 50
+
+[[port]]
+name = "a"
+device = "net_tap0,iface={ta},mac=fixed"
+addresses = ["10.201.1.1", "2001:db8:201:1::1"]
+
+[[port]]
+name = "b"
+device = "net_tap1,iface={tb},mac=fixed"
+addresses = ["10.201.2.1", "2001:db8:201:2::1"]
+
+[[route]]
+prefix = "10.201.1.0/24"
+port = "a"
+next_hop_mac = "02:00:00:00:01:02"
+
+[[route]]
+prefix = "10.201.2.0/24"
+port = "b"
+next_hop_mac = "02:00:00:00:02:02"
+
+[[route]]
+prefix = "2001:db8:201:1::/64"
+port = "a"
+next_hop_mac = "02:00:00:00:01:02"
+
+[[route]]
+prefix = "2001:db8:201:2::/64"
+port = "b"
+next_hop_mac = "02:00:00:00:02:02"
+"#
+    );
+    std::fs::write(dir.join("pipeline.toml"), &pipeline).unwrap();
+    let json = dir.join("report.json");
+    let mut child = Command::new(bin())
+        .args(["run", "--pipeline"])
+        .arg(dir.join("pipeline.toml"))
+        .arg("--report-json")
+        .arg(&json)
+        .arg("--")
+        .args(eal("traceroute"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let daemon = Daemon(child);
+    wait_ready(out);
+    for (tap, ns, host, mac, gw4, gw6) in [
+        (&ta, &h1, "10.201.1.2/24", "02:00:00:00:01:02", "10.201.1.1", "2001:db8:201:1::1"),
+        (&tb, &h2, "10.201.2.2/24", "02:00:00:00:02:02", "10.201.2.1", "2001:db8:201:2::1"),
+    ] {
+        sh(&["ip", "link", "set", tap, "netns", ns]);
+        let x = |args: &[&str]| {
+            let mut a = vec!["ip", "netns", "exec", ns.as_str()];
+            a.extend_from_slice(args);
+            sh(&a);
+        };
+        x(&["ip", "link", "set", "lo", "up"]);
+        x(&["ip", "link", "set", tap, "address", mac]);
+        x(&["ip", "link", "set", tap, "up"]);
+        x(&["ip", "addr", "add", host, "dev", tap]);
+        let host6 = if ns == &h1 { "2001:db8:201:1::2/64" } else { "2001:db8:201:2::2/64" };
+        x(&["ip", "-6", "addr", "add", host6, "dev", tap, "nodad"]);
+        // newipd's port MAC: DPDK's fixed tap MAC, 02:64:74:61:70 ("dtap")
+        // and the last character of the vdev name, "0" or "1" (checked against
+        // the report below).
+        let newipd_mac = if ns == &h1 { "02:64:74:61:70:30" } else { "02:64:74:61:70:31" };
+        x(&["ip", "neigh", "replace", gw4, "lladdr", newipd_mac, "dev", tap, "nud", "permanent"]);
+        x(&["ip", "-6", "neigh", "replace", gw6, "lladdr", newipd_mac, "dev", tap, "nud", "permanent"]);
+        x(&["ip", "route", "add", "default", "via", gw4]);
+        x(&["ip", "-6", "route", "add", "default", "via", gw6]);
+    }
+    let v4 = traceroute(&h1, "-4", "10.201.2.2", &["10.201.1.1", "10.201.2.2"]);
+    assert_eq!(v4, ["10.201.1.1", "10.201.2.2"], "IPv4 hops: newipd's port a, then h2");
+    let v6 = traceroute(&h1, "-6", "2001:db8:201:2::2", &["2001:db8:201:1::1", "2001:db8:201:2::2"]);
+    assert_eq!(v6, ["2001:db8:201:1::1", "2001:db8:201:2::2"], "IPv6 hops: newipd's port a, then h2");
+    drop(daemon);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("report")).unwrap();
+    assert!(report["events"]["icmp-errors-sent"].as_u64().unwrap_or(0) >= 2, "{report}");
+    assert!(drops(&report, "ttl-expired") >= 1 && drops(&report, "hop-limit-expired") >= 1);
+    assert_eq!(report["identity_holds"], true);
+    assert_eq!(port(&report, "a")["mac"], "02:64:74:61:70:30", "the MAC the hosts were given for newipd");
+    assert_eq!(port(&report, "b")["mac"], "02:64:74:61:70:31");
+}
