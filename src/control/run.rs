@@ -264,7 +264,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus)?;
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone())?;
-    let outcome = run_jobs(jobs, &stop, &p.ports, &ids, &ready);
+    let links = LinkWatch::start(&p.ports, &ids)?;
+    let outcome = run_jobs(jobs, &stop, &ready);
+    links.stop();
     watch.stop();
     let outcome = outcome?;
 
@@ -380,7 +382,7 @@ fn describe(l: &Link) -> String {
 /// Launch every job on its lcore (a job for the main lcore runs here), say
 /// `ready` once all are running, then watch the ports' links from this
 /// thread until every job is done.
-fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec], ids: &[PortId], ready: &str) -> Result<Outcome, RunError> {
+fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, ready: &str) -> Result<Outcome, RunError> {
     let say_ready = || {
         println!("{ready}");
         let _ = std::io::stdout().flush();
@@ -418,20 +420,8 @@ fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec
     if failed.is_none() {
         say_ready();
     }
-    let mut links: Vec<Link> = ids.iter().map(|id| id.link()).collect();
-    let mut last_poll = Instant::now();
     while done.load(Ordering::Acquire) < launched.len() {
         std::thread::sleep(Duration::from_millis(10));
-        if last_poll.elapsed() >= LINK_POLL {
-            last_poll = Instant::now();
-            for ((spec, id), was) in specs.iter().zip(ids).zip(links.iter_mut()) {
-                let now = id.link();
-                if now.up != was.up {
-                    eprintln!("newipd: port {} {}", spec.name, describe(&now));
-                }
-                *was = now;
-            }
-        }
     }
     let mut outcomes = Vec::new();
     for (lcore, slot) in launched {
@@ -447,8 +437,58 @@ fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, specs: &[PortSpec
     Ok(Outcome::merge(&outcomes))
 }
 
-/// How often the main thread looks at the ports' link state.
+/// How often the link watcher looks at the ports' link state.
 const LINK_POLL: Duration = Duration::from_millis(500);
+
+/// The link watcher: a control thread (whatever lcores run the packet
+/// loops, the main one included) that reads every port's link state twice
+/// a second, logs each change (`newipd: port NAME link down`) and publishes
+/// it to the sending lcores ([`crate::datapath::link`]), which then count
+/// what the driver refuses as `link-down`.
+struct LinkWatch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LinkWatch {
+    fn start(specs: &[PortSpec], ids: &[PortId]) -> Result<LinkWatch, RunError> {
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let ids = ids.to_vec();
+        let mut links: Vec<Link> = ids.iter().map(|id| id.link()).collect();
+        for (i, l) in links.iter().enumerate() {
+            crate::datapath::link::set_up(i, l.up);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let quit = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("newipd-links".into())
+            .spawn(move || {
+                let mut last = Instant::now();
+                while !quit.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    if last.elapsed() < LINK_POLL {
+                        continue;
+                    }
+                    last = Instant::now();
+                    for (i, (id, was)) in ids.iter().zip(links.iter_mut()).enumerate() {
+                        let now = id.link();
+                        if now.up != was.up {
+                            crate::datapath::link::set_up(i, now.up);
+                            eprintln!("newipd: port {} {}", names[i], describe(&now));
+                        }
+                        *was = now;
+                    }
+                }
+            })
+            .map_err(|e| RunError::Stats(format!("link watcher thread: {e}")))?;
+        Ok(LinkWatch { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
 
 /// Route tables with next hops that carry the egress port's MAC and the
 /// route's path figures, plus newipd's own addresses.

@@ -167,7 +167,8 @@ impl TxBuf {
         self.class[i] = stamp.class;
     }
 
-    /// Send; whatever the queue refuses is `tx-full`. Returns the packets
+    /// Send; whatever the driver refuses is `link-down` when the port's
+    /// link was last seen down, `tx-full` otherwise. Returns the packets
     /// offered to the driver and the TSC right after sending (the latency
     /// end point), if any were.
     #[inline]
@@ -184,7 +185,8 @@ impl TxBuf {
         } else {
             let unsent: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
             c.tx(port.index, sent, bytes - unsent);
-            c.drop(port.index, Reason::TxFull, n - sent);
+            let why = if super::link::is_up(port.index) { Reason::TxFull } else { Reason::LinkDown };
+            c.drop(port.index, why, n - sent);
             self.burst.free_all();
         }
         let t1 = tsc();

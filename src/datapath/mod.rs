@@ -16,6 +16,7 @@
 //!
 //! Below them:
 //! * [`sink`]: the `Sink` trait, where ingress hands routed packets.
+//! * [`link`]: each port's link state, as the link watcher last saw it.
 //! * [`privmeta`]: contract metadata kept in the mbuf private area (rings, deadline queues).
 //! * [`worker`]: what every packet lcore shares (ports, limits, clock, knobs, loop meter, outcome).
 //! * [`plan`]: which lcore polls which RX queue and owns which egress port.
@@ -23,6 +24,7 @@
 pub mod egress;
 pub mod handoff;
 pub mod ingress;
+pub mod link;
 pub mod plan;
 pub mod privmeta;
 pub mod rtc;

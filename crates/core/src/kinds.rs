@@ -91,6 +91,7 @@ reasons! {
     Ipv6Mld => "ipv6-mld": "IPv6 multicast listener query, report or done (MLD): link-local, never forwarded",
     LinkLocal => "link-local": "to a link-local destination (224.0.0.0/24, 255.255.255.255, ff02::/16, fe80::/10): never routed",
     MulticastNotRouted => "multicast-not-routed": "multicast beyond the link (224.0.0.0/4, ff00::/8): newipd does not route multicast",
+    LinkDown => "link-down": "the egress port's link was down: the driver refused the packet",
 }
 
 /// Things worth counting that are not drops.
