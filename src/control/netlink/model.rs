@@ -164,13 +164,23 @@ pub struct Route {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pref_src: Option<IpAddr>,
     /// One next hop, several for a multipath route, none for blackhole,
-    /// unreachable, prohibit and throw.
+    /// unreachable, prohibit and throw; sorted by interface, then gateway.
+    /// IPv6 routes of the same key through several interfaces without a
+    /// gateway (`fe80::/64` on each link) are separate routes in the kernel
+    /// and next hops of one route here: alternatives of equal cost either way.
     pub next_hops: Vec<NextHop>,
 }
 
 impl Route {
     pub fn is_v6(&self) -> bool {
         self.key.dst.is_v6()
+    }
+
+    /// Next hops in a canonical order (interface, then gateway): the kernel's
+    /// order says nothing for forwarding, and a dump may list them in another
+    /// order than the notifications built them.
+    pub fn sort_next_hops(&mut self) {
+        self.next_hops.sort_by(|a, b| (a.ifindex, a.gateway).cmp(&(b.ifindex, b.gateway)));
     }
 
     /// Every interface the route leaves by (empty for blackhole and the like).

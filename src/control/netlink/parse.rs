@@ -3,7 +3,10 @@
 //! IPv6 addresses, routes of the chosen table(s) that forward or refuse
 //! (unicast, blackhole, unreachable, prohibit, throw: not local, broadcast,
 //! anycast, multicast, nor cloned cache entries), ARP and NDP neighbours
-//! (not proxy entries).
+//! that have or had a MAC (not proxy entries, not NOARP ones, which map
+//! multicast and loopback addresses and which the kernel makes without a
+//! notification, not incomplete ones, which the kernel makes silently too
+//! while it resolves and which have no MAC yet).
 
 use super::model::{Address, Link, Mac, Neighbour, NeighbourKey, NextHop, NudState, Prefix, Route, RouteKey, RouteKind};
 use super::update::Update;
@@ -65,7 +68,14 @@ pub fn update(msg: RouteNetlinkMessage, flags: u16, tables: Tables) -> Option<Up
             route(&m, tables).map(|route| Update::NewRoute { route, append: flags & NLM_F_APPEND != 0, replace: flags & NLM_F_REPLACE != 0 })
         }
         RouteNetlinkMessage::DelRoute(m) => route(&m, tables).map(Update::DelRoute),
-        RouteNetlinkMessage::NewNeighbour(m) => neighbour(&m).map(Update::NewNeighbour),
+        RouteNetlinkMessage::NewNeighbour(m) => neighbour(&m).map(|n| {
+            if matches!(n.state, NudState::Noarp | NudState::Incomplete) {
+                // Not mirrored (see `neighbour`); if it was, it is no more.
+                Update::DelNeighbour(n.key)
+            } else {
+                Update::NewNeighbour(n)
+            }
+        }),
         RouteNetlinkMessage::DelNeighbour(m) => neighbour(&m).map(|n| Update::DelNeighbour(n.key)),
         _ => None,
     }
@@ -228,13 +238,9 @@ pub fn route(m: &RouteMessage, tables: Tables) -> Option<Route> {
     } else {
         vec![NextHop { gateway: gateway(&m.attributes), ifindex: oif, weight: 1, onlink: h.flags.contains(RouteFlags::Onlink) }]
     };
-    Some(Route {
-        key: RouteKey { table, dst, src, tos: h.tos, metric },
-        kind,
-        protocol: protocol_name(u8::from(h.protocol)),
-        pref_src,
-        next_hops,
-    })
+    let mut r = Route { key: RouteKey { table, dst, src, tos: h.tos, metric }, kind, protocol: protocol_name(u8::from(h.protocol)), pref_src, next_hops };
+    r.sort_next_hops();
+    Some(r)
 }
 
 fn nud(s: NeighbourState) -> NudState {
@@ -417,6 +423,9 @@ mod tests {
         };
         assert_eq!(wire(RouteNetlinkMessage::NewNeighbour(m.clone()), 0), Some(Update::NewNeighbour(want.clone())));
         assert_eq!(wire(RouteNetlinkMessage::DelNeighbour(m.clone()), 0), Some(Update::DelNeighbour(want.key)));
+        m.header.state = NeighbourState::Noarp;
+        assert_eq!(wire(RouteNetlinkMessage::NewNeighbour(m.clone()), 0), Some(Update::DelNeighbour(want.key)), "NOARP entries are not mirrored");
+        m.header.state = NeighbourState::Reachable;
         m.header.flags = NeighbourFlags::Proxy;
         assert_eq!(wire(RouteNetlinkMessage::NewNeighbour(m.clone()), 0), None);
         m.header.flags = NeighbourFlags::empty();
