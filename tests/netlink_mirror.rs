@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -166,7 +166,7 @@ fn dump(ns: &Netns, extra: &[&str]) -> Value {
     v
 }
 
-fn find<'a>(list: &'a Value, f: impl Fn(&Value) -> bool) -> Option<&'a Value> {
+fn find(list: &Value, f: impl Fn(&Value) -> bool) -> Option<&Value> {
     list.as_array().unwrap().iter().find(|x| f(x))
 }
 
@@ -240,6 +240,10 @@ fn the_dump_holds_what_was_configured_and_equals_the_kernels_tables() {
 struct Follower {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// While set, the output is not read: the mirror's printer blocks on the
+    /// full pipe, its event queue fills, and the mirror thread stops reading
+    /// its socket (a slow consumer, as a busy FIB side would be).
+    paused: Arc<AtomicBool>,
     stderr: Arc<Mutex<String>>,
     /// Lines already looked at by [`Follower::wait_event`].
     seen: usize,
@@ -254,9 +258,14 @@ impl Follower {
         let stderr = Arc::new(Mutex::new(String::new()));
         let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
         let l = Arc::clone(&lines);
+        let paused = Arc::new(AtomicBool::new(false));
+        let p = Arc::clone(&paused);
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 l.lock().unwrap().push(line);
+                while p.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
             }
         });
         let e = Arc::clone(&stderr);
@@ -267,7 +276,7 @@ impl Follower {
                 s.push('\n');
             }
         });
-        let mut f = Follower { child, lines, stderr, seen: 0 };
+        let mut f = Follower { child, lines, paused, stderr, seen: 0 };
         f.wait_event(Duration::from_secs(30), "the initial state", |v| v["state"] == "initial");
         f
     }
@@ -466,9 +475,12 @@ fn a_100k_route_burst_overruns_the_socket_and_a_resync_ends_equal_to_the_kernel(
     ns.ip("link set v0 up");
     ns.ip("link set v1 up");
     ns.ip("addr add 10.0.0.1/16 dev v0");
-    // A small receive buffer (the kernel doubles it: 128 KiB, about a hundred
-    // queued notifications) so the burst surely overruns it.
-    let mut f = Follower::start(&ns, &["--rcvbuf", "65536"]);
+    // The smallest receive buffer the kernel grants (a few queued
+    // notifications), and a consumer that does not read while the routes go
+    // in (the mirror's queue to it holds 4096 events, the pipe a few
+    // hundred): the burst surely overruns the socket.
+    let mut f = Follower::start(&ns, &["--rcvbuf", "4096"]);
+    f.paused.store(true, Ordering::SeqCst);
     let dir = tmpdir("netlink-100k");
     let batch = dir.join("routes.batch");
     let mut text = String::with_capacity(100_000 * 40);
@@ -479,6 +491,7 @@ fn a_100k_route_burst_overruns_the_socket_and_a_resync_ends_equal_to_the_kernel(
     let t0 = Instant::now();
     ns.ip(&format!("-batch {}", batch.display()));
     let batch_time = t0.elapsed();
+    f.paused.store(false, Ordering::SeqCst);
     let kernel = ns.kernel_routes();
     assert_eq!(kernel.iter().filter(|r| r.starts_with("11.")).count(), 100_000, "the 100,000 routes are in");
 
@@ -492,10 +505,12 @@ fn a_100k_route_burst_overruns_the_socket_and_a_resync_ends_equal_to_the_kernel(
         }
     }
     let kernel_dsts: BTreeSet<String> = kernel.iter().map(|r| r.split(' ').next().unwrap().to_string()).collect();
-    let (mut overruns, mut resyncs_done, mut settled) = (0, 0, false);
+    let (mut overruns, mut synced_marks, mut last_mark_synced, mut settled) = (0, 0, true, false);
     let deadline = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < deadline && !settled {
-        let v = f.wait_event(Duration::from_secs(300), "an event", |_| true);
+    while !settled {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the events never gave the kernel's {} routes (they hold {}; {overruns} overruns)", kernel_dsts.len(), routes.len());
+        let v = f.wait_event(left, "an event", |_| true);
         match v["event"].as_str() {
             Some("route-added") => {
                 routes.insert(v["route"]["dst"].as_str().unwrap().to_string());
@@ -503,19 +518,25 @@ fn a_100k_route_burst_overruns_the_socket_and_a_resync_ends_equal_to_the_kernel(
             Some("route-removed") => {
                 routes.remove(v["route"]["dst"].as_str().unwrap());
             }
-            Some("overrun") => overruns += 1,
-            Some("synced") => resyncs_done += 1,
+            Some("overrun") => {
+                overruns += 1;
+                last_mark_synced = false;
+            }
+            Some("synced") => {
+                synced_marks += 1;
+                last_mark_synced = true;
+            }
             _ => {}
         }
-        // Settled: the events give the kernel's routes, and the last overrun has had its resync.
-        let lines = f.lines.lock().unwrap();
-        settled = f.seen == lines.len() && routes == kernel_dsts && (overruns == 0 || resyncs_done > 0) && {
-            let last_mark = lines.iter().rev().find(|l| l.contains("\"event\":\"overrun\"") || l.contains("\"event\":\"synced\""));
-            last_mark.is_none_or(|l| l.contains("\"event\":\"synced\""))
-        };
+        // Settled: every line read, the last overrun had its resync, and the
+        // events give the kernel's routes (the cheap tests first: this runs per event).
+        settled = last_mark_synced
+            && routes.len() == kernel_dsts.len()
+            && f.seen == f.lines.lock().unwrap().len()
+            && routes == kernel_dsts;
     }
+    assert!(overruns == 0 || synced_marks > 0);
     let converged = t0.elapsed();
-    assert!(settled, "the events never gave the kernel's {} routes (they hold {})", kernel_dsts.len(), routes.len());
     let (fin, err) = f.finish();
     let names = ns.ifnames();
     let mirrored = mirror_routes(&fin, &names);

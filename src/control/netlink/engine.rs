@@ -129,6 +129,8 @@ fn consequences(m: &mut Model, ev: &MirrorEvent, emit: &mut dyn FnMut(MirrorEven
 
 struct Round {
     number: u64,
+    /// An `Overrun` event was emitted for this round.
+    overrun: bool,
     resync: bool,
     reasons: Vec<&'static str>,
     kinds: BTreeSet<Kind>,
@@ -205,6 +207,7 @@ impl Engine {
         let stats = &self.stats;
         let round = self.round.get_or_insert_with(|| Round {
             number: stats.rounds + 1,
+            overrun: false,
             resync: stats.rounds > 0,
             reasons: Vec::new(),
             kinds: BTreeSet::new(),
@@ -362,11 +365,19 @@ impl Engine {
         }
     }
 
-    /// The socket overran: notifications were lost. Resync everything.
+    /// The socket overran: notifications were lost. Resync everything. One
+    /// `Overrun` event per round: more overruns before its `Synced` only
+    /// extend the round (and are counted).
     pub fn overrun(&mut self, out: &mut dyn FnMut(MirrorEvent)) {
         self.stats.overruns += 1;
-        out(MirrorEvent::Overrun { total: self.stats.overruns });
+        let told = self.round.as_ref().is_some_and(|r| r.overrun);
+        if !told {
+            out(MirrorEvent::Overrun { total: self.stats.overruns });
+        }
         self.start(&Kind::ALL, "overrun");
+        if let Some(r) = self.round.as_mut() {
+            r.overrun = true;
+        }
     }
 }
 
@@ -709,7 +720,8 @@ mod tests {
         let (mut e, mut copy, _) = started(Filter::all());
         let mut evs = Vec::new();
         e.overrun(&mut |ev| evs.push(ev));
-        assert_eq!(evs, vec![MirrorEvent::Overrun { total: 1 }]);
+        e.overrun(&mut |ev| evs.push(ev));
+        assert_eq!(evs, vec![MirrorEvent::Overrun { total: 1 }], "one event until the resync is done");
         // Meanwhile in the kernel: 10.8/16 went, 10.9/16 lost a next hop, 10.5/16 came, a neighbour went stale.
         let later = |k: Kind| match k {
             Kind::Routes4 => vec![
@@ -734,7 +746,10 @@ mod tests {
         assert_eq!(kinds, vec!["route+", "route-", "route~", "neigh~", "synced"]);
         let Some(MirrorEvent::Synced { resync, reason, changes, .. }) = evs.last() else { panic!() };
         assert_eq!((*resync, reason.as_str(), *changes), (true, "overrun", 4));
-        assert_eq!((e.stats().resyncs, e.stats().overruns), (1, 1));
+        assert_eq!((e.stats().resyncs, e.stats().overruns), (1, 2));
+        let mut evs = Vec::new();
+        e.overrun(&mut |ev| evs.push(ev));
+        assert_eq!(evs, vec![MirrorEvent::Overrun { total: 3 }], "a new round, a new event");
     }
 
     #[test]

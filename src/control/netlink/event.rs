@@ -28,6 +28,7 @@ pub enum MirrorEvent {
     NeighbourRemoved { neighbour: Neighbour },
     /// The socket overran (ENOBUFS): the kernel dropped notifications. A
     /// resync of every kind follows; until its `Synced`, the state may lag.
+    /// Told once per resync (`total` counts every overrun so far).
     Overrun { total: u64 },
     /// A dump round ended: every kind it dumped now equals the kernel's as of
     /// its dump (the first round at start; later ones are resyncs, with the

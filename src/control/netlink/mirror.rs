@@ -28,10 +28,15 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a read blocks before the thread looks at its stop flag.
 const READ_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A dump from which nothing came for this long while the socket is idle
+/// has stalled (the kernel fills the next part whenever a read leaves the
+/// buffer half empty, so this should not happen): ask for it again.
+const DUMP_STALL: Duration = Duration::from_secs(1);
 
 /// What to mirror and how.
 #[derive(Clone, Debug)]
@@ -71,6 +76,8 @@ pub struct Mirror {
     /// The dump in progress: its sequence number, and whether a part of it
     /// came marked NLM_F_DUMP_INTR.
     dump: Option<(u32, bool)>,
+    /// When the dump in progress last gave something (or was asked).
+    last_part: Instant,
     messages: u64,
     undecodable: u64,
 }
@@ -81,7 +88,7 @@ impl Mirror {
         let sock = NlSocket::open(opts.rcvbuf, READ_TIMEOUT)?;
         let mut engine = Engine::new(opts.filter);
         engine.start(&Kind::ALL, "start");
-        Ok(Mirror { sock, engine, tables: opts.tables, dump: None, messages: 0, undecodable: 0 })
+        Ok(Mirror { sock, engine, tables: opts.tables, dump: None, last_part: Instant::now(), messages: 0, undecodable: 0 })
     }
 
     pub fn model(&self) -> &Model {
@@ -129,10 +136,18 @@ impl Mirror {
             if let Some(kind) = self.engine.next_dump() {
                 let seq = self.sock.request_dump(kind)?;
                 self.dump = Some((seq, false));
+                self.last_part = Instant::now();
             }
         }
         match self.sock.read()? {
-            Read::Timeout => Ok(()),
+            Read::Timeout => {
+                if self.dump.is_some() && self.last_part.elapsed() > DUMP_STALL {
+                    eprintln!("newipd: netlink mirror: the dump of {} stalled; asking again", self.engine.dumping().map_or("?", Kind::name));
+                    self.dump = None;
+                    self.engine.dump_done(true, out);
+                }
+                Ok(())
+            }
             Read::Overrun => {
                 self.engine.overrun(out);
                 Ok(())
@@ -144,7 +159,7 @@ impl Mirror {
     fn apply_data(&mut self, out: &mut dyn FnMut(MirrorEvent)) -> io::Result<()> {
         let port = self.sock.port();
         // Borrow the bytes apart from the rest of self.
-        let Mirror { sock, engine, tables, dump, messages: count, undecodable } = self;
+        let Mirror { sock, engine, tables, dump, last_part, messages: count, undecodable } = self;
         for bytes in messages(sock.data()) {
             *count += 1;
             let msg = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) {
@@ -159,6 +174,9 @@ impl Mirror {
             };
             let h = msg.header;
             let ours = dump.is_some_and(|(seq, _)| h.port_number == port && h.sequence_number == seq);
+            if ours {
+                *last_part = Instant::now();
+            }
             if ours && h.flags & NLM_F_DUMP_INTR != 0 {
                 if let Some((_, intr)) = dump.as_mut() {
                     *intr = true;
@@ -179,10 +197,16 @@ impl Mirror {
                 }
                 NetlinkPayload::Error(e) if ours => {
                     let err = e.to_io();
-                    dump.take();
                     match err.raw_os_error() {
-                        // Busy or interrupted: ask again.
-                        Some(libc::EBUSY) | Some(libc::EINTR) | Some(libc::EAGAIN) => engine.dump_done(true, out),
+                        // The socket was full when the kernel began the
+                        // dump: it stays under way and goes on once reads
+                        // have made room (the parts come with this sequence number).
+                        Some(libc::ENOBUFS) => {}
+                        // Busy (a dump still running) or interrupted: ask again.
+                        Some(libc::EBUSY) | Some(libc::EINTR) | Some(libc::EAGAIN) => {
+                            dump.take();
+                            engine.dump_done(true, out);
+                        }
                         _ => return Err(io::Error::new(err.kind(), format!("netlink dump of {}: {err}", engine.dumping().map_or("?", Kind::name)))),
                     }
                 }

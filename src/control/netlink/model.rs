@@ -180,7 +180,7 @@ impl Route {
     /// order says nothing for forwarding, and a dump may list them in another
     /// order than the notifications built them.
     pub fn sort_next_hops(&mut self) {
-        self.next_hops.sort_by(|a, b| (a.ifindex, a.gateway).cmp(&(b.ifindex, b.gateway)));
+        self.next_hops.sort_by_key(|h| (h.ifindex, h.gateway));
     }
 
     /// Every interface the route leaves by (empty for blackhole and the like).
