@@ -57,6 +57,34 @@ enum Cmd {
     /// effort at several offered loads, through the real router stage and
     /// port scheduler in virtual time (no DPDK needed).
     Experiment(ExperimentArgs),
+    /// Mirror the kernel's links, addresses, routes and neighbours over
+    /// rtnetlink and print them; with --follow, print each change as it
+    /// comes (resyncing from a fresh dump if the socket overruns), then the
+    /// final state (docs/control-plane.md).
+    Mirror(MirrorArgs),
+}
+
+#[derive(Args)]
+struct MirrorArgs {
+    /// Follow only these interfaces (comma-separated names) and what is on
+    /// them: addresses, neighbours, routes leaving by them (and routes
+    /// leaving by no interface: blackhole, unreachable, prohibit). Default: all.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    interfaces: Option<Vec<String>>,
+    /// After the first dump, print each event as it arrives for at most
+    /// SECONDS (SIGINT or SIGTERM end it sooner), then the final state.
+    #[arg(long, value_name = "SECONDS")]
+    follow: Option<f64>,
+    /// Print JSON lines: the state as {"state": "initial"|"final", "links",
+    /// "addresses", "routes", "neighbours", "stats"}, each event as {"event": ...}.
+    #[arg(long)]
+    json: bool,
+    /// Routing table to follow: main, local, default, all or a number.
+    #[arg(long, value_name = "TABLE", default_value = "main")]
+    table: String,
+    /// Socket receive buffer to ask for, in bytes (tests make it small to force overruns).
+    #[arg(long, value_name = "BYTES", hide = true, default_value_t = newipd::control::netlink::socket::DEFAULT_RCVBUF)]
+    rcvbuf: usize,
 }
 
 #[derive(Args)]
@@ -203,6 +231,32 @@ fn main() -> ExitCode {
         Cmd::Experiment(a) => experiment(a),
         Cmd::Gen(a) => print_or_fail(check_gen(&a).and_then(|()| newipd_tools::gen::cli::run(&a))),
         Cmd::Sink(a) => print_or_fail(check_sink(&a).and_then(|()| newipd_tools::gen::cli::sink(&a))),
+        Cmd::Mirror(a) => mirror(a),
+    }
+}
+
+fn mirror(a: MirrorArgs) -> ExitCode {
+    use newipd::control::netlink::{command, parse::Tables};
+    let follow = match opt_seconds("--follow", a.follow) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let tables = match Tables::parse(&a.table) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("--table {e}")),
+    };
+    if let Some(names) = &a.interfaces {
+        if let Some(bad) = names.iter().find(|n| n.is_empty() || n.len() > 15) {
+            return fail(format!("--interfaces: {bad:?} is not an interface name (1 to 15 characters)"));
+        }
+    }
+    let c = command::MirrorCommand { interfaces: a.interfaces, follow, json: a.json, tables, rcvbuf: a.rcvbuf };
+    match command::run(&c) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("newipd: error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

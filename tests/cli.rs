@@ -91,9 +91,15 @@ fn missing_device_is_a_clear_runtime_error() {
 fn help_explains_every_subcommand() {
     let out = newipd(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for w in ["run", "check", "demo", "gen"] {
+    for w in ["run", "check", "demo", "gen", "mirror"] {
         assert!(text.contains(w), "{text}");
     }
+    let out = newipd(&["mirror", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for w in ["--interfaces", "--follow", "--json", "--table", "rtnetlink"] {
+        assert!(text.contains(w), "mirror --help lacks {w}: {text}");
+    }
+    assert!(!text.contains("--rcvbuf"), "a flag for tests only: {text}");
     let out = newipd(&["run", "--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for w in ["--pipeline", "--duration", "--packets", "--until-idle", "--port", "--report-json", "EAL"] {

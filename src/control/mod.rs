@@ -1,8 +1,11 @@
-//! Control: the pipeline file and its validation, and start-up (EAL, pools,
-//! ports, lcores from a pipeline file; launch, stop, report).
+//! Control: the pipeline file and its validation, start-up (EAL, pools,
+//! ports, lcores from a pipeline file; launch, stop, report), and the
+//! netlink mirror of the kernel's tables.
 //!
 //! * [`config`]: the pipeline file, checked field by field.
 //! * [`run`]: start-up, the run, the final report.
+//! * [`netlink`]: the kernel's links, addresses, routes and neighbours, mirrored.
 
 pub mod config;
+pub mod netlink;
 pub mod run;
