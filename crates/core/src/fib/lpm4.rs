@@ -75,7 +75,7 @@ impl Lpm4 {
     #[inline(always)]
     pub fn lookup(&self, dst: u32) -> Option<NhIndex> {
         let e = self.t.root()[(dst >> 8) as usize].load(std::sync::atomic::Ordering::Acquire);
-        let e = if e & GROUP != 0 { self.t.group_entry(e & !GROUP, (dst & 0xff) as usize) } else { e };
+        let e = if e & GROUP != 0 { self.t.entry_at(((e & !GROUP) as usize) << 8 | (dst & 0xff) as usize) } else { e };
         self.t.resolve(e)
     }
 

@@ -69,7 +69,7 @@ impl Lpm6 {
         let mut e = self.t.root()[(dst >> 112) as usize].load(Ordering::Acquire);
         let mut shift = 104u32;
         while e & GROUP != 0 {
-            e = self.t.group_entry(e & !GROUP, (dst.wrapping_shr(shift) & 0xff) as usize);
+            e = self.t.entry_at(((e & !GROUP) as usize) << 8 | (dst.wrapping_shr(shift) & 0xff) as usize);
             if shift == 0 {
                 // The last level holds no groups (a table this module wrote).
                 if e & GROUP != 0 {

@@ -1,34 +1,42 @@
-//! The next-hop table: fixed capacity, one 16-byte entry per next hop, each
-//! changed in place by a neighbour event while lcores read it.
+//! The next-hop table: fixed capacity, one 32-byte entry per next hop, each
+//! changed in place by neighbour events while lcores read it.
 //!
-//! An entry is two `AtomicU64` words:
-//! * **link**: the next hop's MAC (bytes 0..6, in wire order), the egress
-//!   port (14 bits) and the state (2 bits: resolved, unresolved, down; 0
-//!   for an entry never written, which routes as "no route");
+//! An entry is three `AtomicU64` words, laid out so that a reader copies the
+//! 12 bytes of Ethernet addresses out of two of them as they are:
+//! * **macs**: the next hop's MAC (bytes 0..6, wire order) and the first two
+//!   bytes of the egress port's own MAC (bytes 6..8);
+//! * **link**: the last four bytes of the port's MAC (bits 0..32), the
+//!   egress port (bits 32..45) and the state (bits 61..64): all zero when
+//!   resolved, so a reader tests the sign bit once; unresolved, down and
+//!   "never written" (which routes as "no route") set bit 63;
 //! * **path**: the route's path figures, `to_hops` (16 bits) and
 //!   `to_delay_ns` (32 bits).
 //!
-//! The source MAC is the egress port's own, kept per port
-//! ([`set_port_mac`](NextHopTable::set_port_mac)), so it always belongs to
-//! the port the packet leaves by.
-//!
-//! **Why a reader cannot mix two updates, with no sequence lock:** each
-//! kind of update writes exactly one word with one store. A neighbour event
-//! (new MAC, moved port, resolved, failed) is one store of the link word;
-//! a change of path figures is one store of the path word. A load of a word
-//! returns the whole of one store (single-copy atomicity of aligned 64-bit
-//! accesses), so a reader sees the MAC, port and state of one neighbour
-//! event and the hops and delay of one path update, never half of one with
-//! half of another. The two words are independent facts (where to send;
-//! what lies beyond): reading them a few nanoseconds apart gives each as
-//! it was at some instant of the read, which is all a packet needs, and a
-//! packet never goes out of one port with another port's source MAC. (A
-//! seqlock would be needed only if one update had to change both words at
-//! once; none does.)
-//!
 //! **A reader** ([`get`](NextHopTable::get), per packet): an `Acquire` load
-//! of the link word, a test of the state, a load of the port's MAC and of
-//! the path word: no lock, no allocation, no read-modify-write.
+//! of the link word, the sign test, a load of the macs word and of the path
+//! word. No lock, no allocation, no read-modify-write, no retry.
+//!
+//! **Why a reader cannot mix two updates** (no sequence lock): every update
+//! is ordered so that whatever pair of words a reader gets is the whole of
+//! one state the entry was in, or a state that forwards exactly like one:
+//! * a neighbour event (same port: new MAC, resolved, unresolved, down)
+//!   changes the next hop's MAC in the macs word and the state in the link
+//!   word; the port's bytes do not change. If the new state forwards, the
+//!   macs word is stored first and the link word after it (`Release`), so
+//!   a reader that sees the new state (`Acquire`) sees the new MAC; if it
+//!   does not forward, the link word goes first, so a reader that still sees
+//!   the old MAC saw it with the old state. The one pairing not an exact
+//!   past state, old resolved link with a new MAC that is itself resolved,
+//!   forwards exactly as the new state does (the link word holds nothing
+//!   else that changed);
+//! * a change of port (or of the port's own MAC) changes bytes in both
+//!   words: the writer first marks the entry unresolved (one store), waits
+//!   for a grace period ([`Qsbr::synchronize`]: every lcore that might have
+//!   read the old link word has finished that packet), then stores the macs
+//!   word and the link word. A reader sees the old whole, "unresolved", or
+//!   the new whole. These are rare (an interface moved or renumbered) and
+//!   only they wait;
+//! * path figures are one store of the path word, independent of the rest.
 //!
 //! **A writer** (the control thread, serialised by a mutex readers never
 //! take) shares entries: routes whose next hop is the same (port, neighbour,
@@ -40,8 +48,8 @@
 //! ([`neighbour`](NextHopTable::neighbour)) updates every entry of that
 //! neighbour in place.
 //!
-//! Memory: capacity × 16 bytes shared (default 65 536 next hops: 1 MiB),
-//! plus the writer's map.
+//! Memory: capacity × 32 bytes shared (default 65 536 next hops: 2 MiB),
+//! plus the writer's maps.
 
 use super::error::FibError;
 use super::nexthop::{NextHop, NhIndex, MAX_NH};
@@ -54,22 +62,39 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Default capacity.
 pub const DEFAULT_NEXT_HOPS: usize = 1 << 16;
 
-const PORT_SHIFT: u32 = 48;
-const PORT_MASK: u64 = (1 << 14) - 1;
-const STATE_SHIFT: u32 = 62;
+const PORT_SHIFT: u32 = 32;
+const PORT_MASK: u64 = (1 << 13) - 1;
+/// Bit 63: packets cannot go there; bits 61..63 say why.
+const BLOCKED: u64 = 1 << 63;
+const WHY_SHIFT: u32 = 61;
+const UNRESOLVED: u64 = BLOCKED;
+const DOWN: u64 = BLOCKED | 1 << WHY_SHIFT;
+/// An entry never written.
+const FREE: u64 = BLOCKED | 2 << WHY_SHIFT;
+const STATE_MASK: u64 = 7 << WHY_SHIFT;
 
 /// Whether packets can go to a next hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum NhState {
-    Resolved = 1,
+    Resolved,
     /// No neighbour MAC yet (packets are not sent: `next-hop-unresolved`).
-    Unresolved = 2,
+    Unresolved,
     /// The neighbour or its link failed (`next-hop-down`).
-    Down = 3,
+    Down,
 }
 
-/// Where a next hop is: the link word of an entry.
+impl NhState {
+    fn bits(self) -> u64 {
+        match self {
+            NhState::Resolved => 0,
+            NhState::Unresolved => UNRESOLVED,
+            NhState::Down => DOWN,
+        }
+    }
+}
+
+/// Where a next hop is: the egress port, the next hop's MAC, the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
     pub port: u16,
@@ -82,20 +107,21 @@ impl Link {
         Link { port, mac, state: NhState::Resolved }
     }
 
-    fn pack(self) -> u64 {
-        let mut b = [0u8; 8];
-        b[..6].copy_from_slice(&self.mac);
-        u64::from_le_bytes(b) | (self.port as u64 & PORT_MASK) << PORT_SHIFT | (self.state as u64) << STATE_SHIFT
+    /// The macs and link words of this link leaving by a port whose MAC is `port_mac`.
+    fn words(self, port_mac: &[u8; 6]) -> (u64, u64) {
+        let m = [self.mac[0], self.mac[1], self.mac[2], self.mac[3], self.mac[4], self.mac[5], port_mac[0], port_mac[1]];
+        let l = u32::from_le_bytes([port_mac[2], port_mac[3], port_mac[4], port_mac[5]]) as u64;
+        (u64::from_le_bytes(m), l | (self.port as u64 & PORT_MASK) << PORT_SHIFT | self.state.bits())
     }
 
-    fn unpack(a: u64) -> Link {
-        let b = a.to_le_bytes();
-        let state = match a >> STATE_SHIFT {
-            1 => NhState::Resolved,
-            3 => NhState::Down,
+    fn unpack(macs: u64, link: u64) -> Link {
+        let b = macs.to_le_bytes();
+        let state = match link & STATE_MASK {
+            0 => NhState::Resolved,
+            DOWN => NhState::Down,
             _ => NhState::Unresolved,
         };
-        Link { port: ((a >> PORT_SHIFT) & PORT_MASK) as u16, mac: [b[0], b[1], b[2], b[3], b[4], b[5]], state }
+        Link { port: ((link >> PORT_SHIFT) & PORT_MASK) as u16, mac: [b[0], b[1], b[2], b[3], b[4], b[5]], state }
     }
 }
 
@@ -123,16 +149,33 @@ pub fn mac_id(mac: &[u8]) -> u128 {
     mac.iter().take(6).fold(0u128, |a, &b| a << 8 | b as u128)
 }
 
-fn pack_path(to_hops: u16, to_delay_ns: u32) -> u64 {
-    to_hops as u64 | (to_delay_ns as u64) << 16
+/// Why packets cannot go to a blocked entry (out of line: the rare case).
+#[cold]
+#[inline(never)]
+fn blocked(link: u64) -> Reason {
+    match link & STATE_MASK {
+        UNRESOLVED => Reason::NextHopUnresolved,
+        DOWN => Reason::NextHopDown,
+        _ => Reason::NoRoute,
+    }
 }
 
-/// One next hop: 16 bytes, never across two cache lines.
-#[repr(align(16))]
-#[derive(Default)]
+fn pack_path(to_hops: u16, to_delay_ns: u32) -> u64 {
+    to_hops.max(1) as u64 | (to_delay_ns as u64) << 16
+}
+
+/// One next hop: 32 bytes, two to a cache line.
+#[repr(align(32))]
 struct Entry {
+    macs: AtomicU64,
     link: AtomicU64,
     path: AtomicU64,
+}
+
+impl Default for Entry {
+    fn default() -> Self {
+        Entry { macs: AtomicU64::new(0), link: AtomicU64::new(FREE), path: AtomicU64::new(0) }
+    }
 }
 
 struct Slot {
@@ -149,12 +192,13 @@ struct Writer {
     deferred: Deferred<NhIndex>,
     /// (port, neighbour) -> the entries of that neighbour.
     neighbours: FxHashMap<(u16, u128), Vec<NhIndex>>,
+    /// Each port's own MAC (the source of packets leaving by it).
+    port_macs: [[u8; 6]; MAX_PORTS],
 }
 
 /// The next hops routes point at.
 pub struct NextHopTable {
     entries: Box<[Entry]>,
-    port_macs: [AtomicU64; MAX_PORTS],
     w: Mutex<Writer>,
 }
 
@@ -165,22 +209,23 @@ impl NextHopTable {
         let capacity = capacity.min(MAX_NH as usize + 1);
         NextHopTable {
             entries: (0..capacity).map(|_| Entry::default()).collect(),
-            port_macs: std::array::from_fn(|_| AtomicU64::new(0)),
             w: Mutex::new(Writer {
                 keys: FxHashMap::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
                 deferred: Deferred::new(qsbr),
                 neighbours: FxHashMap::default(),
+                port_macs: [[0; 6]; MAX_PORTS],
             }),
         }
     }
 
     /// A table whose entry `i` is `list[i]`, resolved, with no routes
     /// counted yet (see [`retain`](Self::retain)): what a pipeline file
-    /// gives. Each port's MAC is taken from its first next hop unless set.
+    /// gives. Each port's MAC is taken from its first next hop.
     pub fn from_list(list: &[NextHop], capacity: usize, qsbr: Arc<Qsbr>) -> Result<NextHopTable, FibError> {
         let t = NextHopTable::new(capacity.max(list.len()), qsbr);
+        let mut w = t.lock();
         let mut set = [false; MAX_PORTS];
         for nh in list {
             let p = nh.port as usize;
@@ -188,18 +233,15 @@ impl NextHopTable {
                 return Err(FibError::Port(nh.port));
             }
             if !set[p] {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&nh.macs[6..]);
-                t.set_port_mac(nh.port, mac)?;
+                w.port_macs[p].copy_from_slice(&nh.macs[6..]);
                 set[p] = true;
             }
         }
-        let mut w = t.lock();
         for (i, nh) in list.iter().enumerate() {
             let key = NhKey::of(nh);
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&nh.macs[..6]);
-            t.write(i as NhIndex, key, Link::resolved(nh.port, mac));
+            t.write_new(&w, i as NhIndex, key, Link::resolved(nh.port, mac));
             w.keys.entry(key).or_insert(i as NhIndex);
             w.neighbours.entry((key.port, key.neighbour)).or_default().push(i as NhIndex);
             w.slots.push(Some(Slot { key, refs: 0 }));
@@ -214,28 +256,25 @@ impl NextHopTable {
     #[inline(always)]
     pub fn get(&self, i: NhIndex) -> Result<NextHop, Reason> {
         let Some(e) = self.entries.get(i as usize) else { return Err(Reason::NoRoute) };
-        let a = e.link.load(Ordering::Acquire);
-        match a >> STATE_SHIFT {
-            1 => {}
-            2 => return Err(Reason::NextHopUnresolved),
-            3 => return Err(Reason::NextHopDown),
-            _ => return Err(Reason::NoRoute),
+        let l = e.link.load(Ordering::Acquire);
+        if l & BLOCKED != 0 {
+            return Err(blocked(l));
         }
-        let port = ((a >> PORT_SHIFT) & PORT_MASK) as u16;
-        let d = a.to_le_bytes();
-        let s = self.port_macs[port as usize % MAX_PORTS].load(Ordering::Relaxed).to_le_bytes();
+        let m = e.macs.load(Ordering::Relaxed);
+        let mut macs = [0u8; 12];
+        macs[..8].copy_from_slice(&m.to_le_bytes());
+        macs[8..].copy_from_slice(&(l as u32).to_le_bytes());
         let p = e.path.load(Ordering::Relaxed);
-        Ok(NextHop {
-            port,
-            macs: [d[0], d[1], d[2], d[3], d[4], d[5], s[0], s[1], s[2], s[3], s[4], s[5]],
-            to_hops: p as u16,
-            to_delay_ns: (p >> 16) as u32,
-        })
+        // Resolved: the bits above the port are zero.
+        Ok(NextHop { port: (l >> PORT_SHIFT) as u16, macs, to_hops: p as u16, to_delay_ns: (p >> 16) as u32 })
     }
 
-    /// The link word of entry `i` as it is now.
+    /// Entry `i`'s link (port, next hop's MAC, state) as it is now.
     pub fn link(&self, i: NhIndex) -> Option<Link> {
-        self.entries.get(i as usize).map(|e| Link::unpack(e.link.load(Ordering::Acquire)))
+        self.entries.get(i as usize).map(|e| {
+            let l = e.link.load(Ordering::Acquire);
+            Link::unpack(e.macs.load(Ordering::Relaxed), l)
+        })
     }
 
     pub fn capacity(&self) -> usize {
@@ -248,17 +287,72 @@ impl NextHopTable {
         self.w.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self, i: NhIndex, key: NhKey, link: Link) {
+    /// Fill entry `i`, which no route points at yet.
+    fn write_new(&self, w: &Writer, i: NhIndex, key: NhKey, link: Link) {
         if let Some(e) = self.entries.get(i as usize) {
-            e.path.store(pack_path(key.to_hops.max(1), key.to_delay_ns), Ordering::Relaxed);
-            e.link.store(link.pack(), Ordering::Release);
+            let (m, l) = link.words(&w.port_macs[link.port as usize % MAX_PORTS]);
+            e.path.store(pack_path(key.to_hops, key.to_delay_ns), Ordering::Relaxed);
+            e.macs.store(m, Ordering::Relaxed);
+            e.link.store(l, Ordering::Release);
         }
     }
 
-    /// The source MAC of packets leaving `port`.
+    /// Change entry `i` (which routes may point at) to `link`, the two
+    /// words in the order the module doc gives. If the port's bytes change,
+    /// the caller has blocked the entry and waited for a grace period.
+    fn rewrite(&self, w: &Writer, i: NhIndex, link: Link) {
+        let Some(e) = self.entries.get(i as usize) else { return };
+        let (m, l) = link.words(&w.port_macs[link.port as usize % MAX_PORTS]);
+        if link.state == NhState::Resolved {
+            e.macs.store(m, Ordering::Release);
+            e.link.store(l, Ordering::Release);
+        } else {
+            e.link.store(l, Ordering::Release);
+            e.macs.store(m, Ordering::Release);
+        }
+    }
+
+    /// Does rewriting entry `i` to `link` change the port's bytes (port or port MAC)?
+    fn moves(&self, w: &Writer, i: NhIndex, link: Link) -> bool {
+        let Some(e) = self.entries.get(i as usize) else { return false };
+        let (m, l) = link.words(&w.port_macs[link.port as usize % MAX_PORTS]);
+        let (om, ol) = (e.macs.load(Ordering::Relaxed), e.link.load(Ordering::Relaxed));
+        const PORT_BYTES: u64 = 0xffff << 48;
+        const LINK_PORT: u64 = (1 << 45) - 1;
+        (m ^ om) & PORT_BYTES != 0 || (l ^ ol) & LINK_PORT != 0
+    }
+
+    /// Rewrite entries whose port bytes change: block them, wait for every
+    /// reader to pass a quiescent point, then write them whole.
+    fn rewrite_moved(&self, w: &Writer, changes: &[(NhIndex, Link)]) {
+        for &(i, _) in changes {
+            if let Some(e) = self.entries.get(i as usize) {
+                let l = e.link.load(Ordering::Relaxed);
+                e.link.store((l & !STATE_MASK) | UNRESOLVED, Ordering::Release);
+            }
+        }
+        w.deferred.qsbr().synchronize();
+        for &(i, link) in changes {
+            self.rewrite(w, i, link);
+        }
+    }
+
+    /// The source MAC of packets leaving `port`. Entries by that port are
+    /// rewritten (after a grace period, if any exists and the MAC changed).
     pub fn set_port_mac(&self, port: u16, mac: [u8; 6]) -> Result<(), FibError> {
-        let x = self.port_macs.get(port as usize).ok_or(FibError::Port(port))?;
-        x.store(Link { port: 0, mac, state: NhState::Unresolved }.pack(), Ordering::Release);
+        if port as usize >= MAX_PORTS {
+            return Err(FibError::Port(port));
+        }
+        let mut w = self.lock();
+        w.port_macs[port as usize] = mac;
+        let changes: Vec<(NhIndex, Link)> = (0..w.slots.len() as NhIndex)
+            .filter(|&i| matches!(w.slots.get(i as usize), Some(Some(_))))
+            .filter_map(|i| self.link(i).filter(|l| l.port == port).map(|l| (i, l)))
+            .filter(|&(i, l)| self.moves(&w, i, l))
+            .collect();
+        if !changes.is_empty() {
+            self.rewrite_moved(&w, &changes);
+        }
         Ok(())
     }
 
@@ -288,7 +382,7 @@ impl NextHopTable {
                 w.free.pop().ok_or(FibError::NextHopsFull { capacity: self.entries.len(), waiting: w.deferred.pending() })?
             }
         };
-        self.write(i, key, link);
+        self.write_new(&w, i, key, link);
         w.keys.insert(key, i);
         w.neighbours.entry((key.port, key.neighbour)).or_default().push(i);
         w.slots[i as usize] = Some(Slot { key, refs: 1 });
@@ -360,31 +454,35 @@ impl NextHopTable {
         deferred.reclaim(|i| free.push(i))
     }
 
-    /// Set entry `i`'s link (port, MAC, state) in place: one store.
+    /// Set entry `i`'s link (port, next hop's MAC, state) in place. A new
+    /// port waits for a grace period (see the module doc); the rest does not.
     pub fn set_link(&self, i: NhIndex, link: Link) -> Result<(), FibError> {
         if link.port as usize >= MAX_PORTS {
             return Err(FibError::Port(link.port));
         }
         let w = self.lock();
-        match (w.slots.get(i as usize), self.entries.get(i as usize)) {
-            (Some(Some(_)), Some(e)) => {
-                e.link.store(link.pack(), Ordering::Release);
-                Ok(())
-            }
-            _ => Err(FibError::NoSuchNextHop(i)),
+        if !matches!(w.slots.get(i as usize), Some(Some(_))) {
+            return Err(FibError::NoSuchNextHop(i));
         }
+        if self.moves(&w, i, link) {
+            self.rewrite_moved(&w, &[(i, link)]);
+        } else {
+            self.rewrite(&w, i, link);
+        }
+        Ok(())
     }
 
     /// A neighbour event: every entry of neighbour `neighbour` on `port`
-    /// now has `mac` and `state`. Returns how many entries changed.
+    /// now has `mac` and `state` (never waits). Returns how many entries
+    /// changed.
     pub fn neighbour(&self, port: u16, neighbour: u128, mac: [u8; 6], state: NhState) -> usize {
         let w = self.lock();
         let Some(v) = w.neighbours.get(&(port, neighbour)) else { return 0 };
         let mut n = 0;
         for &i in v {
-            if let Some(e) = self.entries.get(i as usize) {
-                let old = Link::unpack(e.link.load(Ordering::Relaxed));
-                e.link.store(Link { port: old.port, mac, state }.pack(), Ordering::Release);
+            if let Some(old) = self.link(i) {
+                // The port stays (it is part of the neighbour's name).
+                self.rewrite(&w, i, Link { port: old.port, mac, state });
                 n += 1;
             }
         }
@@ -400,7 +498,7 @@ impl NextHopTable {
         s.key = NhKey { to_hops, to_delay_ns, ..old };
         let new = s.key;
         if let Some(e) = self.entries.get(i as usize) {
-            e.path.store(pack_path(to_hops.max(1), to_delay_ns), Ordering::Release);
+            e.path.store(pack_path(to_hops, to_delay_ns), Ordering::Release);
         }
         if w.keys.get(&old) == Some(&i) {
             w.keys.remove(&old);
@@ -430,8 +528,10 @@ mod tests {
 
     #[test]
     fn packs_and_reads_back_whole() {
-        for l in [Link { port: 0x3fff, mac: [0xff; 6], state: NhState::Down }, Link { port: 0, mac: [0; 6], state: NhState::Resolved }, Link::resolved(3, PEER)] {
-            assert_eq!(Link::unpack(l.pack()), l);
+        for l in [Link { port: 0x1fff, mac: [0xff; 6], state: NhState::Down }, Link { port: 0, mac: [0; 6], state: NhState::Resolved }, Link::resolved(3, PEER)] {
+            let (m, w) = l.words(&PORT_MAC);
+            assert_eq!(Link::unpack(m, w), l);
+            assert_eq!(w & BLOCKED == 0, l.state == NhState::Resolved);
         }
         let (_q, t) = table(4);
         let i = t.acquire(key(7), Link::resolved(1, PEER)).unwrap();
@@ -489,9 +589,9 @@ mod tests {
 
     #[test]
     fn readers_never_see_two_events_mixed() {
-        // Each event writes a MAC whose every byte is the event number and
-        // a port equal to it: a torn read would show bytes or a port that
-        // disagree.
+        // Port moves write a next-hop MAC of the port's number and the
+        // port's own MAC is that number too; neighbour events write a MAC
+        // of one repeated byte. A torn read would show bytes that disagree.
         use std::sync::atomic::AtomicBool;
         let (q, t) = table(4);
         for p in 0..MAX_PORTS as u16 {
@@ -506,9 +606,15 @@ mod tests {
                 let (t, stop, reads, r) = (Arc::clone(&t), Arc::clone(&stop), Arc::clone(&reads), q.register().unwrap());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        let nh = t.get(i).expect("always resolved");
-                        let p = nh.port as u8;
-                        assert!(nh.macs.iter().all(|&b| b == p), "torn next hop {nh:?}");
+                        match t.get(i) {
+                            Ok(nh) => {
+                                let (d, s) = nh.macs.split_at(6);
+                                assert!(d.iter().all(|&b| b == d[0]), "torn next-hop MAC {nh:?}");
+                                assert!(s.iter().all(|&b| b == nh.port as u8), "source MAC of another port {nh:?}");
+                            }
+                            // Down by an event, or unresolved while it moves.
+                            Err(r) => assert!(matches!(r, Reason::NextHopDown | Reason::NextHopUnresolved), "{r:?}"),
+                        }
                         reads.fetch_add(1, Ordering::Relaxed);
                         r.quiescent();
                     }
@@ -517,9 +623,16 @@ mod tests {
             .collect();
         // Keep changing it until the readers have read it many times.
         let mut n = 0u32;
-        while n < 20_000 || reads.load(Ordering::Relaxed) < 20_000 {
-            let p = (n % MAX_PORTS as u32) as u16;
-            t.set_link(i, Link::resolved(p, [p as u8; 6])).unwrap();
+        while n < 2_000 || reads.load(Ordering::Relaxed) < 20_000 {
+            if n % 8 == 0 {
+                let p = (n / 8 % MAX_PORTS as u32) as u16;
+                t.set_link(i, Link::resolved(p, [p as u8; 6])).unwrap();
+            } else {
+                let port = t.link(i).unwrap().port;
+                let state = if n % 3 == 0 { NhState::Down } else { NhState::Resolved };
+                assert_eq!(t.neighbour(1, 7, [n as u8; 6], state), 1);
+                assert_eq!(t.link(i).unwrap(), Link { port, mac: [n as u8; 6], state }, "a neighbour event keeps the port");
+            }
             n += 1;
         }
         stop.store(true, Ordering::Relaxed);

@@ -207,6 +207,16 @@ impl<const N: usize, const ROOT: usize> Trie<N, ROOT> {
         }
     }
 
+    /// Entry `i` of the group area (group `g`'s entry `j` is at
+    /// `g` × 256 + `j` when groups have no end slot); none if out of range.
+    #[inline(always)]
+    pub fn entry_at(&self, i: usize) -> u32 {
+        match self.groups.get(i) {
+            Some(e) => e.load(Ordering::Acquire),
+            None => EMPTY,
+        }
+    }
+
     /// The next hop of a non-group entry: its own, or the default route's.
     #[inline(always)]
     pub fn resolve(&self, e: u32) -> Option<NhIndex> {
