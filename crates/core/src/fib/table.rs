@@ -100,7 +100,7 @@ impl Fib {
         use super::trie::Trie;
         let cfg = FibConfig {
             v4_groups: cfg.v4_groups.max(Trie::<4, { 1 << 24 }>::groups_needed(v4.iter().map(|r| (r.0, r.1)))),
-            v6_groups: cfg.v6_groups.max(Trie::<16, { 1 << 16 }>::groups_needed(v6.iter().map(|r| (r.0, r.1)))),
+            v6_groups: cfg.v6_groups.max(Trie::<16, { 1 << 24 }>::groups_needed(v6.iter().map(|r| (r.0, r.1)))),
             flex_groups: cfg.flex_groups.max(Trie::<{ flex::MAX_BYTES }, 256>::groups_needed(fl.iter().map(|r| (r.0, r.1)))),
             ..*cfg
         };
