@@ -56,7 +56,7 @@ impl FlexLpm {
     pub fn build_with(routes: &[([u8; MAX_BYTES], u16, NhIndex)], qsbr: Arc<Qsbr>) -> FlexLpm {
         let routes: Vec<_> = routes.iter().map(|&(b, bits, nh)| (b, bits.min((MAX_BYTES * 8) as u16), nh)).collect();
         let need = Trie::<MAX_BYTES, 256>::groups_needed(routes.iter().map(|r| (r.0, r.1)));
-        let t = FlexLpm::with_capacity(need.max(DEFAULT_GROUPS), qsbr);
+        let t = FlexLpm::with_capacity((need + need / 4).max(DEFAULT_GROUPS), qsbr);
         if let Err((_, e)) = t.t.add_batch(&routes, |_, _| {}) {
             panic!("FlexLpm::build: {e}");
         }

@@ -53,7 +53,7 @@ impl Lpm4 {
     /// Build from (prefix, length, next hop) routes; a longer prefix wins.
     /// Duplicate prefixes: the last one wins (config validation rejects
     /// them). A batch install into a new table with a pool of at least
-    /// [`DEFAULT_GROUPS`], larger if the routes need it.
+    /// [`DEFAULT_GROUPS`], or what the routes take and a quarter more.
     ///
     /// Panics on a next hop above [`MAX_NH`](super::nexthop::MAX_NH) or a
     /// length above 32 (use [`add_batch`](Self::add_batch) to be told).
@@ -64,7 +64,7 @@ impl Lpm4 {
     /// [`build`](Self::build), with freed groups waiting on `qsbr`.
     pub fn build_with(routes: &[(u32, u8, NhIndex)], qsbr: Arc<Qsbr>) -> Lpm4 {
         let need = Trie::<4, TBL24_SIZE>::groups_needed(routes.iter().map(|r| (r.0.to_be_bytes(), r.1 as u16)));
-        let t = Lpm4::with_capacity(need.max(DEFAULT_GROUPS), qsbr);
+        let t = Lpm4::with_capacity((need + need / 4).max(DEFAULT_GROUPS), qsbr);
         if let Err((_, e)) = t.add_batch(routes, |_, _| {}) {
             panic!("Lpm4::build: {e}");
         }

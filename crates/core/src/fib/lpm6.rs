@@ -58,7 +58,7 @@ impl Lpm6 {
     /// [`build`](Self::build), with freed groups waiting on `qsbr`.
     pub fn build_with(routes: &[(u128, u8, NhIndex)], qsbr: Arc<Qsbr>) -> Lpm6 {
         let need = Trie::<16, ROOT>::groups_needed(routes.iter().map(|r| (r.0.to_be_bytes(), r.1 as u16)));
-        let t = Lpm6::with_capacity(need.max(DEFAULT_GROUPS), qsbr);
+        let t = Lpm6::with_capacity((need + need / 4).max(DEFAULT_GROUPS), qsbr);
         if let Err((_, e)) = t.add_batch(routes, |_, _| {}) {
             panic!("Lpm6::build: {e}");
         }

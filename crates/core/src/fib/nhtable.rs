@@ -199,7 +199,9 @@ struct Writer {
 /// The next hops routes point at.
 pub struct NextHopTable {
     entries: Box<[Entry]>,
-    w: Mutex<Writer>,
+    /// Boxed: with nothing interior-mutable inline, `&NextHopTable` is
+    /// read-only to the compiler (table pointers stay in registers).
+    w: Box<Mutex<Writer>>,
 }
 
 impl NextHopTable {
@@ -209,14 +211,14 @@ impl NextHopTable {
         let capacity = capacity.min(MAX_NH as usize + 1);
         NextHopTable {
             entries: (0..capacity).map(|_| Entry::default()).collect(),
-            w: Mutex::new(Writer {
+            w: Box::new(Mutex::new(Writer {
                 keys: FxHashMap::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
                 deferred: Deferred::new(qsbr),
                 neighbours: FxHashMap::default(),
                 port_macs: [[0; 6]; MAX_PORTS],
-            }),
+            })),
         }
     }
 

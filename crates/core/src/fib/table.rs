@@ -85,7 +85,8 @@ impl Fib {
 
     /// Build from routes whose next hops are indices into `next_hops`
     /// (entry `i` of the table is `next_hops[i]`, resolved, counted once per
-    /// route using it); pools at least `cfg`'s, larger if the routes need it.
+    /// route using it); pools at least `cfg`'s, or what the routes take and
+    /// a quarter more.
     /// Duplicate prefixes: the last wins.
     pub fn build_with(routes: &[(Prefix, NhIndex)], next_hops: &[NextHop], cfg: &FibConfig) -> Result<Fib, FibError> {
         let (mut v4, mut v6, mut fl) = (Vec::new(), Vec::new(), Vec::new());
@@ -98,10 +99,12 @@ impl Fib {
             }
         }
         use super::trie::Trie;
+        // What the routes take, and a quarter more for updates.
+        let room = |n: usize| n + n / 4;
         let cfg = FibConfig {
-            v4_groups: cfg.v4_groups.max(Trie::<4, { 1 << 24 }>::groups_needed(v4.iter().map(|r| (r.0, r.1)))),
-            v6_groups: cfg.v6_groups.max(Trie::<16, { 1 << 24 }>::groups_needed(v6.iter().map(|r| (r.0, r.1)))),
-            flex_groups: cfg.flex_groups.max(Trie::<{ flex::MAX_BYTES }, 256>::groups_needed(fl.iter().map(|r| (r.0, r.1)))),
+            v4_groups: cfg.v4_groups.max(room(Trie::<4, { 1 << 24 }>::groups_needed(v4.iter().map(|r| (r.0, r.1))))),
+            v6_groups: cfg.v6_groups.max(room(Trie::<16, { 1 << 24 }>::groups_needed(v6.iter().map(|r| (r.0, r.1))))),
+            flex_groups: cfg.flex_groups.max(room(Trie::<{ flex::MAX_BYTES }, 256>::groups_needed(fl.iter().map(|r| (r.0, r.1))))),
             ..*cfg
         };
         let q = Arc::new(Qsbr::new(cfg.readers));
