@@ -127,7 +127,8 @@ impl Qsbr {
     }
 
     /// Wait until every reader has passed a quiescent point: for the control
-    /// thread, never a packet lcore (it spins, yielding the CPU).
+    /// thread, never a packet lcore (it spins, yielding the CPU). The calling
+    /// thread must not itself be an online reader, or it waits for itself.
     pub fn synchronize(&self) {
         let t = self.start();
         while !self.check(t) {
