@@ -626,12 +626,12 @@ mod tests {
         // Keep changing it until the readers have read it many times.
         let mut n = 0u32;
         while n < 2_000 || reads.load(Ordering::Relaxed) < 20_000 {
-            if n % 8 == 0 {
+            if n.is_multiple_of(8) {
                 let p = (n / 8 % MAX_PORTS as u32) as u16;
                 t.set_link(i, Link::resolved(p, [p as u8; 6])).unwrap();
             } else {
                 let port = t.link(i).unwrap().port;
-                let state = if n % 3 == 0 { NhState::Down } else { NhState::Resolved };
+                let state = if n.is_multiple_of(3) { NhState::Down } else { NhState::Resolved };
                 assert_eq!(t.neighbour(1, 7, [n as u8; 6], state), 1);
                 assert_eq!(t.link(i).unwrap(), Link { port, mac: [n as u8; 6], state }, "a neighbour event keeps the port");
             }
