@@ -57,6 +57,8 @@ reasons! {
     TtlExpired => "ttl-expired": "IPv4 TTL 0 or 1 on arrival",
     HopLimitExpired => "hop-limit-expired": "IPv6 hop limit 0 or 1 on arrival",
     NoRoute => "no-route": "no route matches the destination",
+    NextHopUnresolved => "next-hop-unresolved": "the route's next hop has no neighbour MAC yet (unresolved)",
+    NextHopDown => "next-hop-down": "the route's next hop is marked down (its link or neighbour failed)",
     TxFull => "tx-full": "the egress TX queue had no room",
     NoMbuf => "no-mbuf": "the mbuf pool was empty when a copy was needed (broadcast)",
     MalformedNewipTruncated => "malformed-newip-truncated": "New IP header cut off by the end of the frame",

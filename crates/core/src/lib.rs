@@ -5,6 +5,8 @@
 //! From the bottom up (a module imports only those above it in this list):
 //! * [`kinds`]: drop reasons, events, limits (depends on nothing);
 //! * [`bytes`]: big-endian field access over byte slices;
+//! * [`rcu`]: quiescent-state-based reclamation (grace periods for memory
+//!   the lcores may still read);
 //! * [`contract`]: one module per New IP contract (and the IPv6 latency
 //!   option): its fields, arrival and transmit rules, reported delay and
 //!   per-packet metadata;
@@ -24,6 +26,7 @@ pub mod contract;
 pub mod fib;
 pub mod kinds;
 pub mod path;
+pub mod rcu;
 pub mod sched;
 pub mod stats;
 pub mod wire;

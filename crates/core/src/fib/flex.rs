@@ -1,73 +1,111 @@
 //! Flexible-length New IP addresses (type 4, 1..=32 bytes) by longest bit
-//! prefix: one hash table per prefix length in use, probed from the longest
-//! length that fits the address down. Addresses are hierarchical by bits, so
-//! a route `flex:0a/8` covers `0a02`, `0a0201`, ... of any length.
+//! prefix. Addresses are hierarchical by bits, so a route `flex:0a/8` covers
+//! `0a02`, `0a0201`, ... of any length; a route longer than an address never
+//! matches it.
+//!
+//! The table is the same in-place trie as IPv4 and IPv6 (see
+//! [`trie`](super::trie)) with 8-bit levels from the first byte on, one
+//! level per address byte, and one slot more per group: what an address
+//! that ends at that level matches (the routes no longer than it). A lookup
+//! reads at most one entry per address byte, plus that slot. Memory: 1 KiB
+//! first level plus `groups` × 1028 bytes ([`DEFAULT_GROUPS`]: 4096 groups,
+//! 4 MiB, zeroed: backed as used).
 
+use super::error::FibError;
 use super::nexthop::NhIndex;
-use rustc_hash::FxHashMap;
+use super::trie::{PoolStats, Trie};
+use crate::rcu::Qsbr;
+use std::sync::Arc;
 
 /// Longest flexible address, in bytes.
 pub const MAX_BYTES: usize = 32;
 
+/// Default pool.
+pub const DEFAULT_GROUPS: usize = 1 << 12;
+
 /// `bytes` with every bit after the first `bits` cleared.
 pub fn mask(bytes: &[u8; MAX_BYTES], bits: u16) -> [u8; MAX_BYTES] {
-    let mut out = [0u8; MAX_BYTES];
-    let full = (bits / 8) as usize;
-    out[..full.min(MAX_BYTES)].copy_from_slice(&bytes[..full.min(MAX_BYTES)]);
-    let rem = bits % 8;
-    if rem != 0 && full < MAX_BYTES {
-        out[full] = bytes[full] & (0xffu8 << (8 - rem));
-    }
-    out
+    super::trie::mask_key(bytes, bits)
 }
 
-#[derive(Default)]
+/// A table of flexible-address routes that changes in place.
 pub struct FlexLpm {
-    /// (prefix bits, table of masked prefixes), longest first.
-    levels: Vec<(u16, FxHashMap<[u8; MAX_BYTES], NhIndex>)>,
+    t: Trie<MAX_BYTES, 256>,
+}
+
+impl Default for FlexLpm {
+    fn default() -> Self {
+        FlexLpm::with_capacity(DEFAULT_GROUPS, Arc::new(Qsbr::default()))
+    }
 }
 
 impl FlexLpm {
-    /// Build from (address bytes, prefix bits, next hop); duplicates: the last wins.
+    /// An empty table with `groups` groups; freed groups wait for the
+    /// readers registered with `qsbr`.
+    pub fn with_capacity(groups: usize, qsbr: Arc<Qsbr>) -> FlexLpm {
+        FlexLpm { t: Trie::new(groups, true, qsbr) }
+    }
+
+    /// Build from (address bytes, prefix bits, next hop); duplicates: the
+    /// last wins. Panics on a next hop above [`MAX_NH`](super::nexthop::MAX_NH).
     pub fn build(routes: &[([u8; MAX_BYTES], u16, NhIndex)]) -> FlexLpm {
-        let mut t = FlexLpm::default();
-        for (bytes, bits, nh) in routes {
-            let bits = (*bits).min((MAX_BYTES * 8) as u16);
-            let i = match t.levels.iter().position(|l| l.0 == bits) {
-                Some(i) => i,
-                None => {
-                    t.levels.push((bits, FxHashMap::default()));
-                    t.levels.len() - 1
-                }
-            };
-            t.levels[i].1.insert(mask(bytes, bits), *nh);
+        FlexLpm::build_with(routes, Arc::new(Qsbr::default()))
+    }
+
+    /// [`build`](Self::build), with freed groups waiting on `qsbr`.
+    pub fn build_with(routes: &[([u8; MAX_BYTES], u16, NhIndex)], qsbr: Arc<Qsbr>) -> FlexLpm {
+        let routes: Vec<_> = routes.iter().map(|&(b, bits, nh)| (b, bits.min((MAX_BYTES * 8) as u16), nh)).collect();
+        let need = Trie::<MAX_BYTES, 256>::groups_needed(routes.iter().map(|r| (r.0, r.1)));
+        let t = FlexLpm::with_capacity((need + need / 4).max(DEFAULT_GROUPS), qsbr);
+        if let Err((_, e)) = t.t.add_batch(&routes, |_, _| {}) {
+            panic!("FlexLpm::build: {e}");
         }
-        t.levels.sort_by(|a, b| b.0.cmp(&a.0));
         t
     }
 
     /// The route for address `addr` (1..=32 bytes), longest prefix first.
     #[inline]
     pub fn lookup(&self, addr: &[u8]) -> Option<NhIndex> {
-        if addr.is_empty() || addr.len() > MAX_BYTES {
-            return None;
-        }
-        let mut key = [0u8; MAX_BYTES];
-        key[..addr.len()].copy_from_slice(addr);
-        let addr_bits = (addr.len() * 8) as u16;
-        for (bits, tbl) in &self.levels {
-            if *bits > addr_bits {
-                continue;
-            }
-            if let Some(nh) = tbl.get(&mask(&key, *bits)) {
-                return Some(*nh);
-            }
-        }
-        None
+        self.t.lookup_bytes(addr)
+    }
+
+    /// Add a route of the first `bits` bits of `bytes`, or give it a new
+    /// next hop; returns the next hop replaced.
+    pub fn add(&self, bytes: &[u8; MAX_BYTES], bits: u16, nh: NhIndex) -> Result<Option<NhIndex>, FibError> {
+        self.t.add(bytes, bits, nh)
+    }
+
+    /// Delete a route; returns its next hop.
+    pub fn delete(&self, bytes: &[u8; MAX_BYTES], bits: u16) -> Result<NhIndex, FibError> {
+        self.t.delete(bytes, bits)
+    }
+
+    /// Add many routes at once. `added(i, replaced)`: route `i` was
+    /// added, replacing that next hop if any.
+    pub fn add_batch(&self, routes: &[([u8; MAX_BYTES], u16, NhIndex)], added: impl FnMut(usize, Option<NhIndex>)) -> Result<usize, (usize, FibError)> {
+        self.t.add_batch(routes, added)
+    }
+
+    /// The next hop of exactly this prefix, if it is a route.
+    pub fn get(&self, bytes: &[u8; MAX_BYTES], bits: u16) -> Option<NhIndex> {
+        self.t.get(bytes, bits)
+    }
+
+    /// Return groups whose grace period is over to the pool.
+    pub fn reclaim(&self) -> usize {
+        self.t.reclaim()
+    }
+
+    pub fn pool(&self) -> PoolStats {
+        self.t.pool()
+    }
+
+    pub fn len(&self) -> usize {
+        self.t.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.levels.is_empty()
+        self.t.is_empty()
     }
 }
 

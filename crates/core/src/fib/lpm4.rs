@@ -1,34 +1,35 @@
 //! IPv4 longest prefix match in the DIR-24-8 layout (Gupta, Lin, McKeown,
 //! INFOCOM'98; also DPDK's rte_lpm): a 2^24-entry table indexed by the top 24
 //! bits, and 256-entry second-level groups for prefixes longer than /24.
-//! A lookup is one read, or two for addresses under a /25../32 route.
+//! A lookup is one read, or two for addresses under a /25../32.
+//!
+//! The table changes in place while lcores look it up (add, delete, a new
+//! next hop for a prefix, batches), with groups from a pool preallocated at
+//! creation and returned to it only after a grace period: see
+//! [`trie`](super::trie) for how, and what a reader and a writer do.
+//!
+//! Memory: the first level is 2^24 × 4 bytes = 64 MiB; the pool is
+//! `groups` × 1 KiB ([`DEFAULT_GROUPS`]: 65 536 groups, 64 MiB, enough for
+//! about 1M routes of which tens of thousands of /24s hold longer
+//! prefixes). Both are allocated zeroed, so only the pages routes write
+//! are backed (a full Internet table touches most of the first level).
 
+use super::error::FibError;
 use super::nexthop::NhIndex;
-use super::prefix::mask32;
-use std::sync::OnceLock;
+use super::trie::{PoolStats, Trie, GROUP};
+use crate::rcu::Qsbr;
+use std::sync::Arc;
 
-/// How a new table asks the OS to back it with huge pages before it is
-/// written (set once by whoever may make system calls: the daemon installs
-/// `madvise(MADV_HUGEPAGE)` from the DPDK layer; without it, nothing).
-static PAGE_ADVICE: OnceLock<fn(&mut [u32])> = OnceLock::new();
-
-/// Install the huge-page advice for tables made from now on (the first
-/// call wins).
-pub fn set_page_advice(advise: fn(&mut [u32])) {
-    let _ = PAGE_ADVICE.set(advise);
-}
+pub use super::trie::set_page_advice;
 
 const TBL24_SIZE: usize = 1 << 24;
-/// Entry flag: the low bits are a tbl8 group number.
-const GROUP: u32 = 1 << 31;
-/// Entry value 0 = no route; otherwise next-hop index + 1.
-const EMPTY: u32 = 0;
 
-/// A DIR-24-8 table built once from a route list.
+/// Default pool: groups for /24s with longer prefixes.
+pub const DEFAULT_GROUPS: usize = 1 << 16;
+
+/// A DIR-24-8 table that changes in place.
 pub struct Lpm4 {
-    tbl24: Box<[u32; TBL24_SIZE]>,
-    tbl8: Vec<u32>,
-    routes: usize,
+    t: Trie<4, TBL24_SIZE>,
 }
 
 impl Default for Lpm4 {
@@ -38,88 +39,110 @@ impl Default for Lpm4 {
 }
 
 impl Lpm4 {
-    /// An empty table (64 MiB of address space, touched only where routes are).
+    /// An empty table with the default pool and a grace-period state of its own.
     pub fn new() -> Lpm4 {
-        let mut tbl24: Box<[u32; TBL24_SIZE]> = vec![EMPTY; TBL24_SIZE].into_boxed_slice().try_into().expect("size");
-        // Not yet written: ask for 2 MiB pages, so a lookup does not miss the
-        // TLB behind the packet buffers (the daemon installs the advice).
-        if let Some(advise) = PAGE_ADVICE.get() {
-            advise(&mut tbl24[..]);
-        }
-        Lpm4 { tbl24, tbl8: Vec::new(), routes: 0 }
+        Lpm4::with_capacity(DEFAULT_GROUPS, Arc::new(Qsbr::default()))
+    }
+
+    /// An empty table with `groups` second-level groups; freed groups wait
+    /// for the readers registered with `qsbr`.
+    pub fn with_capacity(groups: usize, qsbr: Arc<Qsbr>) -> Lpm4 {
+        Lpm4 { t: Trie::new(groups, false, qsbr) }
     }
 
     /// Build from (prefix, length, next hop) routes; a longer prefix wins.
-    /// Duplicate prefixes: the last one wins (config validation rejects them).
+    /// Duplicate prefixes: the last one wins (config validation rejects
+    /// them). A batch install into a new table with a pool of at least
+    /// [`DEFAULT_GROUPS`], or what the routes take and a quarter more.
+    ///
+    /// Panics on a next hop above [`MAX_NH`](super::nexthop::MAX_NH) or a
+    /// length above 32 (use [`add_batch`](Self::add_batch) to be told).
     pub fn build(routes: &[(u32, u8, NhIndex)]) -> Lpm4 {
-        let mut t = Lpm4::new();
-        let mut sorted: Vec<_> = routes.to_vec();
-        sorted.sort_by_key(|r| r.1);
-        for &(addr, len, nh) in &sorted {
-            t.insert(addr, len, nh);
-        }
-        t
+        Lpm4::build_with(routes, Arc::new(Qsbr::default()))
     }
 
-    /// Insert in ascending prefix-length order (as `build` does).
-    fn insert(&mut self, addr: u32, len: u8, nh: NhIndex) {
-        let addr = addr & mask32(len);
-        let val = nh + 1;
-        self.routes += 1;
-        if len <= 24 {
-            let first = (addr >> 8) as usize;
-            let count = 1usize << (24 - len as u32);
-            for e in &mut self.tbl24[first..first + count] {
-                *e = val;
-            }
-            return;
+    /// [`build`](Self::build), with freed groups waiting on `qsbr`.
+    pub fn build_with(routes: &[(u32, u8, NhIndex)], qsbr: Arc<Qsbr>) -> Lpm4 {
+        let need = Trie::<4, TBL24_SIZE>::groups_needed(routes.iter().map(|r| (r.0.to_be_bytes(), r.1 as u16)));
+        let t = Lpm4::with_capacity((need + need / 4).max(DEFAULT_GROUPS), qsbr);
+        if let Err((_, e)) = t.add_batch(routes, |_, _| {}) {
+            panic!("Lpm4::build: {e}");
         }
-        let i24 = (addr >> 8) as usize;
-        let group = match self.tbl24[i24] {
-            e if e & GROUP != 0 => (e & !GROUP) as usize,
-            inherited => {
-                let g = self.tbl8.len() / 256;
-                self.tbl8.extend(std::iter::repeat(inherited).take(256));
-                self.tbl24[i24] = GROUP | g as u32;
-                g
-            }
-        };
-        let first = group * 256 + (addr & 0xff) as usize;
-        let count = 1usize << (32 - len as u32);
-        for e in &mut self.tbl8[first..first + count] {
-            *e = val;
-        }
+        t
     }
 
     /// The next hop for `dst`, if any route covers it.
     #[inline(always)]
     pub fn lookup(&self, dst: u32) -> Option<NhIndex> {
-        let e = self.tbl24[(dst >> 8) as usize];
-        let e = if e & GROUP != 0 {
-            let i = ((e & !GROUP) as usize) * 256 + (dst & 0xff) as usize;
-            match self.tbl8.get(i) {
-                Some(&v) => v,
-                None => EMPTY,
-            }
-        } else {
-            e
-        };
-        e.checked_sub(1)
+        let e = self.t.root()[(dst >> 8) as usize].load(std::sync::atomic::Ordering::Acquire);
+        let e = if e & GROUP != 0 { self.t.entry_at(((e & !GROUP) as usize) << 8 | (dst & 0xff) as usize) } else { e };
+        self.t.resolve(e)
     }
 
-    /// Number of routes inserted.
+    /// The tbl8 group serving `dst`'s /24, if it has one (diagnostics).
+    pub fn group_of(&self, dst: u32) -> Option<u32> {
+        let e = self.t.root()[(dst >> 8) as usize].load(std::sync::atomic::Ordering::Acquire);
+        (e & GROUP != 0).then_some(e & !GROUP)
+    }
+
+    /// Add a route or give its prefix a new next hop; returns the next hop
+    /// replaced. Host bits of `addr` are ignored.
+    pub fn add(&self, addr: u32, len: u8, nh: NhIndex) -> Result<Option<NhIndex>, FibError> {
+        self.t.add(&addr.to_be_bytes(), len as u16, nh)
+    }
+
+    /// Delete a route; returns its next hop.
+    pub fn delete(&self, addr: u32, len: u8) -> Result<NhIndex, FibError> {
+        self.t.delete(&addr.to_be_bytes(), len as u16)
+    }
+
+    /// Add many routes at once (shortest first; one grace period for the
+    /// groups the batch frees). `added(i, replaced)`: route `i` was
+    /// added, replacing that next hop if any.
+    pub fn add_batch(&self, routes: &[(u32, u8, NhIndex)], added: impl FnMut(usize, Option<NhIndex>)) -> Result<usize, (usize, FibError)> {
+        let keyed: Vec<([u8; 4], u16, NhIndex)> = routes.iter().map(|&(a, l, nh)| (a.to_be_bytes(), l as u16, nh)).collect();
+        self.t.add_batch(&keyed, added)
+    }
+
+    /// The next hop of exactly this prefix, if it is a route.
+    pub fn get(&self, addr: u32, len: u8) -> Option<NhIndex> {
+        self.t.get(&addr.to_be_bytes(), len as u16)
+    }
+
+    /// Every route, in no particular order.
+    pub fn routes(&self) -> Vec<(u32, u8, NhIndex)> {
+        self.t.routes().into_iter().map(|(k, l, nh)| (u32::from_be_bytes(k), l as u8, nh)).collect()
+    }
+
+    /// Return groups whose grace period is over to the pool.
+    pub fn reclaim(&self) -> usize {
+        self.t.reclaim()
+    }
+
+    /// The group pool: in use, waiting for a grace period, free.
+    pub fn pool(&self) -> PoolStats {
+        self.t.pool()
+    }
+
+    /// The grace-period state freed groups wait on.
+    pub fn qsbr(&self) -> Arc<Qsbr> {
+        self.t.qsbr()
+    }
+
+    /// Number of routes.
     pub fn len(&self) -> usize {
-        self.routes
+        self.t.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.routes == 0
+        self.t.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fib::prefix::mask32;
     use proptest::prelude::*;
 
     /// The obvious reference: scan every route, keep the longest match.
@@ -149,6 +172,10 @@ mod tests {
     }
 
     proptest! {
+        // Short prefixes write up to 2^23 first-level entries each (slow in
+        // debug builds); fib::tests holds the longer model-based runs.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
         #[test]
         fn matches_reference(raw in proptest::collection::vec((any::<u32>(), 0u8..=32, 0u32..1000), 0..40), probes in proptest::collection::vec(any::<u32>(), 50)) {
             // Unique prefixes (config validation guarantees it).

@@ -3,6 +3,10 @@
 /// Index into the next-hop table.
 pub type NhIndex = u32;
 
+/// Largest next-hop index a route may name (route entries keep next hop + 1
+/// in 22 bits).
+pub const MAX_NH: NhIndex = (1 << 22) - 2;
+
 /// Where a route sends a packet: the egress port and the 12 bytes of
 /// Ethernet addresses to write (next hop's MAC, then the port's own MAC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

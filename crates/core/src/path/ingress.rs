@@ -21,7 +21,7 @@ use super::scope;
 use super::templates;
 use crate::class::{self, Classes};
 use crate::contract::{lbf, max_delay, ping, precise_lbf, qualitative, tlv};
-use crate::fib::table::Fib;
+use crate::fib::table::{Fib, FibConfig};
 use crate::fib::{NextHop, NhIndex, Prefix};
 use crate::kinds::{Event, Reason};
 use crate::stats::Counters;
@@ -71,11 +71,11 @@ impl LocalAddr {
     }
 }
 
-/// Route tables, next hops, port MACs and newipd's own addresses, built once
-/// at start-up and shared read-only.
+/// Route tables, next hops, port MACs and newipd's own addresses, built at
+/// start-up and shared by the lcores; the route and next-hop tables change
+/// in place ([`Router::fib`]) while they forward.
 pub struct Router {
     fib: Fib,
-    next_hops: Vec<NextHop>,
     port_macs: Vec<[u8; 6]>,
     locals: Vec<LocalAddr>,
     /// Bit `t` set: newipd has an address of New IP address type `t`, so
@@ -119,9 +119,15 @@ impl Router {
         verify_ipv4_checksum: bool,
     ) -> Router {
         let locals: Vec<LocalAddr> = local.iter().filter_map(LocalAddr::from_prefix).collect();
+        let fib = Fib::build_with(routes, &next_hops, &FibConfig::default()).unwrap_or_else(|e| panic!("Router::build: {e}"));
+        for (port, mac) in port_macs.iter().enumerate() {
+            // Ports no next hop names yet keep their MAC for routes added later.
+            if !next_hops.iter().any(|nh| nh.port as usize == port) {
+                let _ = fib.next_hops.set_port_mac(port as u16, *mac);
+            }
+        }
         Router {
-            fib: Fib::build(routes),
-            next_hops,
+            fib,
             port_macs,
             local_types: locals.iter().fold(0, |m, l| m | 1 << l.ty as u8),
             locals,
@@ -169,9 +175,19 @@ impl Router {
         icmp::answer(buf, len, reason, in_port, mac, &self.icmp.sources, lim, now_ns)
     }
 
+    /// The route and next-hop tables: the control thread changes them in
+    /// place; each lcore registers with [`Fib::register_reader`] and reports
+    /// a quiescent point once per poll round.
+    pub fn fib(&self) -> &Fib {
+        &self.fib
+    }
+
     #[inline(always)]
-    fn next_hop(&self, nh: Option<NhIndex>) -> Result<&NextHop, Reason> {
-        nh.and_then(|i| self.next_hops.get(i as usize)).ok_or(Reason::NoRoute)
+    fn next_hop(&self, nh: Option<NhIndex>) -> Result<NextHop, Reason> {
+        match nh {
+            Some(i) => self.fib.next_hops.get(i),
+            None => Err(Reason::NoRoute),
+        }
     }
 
     /// Decide and rewrite one frame, with no time and no counters (tools,
@@ -223,7 +239,7 @@ impl Router {
                     return Err(Reason::HopLimitExpired);
                 }
                 let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
-                let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, nh, ctx, c, out)?;
+                let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, &nh, ctx, c, out)?;
                 if !with_meta && !self.classes.is_empty() {
                     with_meta = self.legacy(self.classes.ipv6(ip, v.traffic_class, v.next_header), l2.l3, ctx, out);
                 }
@@ -234,14 +250,14 @@ impl Router {
                 if self.shortcut && self.local_types & 1 << AddrType::Ipv4 as u8 == 0 {
                     if let Some(h) = ip.first_chunk_mut::<{ templates::V4_LBF_LEN }>().filter(|h| templates::is_v4_lbf(h)) {
                         let nh = self.v4_template_hop(h)?;
-                        return templates::v4_lbf(head, h, nh, l2.l3, ctx, out);
+                        return templates::v4_lbf(head, h, &nh, l2.l3, ctx, out);
                     }
                     if let Some(h) = ip.first_chunk::<{ templates::V4_PLAIN_LEN }>().filter(|h| templates::is_v4_plain(h)) {
-                        return templates::v4_plain(head, self.v4_template_hop(h)?);
+                        return templates::v4_plain(head, &self.v4_template_hop(h)?);
                     }
                     if let Some(h) = ip.first_chunk::<{ templates::V4_PLBF_LEN }>().filter(|h| templates::is_v4_plbf(h)) {
                         let nh = self.v4_template_hop(h)?;
-                        return templates::v4_plbf(head, h, nh, l2.l3, ctx, c, out);
+                        return templates::v4_plbf(head, h, &nh, l2.l3, ctx, c, out);
                     }
                 }
                 if let Some(s) = nip::parse_simple(ip).filter(|s| self.shortcut && self.local_types & 1 << s.dst.ty as u8 == 0) {
@@ -309,7 +325,7 @@ impl Router {
             Cast::Broadcast => None,
             _ => return Err(Reason::NewipUnsupportedCast),
         };
-        let path = nh.copied().unwrap_or(NextHop::new(0, [0; 6], [0; 6]));
+        let path = nh.unwrap_or(NextHop::new(0, [0; 6], [0; 6]));
         let k = h.contracts;
         // Fixed-size contracts were validated by parse: read their fields in place.
         if let Some(off) = k.max_delay {
@@ -367,7 +383,7 @@ impl Router {
                 out.lbf.off != 0
             }
             nip::Single::PreciseLbf(off) => {
-                arrive::precise_lbf(buf, off as usize + tlv::HDR_LEN, nh, ctx, c, out)?;
+                arrive::precise_lbf(buf, off as usize + tlv::HDR_LEN, &nh, ctx, c, out)?;
                 out.plbf.val != 0
             }
         };
@@ -379,7 +395,7 @@ impl Router {
 
     /// The next hop of a template header's IPv4-type destination.
     #[inline(always)]
-    fn v4_template_hop<const N: usize>(&self, h: &[u8; N]) -> Result<&NextHop, Reason> {
+    fn v4_template_hop<const N: usize>(&self, h: &[u8; N]) -> Result<NextHop, Reason> {
         self.next_hop(self.fib.v4.lookup(templates::v4_dst(h)))
     }
 
