@@ -6,37 +6,13 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn sh(args: &[&str]) {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Lines of `r`, read on a thread.
-fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(l) if l.contains(needle) => return,
-            Ok(_) => {}
-            Err(e) => panic!("waiting for '{needle}': {e}"),
-        }
-    }
 }
 
 #[test]
@@ -64,22 +40,7 @@ port = "b"
 next_hop_mac = "02:00:00:00:00:bb"
 "#
     );
-    std::fs::write(dir.join("pipeline.toml"), &pipeline).unwrap();
-    let json = dir.join("report.json");
-    let mut child = Command::new(bin())
-        .args(["run", "--pipeline"])
-        .arg(dir.join("pipeline.toml"))
-        .arg("--report-json")
-        .arg(&json)
-        .arg("--")
-        .args(eal("link"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines(child.stdout.take().unwrap());
-    let err = lines(child.stderr.take().unwrap());
-    wait_for(&out, "newipd: ready", 30);
+    let d = Daemon::start(&dir, &pipeline);
     sh(&["ip", "link", "set", &ta, "up"]);
     let _ = Command::new("sysctl").args(["-qw", &format!("net.ipv6.conf.{ta}.disable_ipv6=1"), &format!("net.ipv6.conf.{tb}.disable_ipv6=1")]).status();
     sh(&["ip", "addr", "add", "10.202.1.1/24", "dev", &ta]);
@@ -87,7 +48,7 @@ next_hop_mac = "02:00:00:00:00:bb"
     sh(&["ip", "route", "replace", "10.202.2.0/24", "via", "10.202.1.2", "dev", &ta]);
 
     sh(&["ip", "link", "set", &tb, "down"]);
-    wait_for(&err, "newipd: port b link down", 10);
+    wait_for_line(&d.err, "newipd: port b link down", 10);
     const N: usize = 20;
     let sock = UdpSocket::bind("10.202.1.1:0").unwrap();
     for i in 0..N {
@@ -96,14 +57,14 @@ next_hop_mac = "02:00:00:00:00:bb"
     // Back up: logged, and packets leave again (polled through the counters
     // SIGUSR1 prints, so the test waits for the fact, not for a time).
     sh(&["ip", "link", "set", &tb, "up"]);
-    wait_for(&err, "newipd: port b link up", 10);
+    wait_for_line(&d.err, "newipd: port b link up", 10);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut sent_after = false;
     while !sent_after && Instant::now() < deadline {
         sock.send_to(b"after", "10.202.2.2:40000").unwrap();
-        let _ = Command::new("kill").args(["-USR1", &child.id().to_string()]).status();
+        let _ = Command::new("kill").args(["-USR1", &d.pid().to_string()]).status();
         let until = Instant::now() + Duration::from_millis(300);
-        while let Ok(l) = out.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        while let Ok(l) = d.out.recv_timeout(until.saturating_duration_since(Instant::now())) {
             // The port table of the report: "  b ... tx N ..." lines; any tx on b is enough.
             let f: Vec<&str> = l.split_whitespace().collect();
             if f.first() == Some(&"b") && f.get(2).and_then(|t| t.parse::<u64>().ok()).is_some_and(|tx| tx > 0) {
@@ -111,9 +72,7 @@ next_hop_mac = "02:00:00:00:00:bb"
             }
         }
     }
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    assert!(child.wait().unwrap().success());
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = d.stop();
     assert_eq!(drops(&r, "link-down"), N as u64, "{r}");
     assert_eq!(drops(&r, "tx-full"), 0, "{r}");
     assert!(port(&r, "b")["tx"].as_u64().unwrap() >= 1, "traffic flows again once the link is up: {r}");

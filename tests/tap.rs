@@ -15,25 +15,6 @@ fn sh(args: &[&str]) {
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Read lines from `r` on a thread until one contains `needle`; panics after `secs`.
-fn wait_for_line(r: impl std::io::Read + Send + 'static, needle: &'static str, secs: u64) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(l) if l.contains(needle) => return rx,
-            Ok(_) => {}
-            Err(e) => panic!("waiting for '{needle}': {e}"),
-        }
-    }
-}
-
 #[test]
 fn kernel_udp_through_two_taps() {
     assert!(std::path::Path::new("/dev/net/tun").exists(), "/dev/net/tun is missing");
@@ -60,20 +41,7 @@ port = "b"
 next_hop_mac = "02:00:00:00:00:bb"
 "#
     );
-    std::fs::write(dir.join("pipeline.toml"), &pipeline).unwrap();
-    let json = dir.join("report.json");
-    let mut child = Command::new(bin())
-        .args(["run", "--pipeline"])
-        .arg(dir.join("pipeline.toml"))
-        .arg("--report-json")
-        .arg(&json)
-        .arg("--")
-        .args(eal("tap"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let _lines = wait_for_line(child.stdout.take().unwrap(), "newipd: ready", 30);
+    let daemon = Daemon::start(&dir, &pipeline);
 
     // Kernel side: A has an address and a static neighbour for newipd; B carries
     // the next hop's MAC so the capture sees exactly what newipd sent.
@@ -129,14 +97,11 @@ next_hop_mac = "02:00:00:00:00:bb"
     }
     let _ = Command::new("kill").args(["-INT", &tshark.id().to_string()]).status();
     assert!(tshark.wait().unwrap().success(), "tshark failed");
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "newipd exit {status:?}");
+    let report = daemon.stop();
 
     let all = newipd_tools::gen::pcap::read(&cap).unwrap();
     let got: Vec<_> = all.into_iter().filter(|f| f.len() > 38 && f[36..38] == [0x9c, 0x40]).collect();
     assert_eq!(got.len(), N, "datagrams captured on {tb}");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let b_mac = newipd_core::wire::ether::parse_mac(port(&report, "b")["mac"].as_str().unwrap()).unwrap();
     for (i, f) in got.iter().enumerate() {
         assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0xbb], "next-hop MAC");

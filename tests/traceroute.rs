@@ -7,9 +7,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn sh(args: &[&str]) -> Output {
@@ -35,33 +33,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         for n in &self.0 {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
-        }
-    }
-}
-
-/// Kills newipd (SIGINT, then waits) when dropped.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_ready(r: impl std::io::Read + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(l) if l.contains("newipd: ready") => return,
-            Ok(_) => {}
-            Err(e) => panic!("newipd never said ready: {e}"),
         }
     }
 }
@@ -128,22 +99,7 @@ port = "b"
 next_hop_mac = "02:00:00:00:02:02"
 "#
     );
-    std::fs::write(dir.join("pipeline.toml"), &pipeline).unwrap();
-    let json = dir.join("report.json");
-    let mut child = Command::new(bin())
-        .args(["run", "--pipeline"])
-        .arg(dir.join("pipeline.toml"))
-        .arg("--report-json")
-        .arg(&json)
-        .arg("--")
-        .args(eal("traceroute"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let daemon = Daemon(child);
-    wait_ready(out);
+    let daemon = Daemon::start(&dir, &pipeline);
     for (tap, ns, host, mac, gw4, gw6) in [
         (&ta, &h1, "10.201.1.2/24", "02:00:00:00:01:02", "10.201.1.1", "2001:db8:201:1::1"),
         (&tb, &h2, "10.201.2.2/24", "02:00:00:00:02:02", "10.201.2.1", "2001:db8:201:2::1"),
@@ -173,8 +129,7 @@ next_hop_mac = "02:00:00:00:02:02"
     assert_eq!(v4, ["10.201.1.1", "10.201.2.2"], "IPv4 hops: newipd's port a, then h2");
     let v6 = traceroute(&h1, "-6", "2001:db8:201:2::2", &["2001:db8:201:1::1", "2001:db8:201:2::2"]);
     assert_eq!(v6, ["2001:db8:201:1::1", "2001:db8:201:2::2"], "IPv6 hops: newipd's port a, then h2");
-    drop(daemon);
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("report")).unwrap();
+    let report = daemon.stop();
     assert!(report["events"]["icmp-errors-sent"].as_u64().unwrap_or(0) >= 2, "{report}");
     assert!(drops(&report, "ttl-expired") >= 1 && drops(&report, "hop-limit-expired") >= 1);
     assert_eq!(report["identity_holds"], true);

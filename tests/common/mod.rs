@@ -95,3 +95,84 @@ pub fn ipv4_checksum_ok(h: &[u8]) -> bool {
     }
     s == 0xffff
 }
+
+/// `newipd run` in the background on `pipeline` (written into `dir`, the
+/// report going to `dir/report.json`), started and said `ready`; its
+/// output as lines. Dropping it stops it (SIGINT) and waits, also when a
+/// test fails half-way.
+pub struct Daemon {
+    child: std::process::Child,
+    pub out: std::sync::mpsc::Receiver<String>,
+    pub err: std::sync::mpsc::Receiver<String>,
+    report: PathBuf,
+}
+
+/// The lines of `r`, read on a thread of their own.
+pub fn lines(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// Wait for a line of `rx` that contains `needle`; panics after `secs`.
+pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+            Ok(l) if l.contains(needle) => return,
+            Ok(_) => {}
+            Err(e) => panic!("waiting for '{needle}': {e}"),
+        }
+    }
+}
+
+impl Daemon {
+    pub fn start(dir: &Path, pipeline: &str) -> Daemon {
+        use std::process::Stdio;
+        std::fs::write(dir.join("pipeline.toml"), pipeline).unwrap();
+        let report = dir.join("report.json");
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut child = Command::new(bin())
+            .args(["run", "--pipeline"])
+            .arg(dir.join("pipeline.toml"))
+            .arg("--report-json")
+            .arg(&report)
+            .arg("--")
+            .args(eal(&name))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn newipd");
+        let out = lines(child.stdout.take().unwrap());
+        let err = lines(child.stderr.take().unwrap());
+        let d = Daemon { child, out, err, report };
+        wait_for_line(&d.out, "newipd: ready", 30);
+        d
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stop it (SIGINT): it must exit 0; its final report.
+    pub fn stop(mut self) -> serde_json::Value {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let status = self.child.wait().expect("wait for newipd");
+        assert!(status.success(), "newipd exit {status:?}");
+        serde_json::from_str(&std::fs::read_to_string(&self.report).expect("report")).expect("report JSON")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+            let _ = self.child.wait();
+        }
+    }
+}
