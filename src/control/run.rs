@@ -146,6 +146,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         macs.push(mac);
         queues.push(rxq);
     }
+    // The route tables before the wait for links: building them is the
+    // slowest step of start-up, and a peer that is up sends at once.
+    let router = Arc::new(build_router(p, &macs));
     if let Some(t) = opts.wait_links {
         let end = std::time::Instant::now() + t;
         for (spec, id) in p.ports.iter().zip(&ids) {
@@ -160,7 +163,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             eprintln!("newipd: every link is up");
         }
     }
-    let router = Arc::new(build_router(p, &macs));
     let in_use_start = pool.in_use();
 
     let ports: Vec<WorkerPort> = ids
@@ -463,13 +465,12 @@ impl LinkWatch {
         let thread = std::thread::Builder::new()
             .name("newipd-links".into())
             .spawn(move || {
-                let mut last = Instant::now();
+                // Parked between looks (two wake-ups a second); stop() unparks it.
                 while !quit.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(20));
-                    if last.elapsed() < LINK_POLL {
-                        continue;
+                    std::thread::park_timeout(LINK_POLL);
+                    if quit.load(Ordering::Relaxed) {
+                        break;
                     }
-                    last = Instant::now();
                     for (i, (id, was)) in ids.iter().zip(links.iter_mut()).enumerate() {
                         let now = id.link();
                         if now.up != was.up {
@@ -486,6 +487,7 @@ impl LinkWatch {
 
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.thread.thread().unpark();
         let _ = self.thread.join();
     }
 }
