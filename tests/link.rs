@@ -10,11 +10,6 @@ use std::net::UdpSocket;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn a_down_link_is_logged_and_its_drops_are_link_down() {
     assert!(std::path::Path::new("/dev/net/tun").exists(), "/dev/net/tun is missing");

@@ -10,11 +10,6 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn kernel_udp_through_two_taps() {
     assert!(std::path::Path::new("/dev/net/tun").exists(), "/dev/net/tun is missing");

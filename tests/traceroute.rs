@@ -7,14 +7,8 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn sh(args: &[&str]) -> Output {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 /// Network namespaces removed when dropped (the test's cleanup, also on panic).
 struct Netns(Vec<String>);

@@ -176,3 +176,10 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// Run a command (ip, sysctl, ...) that must succeed; its output.
+pub fn sh(args: &[&str]) -> Output {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
