@@ -294,7 +294,14 @@ impl Engine {
                 m.neighbours6 = fresh.neighbours6;
             }
         }
-        for ev in &triggers {
+        self.settle(&triggers, changes, follows, out);
+        self.finish_round(out);
+    }
+
+    /// After applying changes: the kernel's silent consequences of the
+    /// `triggers` (emitted too), the change counts, and the resyncs asked for.
+    fn settle(&mut self, triggers: &[MirrorEvent], mut changes: u64, mut follows: Vec<Resync>, out: &mut dyn FnMut(MirrorEvent)) {
+        for ev in triggers {
             follows.extend(consequences(&mut self.model, ev, &mut |ev| {
                 changes += 1;
                 out(ev);
@@ -307,7 +314,6 @@ impl Engine {
         for (kinds, reason) in follows {
             self.start(kinds, reason);
         }
-        self.finish_round(out);
     }
 
     fn finish_round(&mut self, out: &mut dyn FnMut(MirrorEvent)) {
@@ -350,19 +356,7 @@ impl Engine {
             changes += 1;
             out(ev);
         }));
-        for ev in &triggers {
-            follows.extend(consequences(&mut self.model, ev, &mut |ev| {
-                changes += 1;
-                out(ev);
-            }));
-        }
-        self.stats.changes += changes;
-        if let Some(r) = self.round.as_mut() {
-            r.changes += changes;
-        }
-        for (kinds, reason) in follows {
-            self.start(kinds, reason);
-        }
+        self.settle(&triggers, changes, follows, out);
     }
 
     /// The socket overran: notifications were lost. Resync everything. One
