@@ -36,6 +36,8 @@ pub struct PipelineFile {
     pub routes: Vec<RouteFile>,
     #[serde(default, rename = "class")]
     pub classes: Vec<ClassFile>,
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<PolicyFile>,
 }
 
 /// `[settings]`: data-path knobs, all optional.
@@ -62,6 +64,11 @@ pub struct Settings {
     /// lcore may send a second (0: none), and in one burst.
     pub icmp_errors_per_s: u64,
     pub icmp_burst: u64,
+    /// Routes learned from the kernel: read the route's metric as the
+    /// predicted delay to the destination in µs (`to_delay_ns` = metric ×
+    /// 1000), for IGPs whose link costs are delays. A `[[policy]]` that
+    /// gives `to_delay_ns` wins over it.
+    pub metric_is_delay_us: bool,
 }
 
 impl Default for Settings {
@@ -76,6 +83,7 @@ impl Default for Settings {
             ring_size: 1024,
             icmp_errors_per_s: 1000,
             icmp_burst: 50,
+            metric_is_delay_us: false,
         }
     }
 }
@@ -158,6 +166,40 @@ pub struct PortFile {
     /// than this to send at rate_bps; 0 = no wash (needs rate_bps).
     #[serde(default)]
     pub wash_threshold_us: u64,
+    /// The kernel interface (a TAP newipd creates, with the port's MAC and
+    /// MTU) that stands for this port: the kernel answers ARP / ND and
+    /// takes packets for newipd's own addresses on it, and its routes,
+    /// addresses and neighbours drive newipd's tables.
+    pub host_interface: Option<String>,
+    /// Packets a second this port may hand to its host interface (the
+    /// rest is counted `punt-policed`), and in one burst.
+    #[serde(default = "default_punt_rate")]
+    pub punt_rate_pps: u64,
+    #[serde(default = "default_punt_burst")]
+    pub punt_burst: u64,
+}
+
+/// `[[policy]]`: path figures for routes learned from the kernel, by the
+/// longest policy prefix that contains the route's prefix.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// `10.0.0.0/8`, `2001:db8::/32`, `0.0.0.0/0`.
+    pub prefix: String,
+    /// Routers left to the destination, this one included (>= 1).
+    #[serde(default = "default_hops")]
+    pub to_hops: u16,
+    /// Predicted latency to the destination, excluding queueing; absent:
+    /// from the route's metric (`settings.metric_is_delay_us`) or 0.
+    pub to_delay_ns: Option<u32>,
+}
+
+fn default_punt_rate() -> u64 {
+    10_000
+}
+
+fn default_punt_burst() -> u64 {
+    1000
 }
 
 /// `[[class]]`: a traffic class of legacy (IPv4 / IPv6 without a contract)
@@ -274,6 +316,18 @@ pub struct PortSpec {
     pub addresses: Vec<Prefix>,
     pub link_delay_ns: u32,
     pub sched: newipd_core::sched::port::SchedConfig,
+    /// The host interface's name, if the port has one.
+    pub host_interface: Option<String>,
+    pub punt_rate_pps: u64,
+    pub punt_burst: u64,
+}
+
+/// A validated `[[policy]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    pub prefix: Prefix,
+    pub to_hops: u16,
+    pub to_delay_ns: Option<u32>,
 }
 
 /// A validated route.
@@ -296,6 +350,8 @@ pub struct Pipeline {
     pub routes: Vec<RouteSpec>,
     /// Traffic classes of legacy traffic (numbering in [`newipd_core::class`]).
     pub classes: Classes,
+    /// Path figures for kernel routes, most specific prefix first.
+    pub policies: Vec<PolicySpec>,
 }
 
 fn is_pci(s: &str) -> bool {
@@ -476,6 +532,24 @@ impl Pipeline {
                 on_time_bound_ns,
                 wash_bytes: newipd_core::sched::wash::budget_bytes(p.rate_bps, p.wash_threshold_us),
             };
+            let host_interface = match &p.host_interface {
+                None => None,
+                Some(n) => {
+                    if n.is_empty() || n.len() > 15 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                        return err(at("host_interface"), format!("'{n}' is not a Linux interface name (1 to 15 letters, digits, '-', '_' or '.')"));
+                    }
+                    if let Some(j) = ports.iter().position(|q: &PortSpec| q.host_interface.as_deref() == Some(n.as_str())) {
+                        return err(at("host_interface"), format!("'{n}' is already the host interface of port[{j}]"));
+                    }
+                    Some(n.clone())
+                }
+            };
+            if p.punt_rate_pps > 10_000_000 {
+                return err(at("punt_rate_pps"), format!("{} is above 10000000 a second", p.punt_rate_pps));
+            }
+            if p.punt_burst == 0 || p.punt_burst > 1_000_000 {
+                return err(at("punt_burst"), format!("{} is not in 1..=1000000", p.punt_burst));
+            }
             ports.push(PortSpec {
                 name: p.name.clone(),
                 device,
@@ -489,6 +563,9 @@ impl Pipeline {
                 addresses,
                 link_delay_ns: p.link_delay_ns,
                 sched,
+                host_interface,
+                punt_rate_pps: p.punt_rate_pps,
+                punt_burst: p.punt_burst,
             });
         }
         let mut routes = Vec::new();
@@ -522,7 +599,24 @@ impl Pipeline {
             routes.push(RouteSpec { prefix, port, next_hop_mac, to_hops: r.to_hops, to_delay_ns: r.to_delay_ns });
         }
         let classes = validate_classes(&f.classes)?;
-        Ok(Pipeline { settings: f.settings, lcores: f.lcores, ports, routes, classes })
+        let mut policies: Vec<PolicySpec> = Vec::new();
+        for (i, p) in f.policies.iter().enumerate() {
+            let at = |k: &str| format!("policy[{i}].{k}");
+            let prefix = Prefix::parse(&p.prefix).map_err(|e| ConfigError { field: at("prefix"), msg: e.to_string() })?;
+            if !matches!(prefix, Prefix::V4 { .. } | Prefix::V6 { .. }) {
+                return err(at("prefix"), format!("{prefix}: policies apply to kernel routes, which are IPv4 or IPv6"));
+            }
+            if let Some(j) = policies.iter().position(|q| q.prefix == prefix) {
+                return err(at("prefix"), format!("duplicate policy {prefix} (already policy[{j}])"));
+            }
+            if p.to_hops == 0 {
+                return err(at("to_hops"), "must be at least 1 (this router counts)");
+            }
+            policies.push(PolicySpec { prefix, to_hops: p.to_hops, to_delay_ns: p.to_delay_ns });
+        }
+        // Most specific first: the first that contains a route is its policy.
+        policies.sort_by_key(|p| std::cmp::Reverse(p.prefix.len()));
+        Ok(Pipeline { settings: f.settings, lcores: f.lcores, ports, routes, classes, policies })
     }
 
     /// A short human summary (for `newipd check`).

@@ -5,7 +5,9 @@
 //! * [`config`]: the pipeline file, checked field by field.
 //! * [`run`]: start-up, the run, the final report.
 //! * [`netlink`]: the kernel's links, addresses, routes and neighbours, mirrored.
+//! * [`rib`]: routes from every source (own addresses, pipeline, kernel), the winner of each in the FIB.
 
 pub mod config;
 pub mod netlink;
+pub mod rib;
 pub mod run;

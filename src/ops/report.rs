@@ -49,9 +49,14 @@ pub struct Report {
     pub drops: BTreeMap<String, u64>,
     #[serde(default)]
     pub events: BTreeMap<String, u64>,
-    /// Packets newipd made itself (broadcast copies); the identity counts them with rx.
+    /// Packets newipd made itself (broadcast copies, ICMP errors, packets
+    /// the kernel sent on host interfaces); the identity counts them with rx.
     #[serde(default)]
     pub created: u64,
+    /// Packets handed to the kernel on host interfaces; the identity counts
+    /// them with tx.
+    #[serde(default)]
+    pub punted: u64,
     /// Seconds the packet loop ran (with `--until-idle`: until the last
     /// packet arrived).
     pub elapsed_s: f64,
@@ -61,7 +66,7 @@ pub struct Report {
     /// Mpps).
     pub rx_mpps: Option<f64>,
     pub tx_mpps: Option<f64>,
-    /// `rx + created == tx + dropped + queued + in_rings`.
+    /// `rx + created == tx + punted + dropped + queued + in_rings`.
     pub identity_holds: bool,
     pub mbufs_in_use_start: u64,
     pub mbufs_in_use_end: u64,
@@ -132,10 +137,11 @@ impl Report {
             drops: all,
             events: all_events,
             created: t.created(),
+            punted: t.punted(),
             elapsed_s,
             rx_mpps: rate(t.rx),
             tx_mpps: rate(t.tx),
-            identity_holds: (t.rx + t.created()) as i128 == (t.tx + t.dropped() + queued) as i128 + in_rings as i128,
+            identity_holds: (t.rx + t.created()) as i128 == (t.tx + t.punted() + t.dropped() + queued) as i128 + in_rings as i128,
             mbufs_in_use_start: 0,
             mbufs_in_use_end: 0,
             lcores: Vec::new(),
@@ -190,10 +196,12 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  identity rx{} = tx + dropped + queued + in rings: {} = {} + {} + {} + {} {}",
+            "  identity rx{} = tx{} + dropped + queued + in rings: {} = {}{} + {} + {} + {} {}",
             if self.created > 0 { " + created" } else { "" },
+            if self.punted > 0 { " + punted" } else { "" },
             self.rx + self.created,
             self.tx,
+            if self.punted > 0 { format!(" + {}", self.punted) } else { String::new() },
             self.dropped,
             self.queued,
             self.in_rings,

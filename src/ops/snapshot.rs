@@ -77,7 +77,7 @@ pub struct Snapshot {
     pub in_rings: i64,
     /// Packets newipd made (broadcast copies).
     pub created: u64,
-    /// `rx + created == tx + dropped + queued + in_rings` in this snapshot.
+    /// `rx + created == tx + punted + dropped + queued + in_rings` in this snapshot.
     pub identity_holds: bool,
     pub rx_pps: f64,
     pub tx_pps: f64,
@@ -162,7 +162,7 @@ impl Snapshot {
             queued: c.lcore.held,
             in_rings: c.in_rings(),
             created: t.created(),
-            identity_holds: (t.rx + t.created()) as i128 == (t.tx + t.dropped() + c.lcore.held) as i128 + c.in_rings() as i128,
+            identity_holds: (t.rx + t.created()) as i128 == (t.tx + t.punted() + t.dropped() + c.lcore.held) as i128 + c.in_rings() as i128,
             rx_pps: rate(t.rx, prev.map_or(0, |p| p.rx)),
             tx_pps: rate(t.tx, prev.map_or(0, |p| p.tx)),
             ports,

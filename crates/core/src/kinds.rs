@@ -94,6 +94,10 @@ reasons! {
     LinkLocal => "link-local": "to a link-local destination (224.0.0.0/24, 255.255.255.255, ff02::/16, fe80::/10): never routed",
     MulticastNotRouted => "multicast-not-routed": "multicast beyond the link (224.0.0.0/4, ff00::/8): newipd does not route multicast",
     LinkDown => "link-down": "the egress port's link was down: the driver refused the packet",
+    ForRouter => "for-router": "IPv4 / IPv6 addressed to one of newipd's own addresses (the kernel takes it on a host interface)",
+    Blackhole => "blackhole": "the route is a blackhole, unreachable or prohibit route (from the kernel)",
+    PuntPoliced => "punt-policed": "for the host interface, but over the port's punt rate (punt_rate_pps, punt_burst)",
+    PuntQueueFull => "punt-queue-full": "for the host interface, but the ring to the control thread had no room",
 }
 
 /// Things worth counting that are not drops.
@@ -120,6 +124,13 @@ pub enum Event {
     IcmpErrorsSent,
     /// Errors not sent because the lcore's ICMP rate limit was spent.
     IcmpRateLimited,
+    /// Packets handed to the port's host interface (the kernel): ARP, ND,
+    /// to newipd's own addresses, link-local, next hop not yet resolved.
+    /// They leave the data path here, like sent ones.
+    Punted,
+    /// Packets the kernel sent on a host interface, sent out of its port:
+    /// created packets (they add to tx, not rx).
+    Injected,
 }
 
 impl Event {
@@ -133,6 +144,8 @@ impl Event {
         Event::OnTimeDowngraded,
         Event::IcmpErrorsSent,
         Event::IcmpRateLimited,
+        Event::Punted,
+        Event::Injected,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -146,7 +159,28 @@ impl Event {
             Event::OnTimeDowngraded => "on-time-downgraded",
             Event::IcmpErrorsSent => "icmp-errors-sent",
             Event::IcmpRateLimited => "icmp-rate-limited",
+            Event::Punted => "punted",
+            Event::Injected => "injected",
         }
+    }
+}
+
+impl Reason {
+    /// Does the kernel take a packet dropped for this reason, when its port
+    /// has a host interface? Neighbour and link-scope control, packets to
+    /// newipd's own addresses (routing protocols included), multicast, and
+    /// packets whose next hop the kernel has yet to resolve.
+    pub const fn punts(self) -> bool {
+        matches!(
+            self,
+            Reason::Arp
+                | Reason::Ipv6Nd
+                | Reason::Ipv6Mld
+                | Reason::LinkLocal
+                | Reason::MulticastNotRouted
+                | Reason::ForRouter
+                | Reason::NextHopUnresolved
+        )
     }
 }
 

@@ -6,9 +6,10 @@
 //! * **macs**: the next hop's MAC (bytes 0..6, wire order) and the first two
 //!   bytes of the egress port's own MAC (bytes 6..8);
 //! * **link**: the last four bytes of the port's MAC (bits 0..32), the
-//!   egress port (bits 32..45) and the state (bits 61..64): all zero when
-//!   resolved, so a reader tests the sign bit once; unresolved, down and
-//!   "never written" (which routes as "no route") set bit 63;
+//!   egress port (bits 32..45) and the state (bits 60..64): all zero when
+//!   resolved, so a reader tests the sign bit once; unresolved, down,
+//!   local (newipd's own address), blackhole and "never written" (which
+//!   routes as "no route") set bit 63;
 //! * **path**: the route's path figures, `to_hops` (16 bits) and
 //!   `to_delay_ns` (32 bits).
 //!
@@ -64,14 +65,16 @@ pub const DEFAULT_NEXT_HOPS: usize = 1 << 16;
 
 const PORT_SHIFT: u32 = 32;
 const PORT_MASK: u64 = (1 << 13) - 1;
-/// Bit 63: packets cannot go there; bits 61..63 say why.
+/// Bit 63: packets cannot go there; bits 60..63 say why.
 const BLOCKED: u64 = 1 << 63;
-const WHY_SHIFT: u32 = 61;
+const WHY_SHIFT: u32 = 60;
 const UNRESOLVED: u64 = BLOCKED;
 const DOWN: u64 = BLOCKED | 1 << WHY_SHIFT;
 /// An entry never written.
 const FREE: u64 = BLOCKED | 2 << WHY_SHIFT;
-const STATE_MASK: u64 = 7 << WHY_SHIFT;
+const LOCAL: u64 = BLOCKED | 3 << WHY_SHIFT;
+const BLACKHOLE: u64 = BLOCKED | 4 << WHY_SHIFT;
+const STATE_MASK: u64 = BLOCKED | 7 << WHY_SHIFT;
 
 /// Whether packets can go to a next hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +85,10 @@ pub enum NhState {
     Unresolved,
     /// The neighbour or its link failed (`next-hop-down`).
     Down,
+    /// newipd's own address: for the kernel (`for-router`).
+    Local,
+    /// A blackhole, unreachable or prohibit route (`blackhole`).
+    Blackhole,
 }
 
 impl NhState {
@@ -90,6 +97,8 @@ impl NhState {
             NhState::Resolved => 0,
             NhState::Unresolved => UNRESOLVED,
             NhState::Down => DOWN,
+            NhState::Local => LOCAL,
+            NhState::Blackhole => BLACKHOLE,
         }
     }
 }
@@ -119,6 +128,8 @@ impl Link {
         let state = match link & STATE_MASK {
             0 => NhState::Resolved,
             DOWN => NhState::Down,
+            LOCAL => NhState::Local,
+            BLACKHOLE => NhState::Blackhole,
             _ => NhState::Unresolved,
         };
         Link { port: ((link >> PORT_SHIFT) & PORT_MASK) as u16, mac: [b[0], b[1], b[2], b[3], b[4], b[5]], state }
@@ -144,9 +155,10 @@ impl NhKey {
     }
 }
 
-/// A MAC as a neighbour name.
+/// A MAC as a neighbour name: bit 127 set, so it is never the name of a
+/// neighbour named by its IP address (IPv4 as `::ffff:a.b.c.d`).
 pub fn mac_id(mac: &[u8]) -> u128 {
-    mac.iter().take(6).fold(0u128, |a, &b| a << 8 | b as u128)
+    1 << 127 | mac.iter().take(6).fold(0u128, |a, &b| a << 8 | b as u128)
 }
 
 /// Why packets cannot go to a blocked entry (out of line: the rare case).
@@ -156,6 +168,8 @@ fn blocked(link: u64) -> Reason {
     match link & STATE_MASK {
         UNRESOLVED => Reason::NextHopUnresolved,
         DOWN => Reason::NextHopDown,
+        LOCAL => Reason::ForRouter,
+        BLACKHOLE => Reason::Blackhole,
         _ => Reason::NoRoute,
     }
 }

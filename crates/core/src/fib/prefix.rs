@@ -149,6 +149,17 @@ impl Prefix {
         }
     }
 
+    /// Does this IPv4 or IPv6 prefix contain `other` (same family, no
+    /// longer, same leading bits)? False across families and for New IP
+    /// address types.
+    pub fn contains(&self, other: &Prefix) -> bool {
+        match (*self, *other) {
+            (Prefix::V4 { addr, len }, Prefix::V4 { addr: o, len: ol }) => len <= ol && o & mask32(len) == addr,
+            (Prefix::V6 { addr, len }, Prefix::V6 { addr: o, len: ol }) => len <= ol && o & mask128(len) == addr,
+            _ => false,
+        }
+    }
+
     /// Is this a single address (every bit given)?
     pub fn is_host(&self) -> bool {
         match *self {
@@ -200,6 +211,19 @@ pub fn mask128(len: u8) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn containment_is_by_family_length_and_leading_bits() {
+        let p = |s: &str| Prefix::parse(s).unwrap();
+        assert!(p("10.0.0.0/8").contains(&p("10.9.0.0/16")));
+        assert!(p("10.0.0.0/8").contains(&p("10.0.0.0/8")));
+        assert!(!p("10.9.0.0/16").contains(&p("10.0.0.0/8")));
+        assert!(!p("10.0.0.0/8").contains(&p("11.0.0.0/16")));
+        assert!(p("0.0.0.0/0").contains(&p("192.0.2.1/32")));
+        assert!(!p("0.0.0.0/0").contains(&p("::/0")), "across families");
+        assert!(p("2001:db8::/32").contains(&p("2001:db8:5::/48")));
+        assert!(!p("2001:db8::/32").contains(&p("2001:db9::/48")));
+    }
 
     #[test]
     fn prefixes_parse_and_explain_errors() {

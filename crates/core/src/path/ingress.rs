@@ -182,6 +182,17 @@ impl Router {
         &self.fib
     }
 
+    /// A packet whose TTL or hop limit is spent: expired, unless it is for
+    /// newipd itself (an eBGP session's TTL is 1), which the kernel takes.
+    #[cold]
+    #[inline(never)]
+    fn expired(&self, nh: Option<NhIndex>, expired: Reason) -> Reason {
+        match self.next_hop(nh) {
+            Err(Reason::ForRouter) => Reason::ForRouter,
+            _ => expired,
+        }
+    }
+
     #[inline(always)]
     fn next_hop(&self, nh: Option<NhIndex>) -> Result<NextHop, Reason> {
         match nh {
@@ -221,7 +232,7 @@ impl Router {
                     }
                 }
                 if v.ttl <= 1 {
-                    return Err(Reason::TtlExpired);
+                    return Err(self.expired(self.fib.v4.lookup(v.dst), Reason::TtlExpired));
                 }
                 let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
                 ipv4::decrement_ttl(ip);
@@ -236,7 +247,7 @@ impl Router {
                     }
                 }
                 if v.hop_limit <= 1 {
-                    return Err(Reason::HopLimitExpired);
+                    return Err(self.expired(self.fib.v6.lookup(v.dst), Reason::HopLimitExpired));
                 }
                 let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
                 let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, &nh, ctx, c, out)?;

@@ -63,10 +63,16 @@ impl PortCounters {
             .chain(self.events.iter_mut())
     }
 
-    /// Packets newipd created (broadcast copies, ICMP errors): they count
-    /// in tx but not rx.
+    /// Packets newipd created (broadcast copies, ICMP errors, packets the
+    /// kernel sent on a host interface): they count in tx but not rx.
     pub fn created(&self) -> u64 {
-        self.events[Event::BroadcastCopies as usize] + self.events[Event::IcmpErrorsSent as usize]
+        self.events[Event::BroadcastCopies as usize] + self.events[Event::IcmpErrorsSent as usize] + self.events[Event::Injected as usize]
+    }
+
+    /// Packets handed to the kernel on a host interface: they left the data
+    /// path without being sent or dropped.
+    pub fn punted(&self) -> u64 {
+        self.events[Event::Punted as usize]
     }
 }
 

@@ -1,0 +1,484 @@
+//! The routes newipd forwards by, from every source, and what the FIB
+//! holds of them. Sources, from the strongest:
+//!
+//! 1. **newipd's own addresses** (the kernel's addresses on the host
+//!    interfaces, and the IPv4 / IPv6 `addresses` of the pipeline's ports):
+//!    a host route to a *local* next hop, whose packets go to the kernel
+//!    (`for-router`);
+//! 2. **the pipeline file's `[[route]]`s**: an operator who names a prefix
+//!    there means it, whatever the kernel holds for the same prefix;
+//! 3. **the kernel's routes** (main table, as the netlink mirror tells them):
+//!    for one prefix the lowest metric; the next hop is the gateway's
+//!    neighbour entry (its MAC, updated in place by neighbour events) or,
+//!    for a connected route, "resolve first" (punted to the kernel, which
+//!    resolves the address and forwards the packet itself);
+//! 4. **the kernel's neighbours**: a host route per resolved neighbour, so
+//!    a connected destination the kernel has resolved is forwarded here.
+//!
+//! Each prefix's winner is in the FIB; when a source changes, only that
+//! prefix is looked at again ([`Rib::settle`]). Path figures of kernel
+//! routes come from the `[[policy]]` entries and, if asked, the metric.
+//!
+//! Runs on control threads only (the mirror's, the signal thread's), behind
+//! one mutex; the lcores read the FIB, never this.
+
+use super::config::{PolicySpec, RouteSpec};
+use super::netlink::model::{self, NudState, RouteKind};
+use super::netlink::MirrorEvent;
+use newipd_core::fib::nhtable::mac_id;
+use newipd_core::fib::{Fib, Link, NhKey, NhState, Prefix};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// Neighbour names of the next hops that are no neighbour: their own
+/// namespace at the top of the u128 range, where no IP address and no MAC
+/// name ([`mac_id`]) falls.
+const GLEAN: u128 = u128::MAX;
+const LOCAL: u128 = u128::MAX - 1;
+const BLACKHOLE: u128 = u128::MAX - 2;
+
+/// Who a next hop is on its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbour {
+    /// A fixed MAC (pipeline routes).
+    Mac([u8; 6]),
+    /// A gateway by address: its MAC is whatever the kernel's neighbour
+    /// entry says, unresolved until it has one.
+    Gateway(u128),
+    /// The destination itself, on a connected subnet: resolved by the
+    /// kernel (packets are punted until a neighbour host route exists).
+    Glean,
+}
+
+/// What a source wants for a prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Via { port: u16, neighbour: Neighbour, to_hops: u16, to_delay_ns: u32 },
+    Local,
+    Blackhole,
+}
+
+/// An IP address as a neighbour name (IPv4 as its IPv4-mapped IPv6 form).
+pub fn ip_id(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// The host prefix of one address.
+pub fn host(ip: IpAddr) -> Prefix {
+    match ip {
+        IpAddr::V4(a) => Prefix::V4 { addr: u32::from(a), len: 32 },
+        IpAddr::V6(a) => Prefix::V6 { addr: u128::from(a), len: 128 },
+    }
+}
+
+/// A kernel prefix in the FIB's terms (host bits cleared).
+pub fn prefix_of(p: &model::Prefix) -> Prefix {
+    let raw = match p.addr {
+        IpAddr::V4(a) => Prefix::V4 { addr: u32::from(a), len: p.len.min(32) },
+        IpAddr::V6(a) => Prefix::V6 { addr: u128::from(a), len: p.len.min(128) },
+    };
+    raw.masked()
+}
+
+/// Counters of what the RIB did (the control-plane side; aggregate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RibStats {
+    /// Routes written into the FIB (added or given another next hop).
+    pub fib_writes: u64,
+    /// Routes deleted from the FIB.
+    pub fib_deletes: u64,
+    /// Updates the FIB refused (full tables, next-hop table full).
+    pub fib_errors: u64,
+    /// Neighbour changes written into next-hop entries.
+    pub neighbour_updates: u64,
+    /// Routes of the kernel not followed (no next hop on a host interface,
+    /// source-specific, throw).
+    pub kernel_routes_skipped: u64,
+}
+
+/// The route owner. See the module documentation.
+pub struct Rib {
+    fib: FibRef,
+    /// Each port's host interface name (pipeline order).
+    host_interfaces: Vec<Option<String>>,
+    /// Host interface ifindex -> port.
+    ports_by_ifindex: HashMap<u32, u16>,
+    statics: HashMap<Prefix, Want>,
+    /// Kernel routes by prefix, then metric (the lowest wins).
+    kernel: HashMap<Prefix, BTreeMap<u32, Want>>,
+    neighbour_routes: HashMap<Prefix, Want>,
+    /// Resolved neighbours: (port, name) -> MAC.
+    neighbours: HashMap<(u16, u128), [u8; 6]>,
+    /// newipd's own addresses (a count: one address may be on two interfaces).
+    locals: HashMap<Prefix, u32>,
+    installed: HashMap<Prefix, Want>,
+    policies: Vec<PolicySpec>,
+    metric_is_delay_us: bool,
+    stats: RibStats,
+}
+
+/// How the RIB reaches the FIB: the router's, shared with the lcores.
+pub type FibRef = std::sync::Arc<newipd_core::path::Router>;
+
+impl Rib {
+    /// A RIB over `router`'s FIB, which already holds `statics` (built with
+    /// the router) and gets the ports' configured IPv4 / IPv6 addresses as
+    /// local routes now.
+    pub fn new(
+        router: FibRef,
+        host_interfaces: Vec<Option<String>>,
+        statics: &[RouteSpec],
+        configured_locals: &[Prefix],
+        policies: Vec<PolicySpec>,
+        metric_is_delay_us: bool,
+    ) -> Rib {
+        let mut rib = Rib {
+            fib: router,
+            host_interfaces,
+            ports_by_ifindex: HashMap::new(),
+            statics: HashMap::new(),
+            kernel: HashMap::new(),
+            neighbour_routes: HashMap::new(),
+            neighbours: HashMap::new(),
+            locals: HashMap::new(),
+            installed: HashMap::new(),
+            policies,
+            metric_is_delay_us,
+            stats: RibStats::default(),
+        };
+        for r in statics {
+            let w = static_want(r);
+            rib.statics.insert(r.prefix, w);
+            rib.installed.insert(r.prefix, w);
+        }
+        for p in configured_locals.iter().filter(|p| matches!(p, Prefix::V4 { .. } | Prefix::V6 { .. })) {
+            *rib.locals.entry(*p).or_insert(0) += 1;
+            rib.settle(*p);
+        }
+        rib
+    }
+
+    fn fib(&self) -> &Fib {
+        self.fib.fib()
+    }
+
+    pub fn stats(&self) -> RibStats {
+        self.stats
+    }
+
+    /// Routes in the FIB, by source kind: (local, static, kernel, neighbour).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let (mut l, mut s, mut k, mut n) = (0, 0, 0, 0);
+        for p in self.installed.keys() {
+            if self.locals.contains_key(p) {
+                l += 1;
+            } else if self.statics.contains_key(p) {
+                s += 1;
+            } else if self.kernel.contains_key(p) {
+                k += 1;
+            } else {
+                n += 1;
+            }
+        }
+        (l, s, k, n)
+    }
+
+    /// What the FIB holds for `p`, as the RIB put it there.
+    pub fn installed(&self, p: &Prefix) -> Option<Want> {
+        self.installed.get(p).copied()
+    }
+
+    /// The winner for `p` among the sources.
+    fn wanted(&self, p: &Prefix) -> Option<Want> {
+        if self.locals.contains_key(p) {
+            return Some(Want::Local);
+        }
+        if let Some(w) = self.statics.get(p) {
+            return Some(*w);
+        }
+        if let Some(w) = self.kernel.get(p).and_then(|m| m.values().next()) {
+            return Some(*w);
+        }
+        self.neighbour_routes.get(p).copied()
+    }
+
+    /// The next-hop key and link a want names now.
+    fn next_hop(&self, w: Want) -> (NhKey, Link) {
+        let key = |port: u16, neighbour: u128, to_hops: u16, to_delay_ns: u32| NhKey { port, neighbour, to_hops, to_delay_ns };
+        let blocked = |port: u16, state: NhState| Link { port, mac: [0; 6], state };
+        match w {
+            Want::Local => (key(0, LOCAL, 1, 0), blocked(0, NhState::Local)),
+            Want::Blackhole => (key(0, BLACKHOLE, 1, 0), blocked(0, NhState::Blackhole)),
+            Want::Via { port, neighbour, to_hops, to_delay_ns } => match neighbour {
+                Neighbour::Mac(mac) => (key(port, mac_id(&mac), to_hops, to_delay_ns), Link::resolved(port, mac)),
+                Neighbour::Gateway(id) => {
+                    let link = match self.neighbours.get(&(port, id)) {
+                        Some(mac) => Link::resolved(port, *mac),
+                        None => blocked(port, NhState::Unresolved),
+                    };
+                    (key(port, id, to_hops, to_delay_ns), link)
+                }
+                Neighbour::Glean => (key(port, GLEAN, to_hops, to_delay_ns), blocked(port, NhState::Unresolved)),
+            },
+        }
+    }
+
+    /// Make the FIB hold `p`'s winner (or nothing).
+    fn settle(&mut self, p: Prefix) {
+        let want = self.wanted(&p);
+        if want == self.installed.get(&p).copied() {
+            return;
+        }
+        match want {
+            Some(w) => {
+                let (key, link) = self.next_hop(w);
+                match self.fib().add_route(p, key, link) {
+                    Ok(_) => {
+                        self.installed.insert(p, w);
+                        self.stats.fib_writes += 1;
+                    }
+                    Err(e) => {
+                        self.stats.fib_errors += 1;
+                        eprintln!("newipd: route {p}: not installed: {e}");
+                    }
+                }
+            }
+            None => {
+                if self.installed.remove(&p).is_some() {
+                    match self.fib().delete_route(p) {
+                        Ok(()) => self.stats.fib_deletes += 1,
+                        Err(e) => {
+                            self.stats.fib_errors += 1;
+                            eprintln!("newipd: route {p}: not removed: {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replace the pipeline file's routes (a reload). Returns one line per
+    /// change, for the log.
+    pub fn set_statics(&mut self, routes: &[RouteSpec]) -> Vec<String> {
+        let new: HashMap<Prefix, Want> = routes.iter().map(|r| (r.prefix, static_want(r))).collect();
+        let mut changes = Vec::new();
+        let mut touched: Vec<Prefix> = Vec::new();
+        for (p, w) in &new {
+            match self.statics.get(p) {
+                None => changes.push(format!("route {p} added")),
+                Some(old) if old != w => changes.push(format!("route {p} changed")),
+                Some(_) => continue,
+            }
+            touched.push(*p);
+        }
+        for p in self.statics.keys().filter(|p| !new.contains_key(p)) {
+            changes.push(format!("route {p} removed"));
+            touched.push(*p);
+        }
+        self.statics = new;
+        for p in touched {
+            self.settle(p);
+        }
+        changes.sort();
+        changes
+    }
+
+    /// Replace the path-figure policy (a reload): every kernel route is
+    /// looked at again.
+    pub fn set_policies(&mut self, policies: Vec<PolicySpec>, metric_is_delay_us: bool) -> bool {
+        if policies == self.policies && metric_is_delay_us == self.metric_is_delay_us {
+            return false;
+        }
+        self.policies = policies;
+        self.metric_is_delay_us = metric_is_delay_us;
+        let prefixes: Vec<Prefix> = self.kernel.keys().chain(self.neighbour_routes.keys()).copied().collect();
+        for p in prefixes {
+            self.repath(p);
+        }
+        true
+    }
+
+    /// Recompute the path figures of `p`'s kernel and neighbour wants.
+    fn repath(&mut self, p: Prefix) {
+        let policy = self.policy(&p);
+        let metric_delay = self.metric_is_delay_us;
+        if let Some(m) = self.kernel.get_mut(&p) {
+            for (metric, w) in m.iter_mut() {
+                *w = with_path(*w, policy.clone(), metric_delay.then_some(*metric));
+            }
+        }
+        if let Some(w) = self.neighbour_routes.get_mut(&p) {
+            *w = with_path(*w, policy, None);
+        }
+        self.settle(p);
+    }
+
+    /// The policy whose prefix contains `p`, the most specific.
+    fn policy(&self, p: &Prefix) -> Option<PolicySpec> {
+        self.policies.iter().find(|q| q.prefix.contains(p)).cloned()
+    }
+
+    /// Apply one event of the netlink mirror.
+    pub fn apply(&mut self, ev: &MirrorEvent) {
+        match ev {
+            MirrorEvent::LinkAdded { link } => self.link(None, Some(link)),
+            MirrorEvent::LinkChanged { old, new } => self.link(Some(old), Some(new)),
+            MirrorEvent::LinkRemoved { link } => self.link(Some(link), None),
+            MirrorEvent::AddressAdded { address } => self.address(address, true),
+            MirrorEvent::AddressRemoved { address } => self.address(address, false),
+            MirrorEvent::RouteAdded { route } => self.route(None, Some(route)),
+            MirrorEvent::RouteChanged { old, new } => self.route(Some(old), Some(new)),
+            MirrorEvent::RouteRemoved { route } => self.route(Some(route), None),
+            MirrorEvent::NeighbourAdded { neighbour } => self.neighbour(neighbour, true),
+            MirrorEvent::NeighbourChanged { new, .. } => self.neighbour(new, true),
+            MirrorEvent::NeighbourRemoved { neighbour } => self.neighbour(neighbour, false),
+            MirrorEvent::Synced { .. } => {
+                self.fib().reclaim();
+            }
+            MirrorEvent::Overrun { .. } => {}
+        }
+    }
+
+    fn link(&mut self, old: Option<&model::Link>, new: Option<&model::Link>) {
+        if let Some(o) = old {
+            self.ports_by_ifindex.remove(&o.index);
+        }
+        if let Some(n) = new {
+            if let Some(port) = self.host_interfaces.iter().position(|h| h.as_deref() == Some(n.name.as_str())) {
+                self.ports_by_ifindex.retain(|_, p| *p != port as u16);
+                self.ports_by_ifindex.insert(n.index, port as u16);
+            }
+        }
+    }
+
+    fn address(&mut self, a: &model::Address, added: bool) {
+        let p = host(a.prefix.addr);
+        if added {
+            *self.locals.entry(p).or_insert(0) += 1;
+        } else if let Some(n) = self.locals.get_mut(&p) {
+            *n -= 1;
+            if *n == 0 {
+                self.locals.remove(&p);
+            }
+        }
+        self.settle(p);
+    }
+
+    /// A kernel route as a want (None: not followed).
+    fn kernel_want(&self, r: &model::Route) -> Option<Want> {
+        if r.key.src.is_some() || r.key.tos != 0 {
+            return None;
+        }
+        let p = prefix_of(&r.key.dst);
+        let policy = self.policy(&p);
+        let metric = self.metric_is_delay_us.then_some(r.key.metric);
+        match r.kind {
+            RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibit => Some(Want::Blackhole),
+            RouteKind::Throw => None,
+            RouteKind::Unicast => {
+                // One next hop for now: the first on a host interface.
+                let nh = r.next_hops.iter().find(|h| self.ports_by_ifindex.contains_key(&h.ifindex))?;
+                let port = self.ports_by_ifindex[&nh.ifindex];
+                let neighbour = match nh.gateway {
+                    Some(gw) => Neighbour::Gateway(ip_id(gw)),
+                    None => Neighbour::Glean,
+                };
+                Some(with_path(Want::Via { port, neighbour, to_hops: 1, to_delay_ns: 0 }, policy, metric))
+            }
+        }
+    }
+
+    fn route(&mut self, old: Option<&model::Route>, new: Option<&model::Route>) {
+        if let Some(o) = old {
+            let p = prefix_of(&o.key.dst);
+            if let Some(m) = self.kernel.get_mut(&p) {
+                m.remove(&o.key.metric);
+                if m.is_empty() {
+                    self.kernel.remove(&p);
+                }
+            }
+            if new.is_none() {
+                self.settle(p);
+            }
+        }
+        if let Some(n) = new {
+            let p = prefix_of(&n.key.dst);
+            match self.kernel_want(n) {
+                Some(w) => {
+                    self.kernel.entry(p).or_default().insert(n.key.metric, w);
+                }
+                None => self.stats.kernel_routes_skipped += 1,
+            }
+            self.settle(p);
+        }
+    }
+
+    fn neighbour(&mut self, n: &model::Neighbour, present: bool) {
+        let Some(&port) = self.ports_by_ifindex.get(&n.key.ifindex) else { return };
+        let id = ip_id(n.key.ip);
+        let usable = present && usable(n.state);
+        let mac = n.mac.map(|m| m.0).filter(|_| usable);
+        let before = self.neighbours.get(&(port, id)).copied();
+        if before == mac {
+            return;
+        }
+        match mac {
+            Some(m) => {
+                self.neighbours.insert((port, id), m);
+            }
+            None => {
+                self.neighbours.remove(&(port, id));
+            }
+        }
+        let state = if mac.is_some() { NhState::Resolved } else { NhState::Unresolved };
+        self.fib().next_hops.neighbour(port, id, mac.unwrap_or([0; 6]), state);
+        self.stats.neighbour_updates += 1;
+        // Link-local neighbours are gateways only: nothing is routed to fe80::/10.
+        let link_local = matches!(n.key.ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+        if link_local {
+            return;
+        }
+        let p = host(n.key.ip);
+        match mac {
+            Some(_) => {
+                let policy = self.policy(&p);
+                let w = with_path(Want::Via { port, neighbour: Neighbour::Gateway(id), to_hops: 1, to_delay_ns: 0 }, policy, None);
+                self.neighbour_routes.insert(p, w);
+            }
+            None => {
+                self.neighbour_routes.remove(&p);
+            }
+        }
+        self.settle(p);
+    }
+}
+
+/// Neighbour states whose MAC may be used: the kernel itself sends to
+/// stale, delay and probe entries while it checks them.
+fn usable(s: NudState) -> bool {
+    matches!(s, NudState::Reachable | NudState::Stale | NudState::Delay | NudState::Probe | NudState::Permanent | NudState::Noarp)
+}
+
+fn static_want(r: &RouteSpec) -> Want {
+    Want::Via { port: r.port as u16, neighbour: Neighbour::Mac(r.next_hop_mac), to_hops: r.to_hops.max(1), to_delay_ns: r.to_delay_ns }
+}
+
+/// A want with its path figures: the policy's, else the metric read as µs
+/// of delay (when asked), else one hop and no delay.
+fn with_path(w: Want, policy: Option<PolicySpec>, metric_us: Option<u32>) -> Want {
+    match w {
+        Want::Via { port, neighbour, .. } => {
+            let to_hops = policy.as_ref().map_or(1, |p| p.to_hops.max(1));
+            let to_delay_ns = policy
+                .as_ref()
+                .and_then(|p| p.to_delay_ns)
+                .or_else(|| metric_us.map(|m| (m as u64 * 1000).min(u32::MAX as u64) as u32))
+                .unwrap_or(0);
+            Want::Via { port, neighbour, to_hops, to_delay_ns }
+        }
+        other => other,
+    }
+}
