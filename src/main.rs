@@ -175,25 +175,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn load(path: &Path, overrides: &[String]) -> Result<Pipeline, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let mut f: PipelineFile = toml::from_str(&text).map_err(|e| {
-        // Let the validator format it (line and column, field).
-        match Pipeline::parse(&text) {
-            Err(ce) => format!("{}: {ce}", path.display()),
-            Ok(_) => format!("{}: {e}", path.display()),
-        }
-    })?;
-    for o in overrides {
-        Pipeline::override_device(&mut f, o).map_err(|e| e.to_string())?;
-    }
-    Pipeline::validate(f).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { file } => match load(&file, &[]) {
+        Cmd::Check { file } => match Pipeline::load_with(&file, &[]) {
             Ok(p) => {
                 print!("{}: ok\n{}", file.display(), p.summary());
                 ExitCode::SUCCESS
@@ -208,7 +193,7 @@ fn main() -> ExitCode {
             if let Err(e) = millis("--idle-ms", a.idle_ms) {
                 return fail(e);
             }
-            let p = match load(&a.pipeline, &a.ports) {
+            let p = match Pipeline::load_with(&a.pipeline, &a.ports) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
@@ -224,6 +209,7 @@ fn main() -> ExitCode {
                 hw_stats: a.hw_stats,
                 wait_links,
                 stats,
+                reload_from: Some(newipd::control::reload::Source { path: a.pipeline.clone(), overrides: a.ports.clone() }),
             };
             finish(run(&p, &opts), a.report_json.as_deref())
         }

@@ -375,6 +375,23 @@ impl Pipeline {
         Self::parse(&text)
     }
 
+    /// Read a pipeline file, replace devices as `NAME=DEVICE` overrides say
+    /// (`--port`), validate. Errors start with the file's path.
+    pub fn load_with(path: &Path, overrides: &[String]) -> Result<Pipeline, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let mut f: PipelineFile = toml::from_str(&text).map_err(|e| {
+            // Let the validator format it (line and column, field).
+            match Pipeline::parse(&text) {
+                Err(ce) => format!("{}: {ce}", path.display()),
+                Ok(_) => format!("{}: {e}", path.display()),
+            }
+        })?;
+        for o in overrides {
+            Pipeline::override_device(&mut f, o).map_err(|e| e.to_string())?;
+        }
+        Pipeline::validate(f).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// Parse and validate pipeline TOML.
     pub fn parse(text: &str) -> Result<Pipeline, ConfigError> {
         let f: PipelineFile = toml::from_str(text).map_err(|e| ConfigError {

@@ -25,6 +25,8 @@ use newipd_dpdk::spsc;
 use newipd_dpdk::DpdkError;
 use newipd_core::wire::ether::mac_to_string;
 use newipd_core::stats::histo::HistoMailbox;
+use crate::control::reload::Reloader;
+use crate::control::rib::Rib;
 use crate::ops::observe::ObserveError;
 use crate::ops::report::Report;
 use newipd_core::stats::{Counters, SharedCounters};
@@ -53,6 +55,9 @@ pub struct RunOptions {
     pub wait_links: Option<Duration>,
     /// Live view, `--stats-json`, `--metrics`.
     pub stats: crate::ops::exporter::StatsOptions,
+    /// The file (and `--port` overrides) SIGHUP reloads; None: SIGHUP says
+    /// there is nothing to reload.
+    pub reload_from: Option<crate::control::reload::Source>,
 }
 
 /// The EAL argument list for a pipeline: program name, the user's arguments,
@@ -149,6 +154,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     // The route tables before the wait for links: building them is the
     // slowest step of start-up, and a peer that is up sends at once.
     let router = Arc::new(build_router(p, &macs));
+    let rib = Arc::new(Mutex::new(Rib::new(
+        Arc::clone(&router),
+        p.ports.iter().map(|q| q.host_interface.clone()).collect(),
+        &p.routes,
+        &p.ports.iter().flat_map(|q| q.addresses.iter().copied()).collect::<Vec<_>>(),
+        p.policies.clone(),
+        p.settings.metric_is_delay_us,
+    )));
     if let Some(t) = opts.wait_links {
         let end = std::time::Instant::now() + t;
         for (spec, id) in p.ports.iter().zip(&ids) {
@@ -265,7 +278,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let packet_cpus: Vec<usize> = lcores.iter().map(|&l| l as usize).collect();
     let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus)?;
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
-    let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone())?;
+    let reloader = opts.reload_from.clone().map(|source| Reloader { source, running: p.clone(), rib: Arc::clone(&rib), router: Arc::clone(&router) });
+    let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone(), reloader)?;
     let links = LinkWatch::start(&p.ports, &ids)?;
     let outcome = run_jobs(jobs, &stop, &ready);
     links.stop();
@@ -532,7 +546,13 @@ struct SignalWatch {
 }
 
 impl SignalWatch {
-    fn start(mut signals: Signals, stats: Vec<Arc<SharedCounters>>, names: Vec<(String, String)>, lcores: Vec<u32>) -> Result<SignalWatch, RunError> {
+    fn start(
+        mut signals: Signals,
+        stats: Vec<Arc<SharedCounters>>,
+        names: Vec<(String, String)>,
+        lcores: Vec<u32>,
+        mut reloader: Option<Reloader>,
+    ) -> Result<SignalWatch, RunError> {
         let handle = signals.handle();
         let since = Instant::now();
         let thread = std::thread::Builder::new()
@@ -552,9 +572,13 @@ impl SignalWatch {
                         let _ = write!(out, "newipd: SIGUSR1: the counters so far (the run goes on)\n{text}");
                         let _ = out.flush();
                     } else {
-                        eprintln!(
-                            "newipd: SIGHUP: reloading the pipeline file is not supported in this version; newipd keeps running with the pipeline it started with (SIGINT or SIGTERM stop it)"
-                        );
+                        let lines = match reloader.as_mut() {
+                            Some(r) => r.sighup(),
+                            None => vec!["newipd: SIGHUP: this run has no pipeline file to reload".to_string()],
+                        };
+                        for l in lines {
+                            eprintln!("{l}");
+                        }
                     }
                 }
             })
