@@ -84,7 +84,7 @@ pub fn prefix_of(p: &model::Prefix) -> Prefix {
 }
 
 /// Counters of what the RIB did (the control-plane side; aggregate).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RibStats {
     /// Routes written into the FIB (added or given another next hop).
     pub fib_writes: u64,

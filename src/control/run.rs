@@ -25,7 +25,10 @@ use newipd_dpdk::spsc;
 use newipd_dpdk::DpdkError;
 use newipd_core::wire::ether::mac_to_string;
 use newipd_core::stats::histo::HistoMailbox;
+use crate::control::hostif::{self, HostPlan, HostThread};
+use crate::control::netlink::{Filter, Mirror, MirrorEvent, MirrorOptions};
 use crate::control::reload::Reloader;
+use crate::datapath::punt::Punt;
 use crate::control::rib::Rib;
 use crate::ops::observe::ObserveError;
 use crate::ops::report::Report;
@@ -176,6 +179,72 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             eprintln!("newipd: every link is up");
         }
     }
+    // Host interfaces: the TAPs, the rings to and from the host thread,
+    // and the netlink mirror that drives the RIB.
+    let host_names: Vec<Option<String>> = p.ports.iter().map(|q| q.host_interface.clone()).collect();
+    let has_hosts = host_names.iter().any(Option::is_some);
+    let taps = hostif::create_taps(&host_names, &macs, HOST_MTU).map_err(RunError::Plan)?;
+    let ingress_lcores = match &roles {
+        Roles::Rtc(_) => 1,
+        Roles::Pipelined { rx, .. } => rx.len(),
+    };
+    let mut punt_rings = Vec::new();
+    let mut punt_consumers = Vec::new();
+    let mut inject_producers: Vec<Option<spsc::Producer<newipd_dpdk::mbuf::Mbuf>>> = Vec::new();
+    let mut inject_consumers: Vec<Option<spsc::Consumer<newipd_dpdk::mbuf::Mbuf>>> = Vec::new();
+    if has_hosts {
+        for _ in 0..ingress_lcores {
+            let (a, b) = spsc::channel(HOST_RING);
+            punt_rings.push(Some(a));
+            punt_consumers.push(b);
+        }
+        for h in &host_names {
+            let (a, b) = match h {
+                Some(_) => {
+                    let (a, b) = spsc::channel(HOST_RING);
+                    (Some(a), Some(b))
+                }
+                None => (None, None),
+            };
+            inject_producers.push(a);
+            inject_consumers.push(b);
+        }
+    }
+    let punt_rates: Vec<Option<(u64, u64)>> =
+        p.ports.iter().map(|q| q.host_interface.as_ref().map(|_| (q.punt_rate_pps, q.punt_burst))).collect();
+    let mut mirror = None;
+    if has_hosts {
+        let names: Vec<String> = host_names.iter().flatten().cloned().collect();
+        let t = Instant::now();
+        let mut m = Mirror::open(MirrorOptions { filter: Filter::interfaces(names.clone()), ..Default::default() })
+            .map_err(|e| RunError::Plan(format!("netlink (following the kernel's tables for {}): {e}", names.join(", "))))?;
+        {
+            let mut rib = rib.lock().unwrap_or_else(|e| e.into_inner());
+            m.sync(&mut |ev| rib.apply(&ev)).map_err(|e| RunError::Plan(format!("netlink dump: {e}")))?;
+            let (l, st, k, n) = rib.counts();
+            eprintln!(
+                "newipd: host interfaces {}: following the kernel (first dump {:.1} ms): {l} own address(es), {st} pipeline route(s), {k} kernel route(s), {n} neighbour(s) in the FIB",
+                names.join(", "),
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        let r = Arc::clone(&rib);
+        mirror = Some(
+            m.spawn(move |ev| {
+                let mut rib = r.lock().unwrap_or_else(|e| e.into_inner());
+                rib.apply(&ev);
+                match &ev {
+                    MirrorEvent::Overrun { total } => eprintln!("newipd: netlink overrun ({total} so far): resyncing with the kernel"),
+                    MirrorEvent::Synced { resync: true, reason, changes, .. } => {
+                        let (l, st, k, n) = rib.counts();
+                        eprintln!("newipd: resynced with the kernel ({reason}, {changes} change(s)): {l} own address(es), {st} pipeline route(s), {k} kernel route(s), {n} neighbour(s) in the FIB");
+                    }
+                    _ => {}
+                }
+            })
+            .map_err(|e| RunError::Plan(format!("netlink thread: {e}")))?,
+        );
+    }
     let in_use_start = pool.in_use();
 
     let ports: Vec<WorkerPort> = ids
@@ -215,9 +284,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         Roles::Rtc(lcore) => {
             let st = Arc::new(SharedCounters::default());
             let all: Vec<(usize, u16)> = queues.iter().enumerate().flat_map(|(i, &n)| (0..n).map(move |q| (i, q))).collect();
+            let punt = punt_rings.first_mut().and_then(Option::take).map(|r| Punt::new(r, &punt_rates, &vec![1; ports.len()]));
+            let inject: Vec<_> = inject_consumers.iter_mut().enumerate().filter_map(|(i, c)| c.take().map(|c| (i, c))).collect();
             let w = Worker {
-                ingress: Ingress::new(rx_queues(&all), Arc::clone(&router), pool, ports.len(), s.burst),
-                egress: Egress::new(&ports, s.burst, t0, latency()),
+                ingress: Ingress::new(rx_queues(&all), Arc::clone(&router), pool, ports.len(), s.burst).with_punt(punt),
+                egress: Egress::new(&ports, s.burst, t0, latency()).with_inject(inject),
                 conf: conf(&st),
                 limits: limits.clone(),
             };
@@ -240,14 +311,18 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             for (t, (lcore, rings)) in tx.iter().zip(consumers).enumerate() {
                 let owned: Vec<WorkerPort> = ports.iter().filter(|q| plan.owner[q.index] == t).copied().collect();
                 let st = Arc::new(SharedCounters::default());
-                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()), conf: conf(&st) };
+                let inject: Vec<_> =
+                    inject_consumers.iter_mut().enumerate().filter(|(i, _)| plan.owner[*i] == t).filter_map(|(i, c)| c.take().map(|c| (i, c))).collect();
+                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()).with_inject(inject), conf: conf(&st) };
                 stats.push(st);
                 jobs.push((*lcore, Box::new(move || w.run())));
             }
+            let share: Vec<u64> = (0..ports.len()).map(|i| plan.rx.iter().filter(|qs| qs.iter().any(|&(p, _)| p == i)).count() as u64).collect();
             for (r, (lcore, rings)) in rx.iter().zip(producers).enumerate() {
                 let st = Arc::new(SharedCounters::default());
+                let punt = punt_rings.get_mut(r).and_then(Option::take).map(|ring| Punt::new(ring, &punt_rates, &share));
                 let w = RxWorker {
-                    ingress: Ingress::new(rx_queues(&plan.rx[r]), Arc::clone(&router), pool, ports.len(), s.burst),
+                    ingress: Ingress::new(rx_queues(&plan.rx[r]), Arc::clone(&router), pool, ports.len(), s.burst).with_punt(punt),
                     rings: RingSink::new(rings, &plan.owner),
                     conf: conf(&st),
                     limits: limits.clone(),
@@ -281,9 +356,26 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let reloader = opts.reload_from.clone().map(|source| Reloader { source, running: p.clone(), rib: Arc::clone(&rib), router: Arc::clone(&router) });
     let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone(), reloader)?;
     let links = LinkWatch::start(&p.ports, &ids)?;
+    let host = if has_hosts {
+        let plan = HostPlan {
+            taps,
+            punt: punt_consumers,
+            inject: inject_producers,
+            index_of_port_id: ids.iter().enumerate().map(|(i, id)| (id.0, i)).collect(),
+            pool,
+        };
+        Some(HostThread::start(plan).map_err(|e| RunError::Plan(format!("host interface thread: {e}")))?)
+    } else {
+        None
+    };
     let outcome = run_jobs(jobs, &stop, &ready);
     links.stop();
     watch.stop();
+    let host_stats = host.map(HostThread::stop);
+    if let Some(m) = mirror {
+        m.stop();
+        let _ = m.join();
+    }
     let outcome = outcome?;
 
     // Rates count the time packets were flowing: a run that ends on idleness
@@ -312,6 +404,10 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     report.mbufs_in_use_end = in_use_end as u64;
     report.lcores = lcores;
     report.packet_loop_heap_allocations = outcome.loop_allocations;
+    if let Some(h) = host_stats {
+        report.host_interfaces = h.report(&p.ports.iter().map(|q| q.name.clone()).collect::<Vec<_>>());
+        report.rib = Some(rib.lock().unwrap_or_else(|e| e.into_inner()).stats());
+    }
     for (r, mac) in report.ports.iter_mut().zip(&macs) {
         r.mac = mac_to_string(mac);
     }
@@ -334,6 +430,12 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     }
     Ok(report)
 }
+
+/// MTU of the host interfaces (the ports' own until ports have an `mtu`).
+const HOST_MTU: u32 = 1500;
+
+/// Slots of each ring between the lcores and the host thread.
+const HOST_RING: usize = 1024;
 
 /// A packet loop to run on one lcore.
 type Job = Box<dyn FnOnce() -> Outcome + Send + 'static>;

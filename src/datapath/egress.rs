@@ -17,6 +17,7 @@ use super::sink::Sink;
 use super::worker::WorkerPort;
 use newipd_core::class::{BEST_EFFORT, MAX_CLASSES};
 use newipd_dpdk::mbuf::{Burst, Mbuf};
+use newipd_dpdk::spsc::Consumer;
 use newipd_dpdk::time::tsc;
 use newipd_core::contract::on_time::OnTimePort;
 use newipd_core::sched::port::{PortSched, SchedConfig, Schedulable};
@@ -351,6 +352,9 @@ pub struct Egress {
     /// The TSC read right after the last TX burst of [`Egress::service`]
     /// (0: it sent nothing since [`Egress::take_sent_tsc`]).
     sent_tsc: u64,
+    /// Frames the kernel sent on owned ports' host interfaces: (port index,
+    /// ring from the host-interface thread).
+    inject: Vec<(usize, Consumer<Mbuf>)>,
 }
 
 impl Egress {
@@ -365,7 +369,34 @@ impl Egress {
                 v.push(Out { op: *p, buf: TxBuf::new(&p.sched), sched: PortSched::new(p.sched, now_ns) });
             }
         }
-        Egress { ports: v, slot, burst: burst.min(MAX_BURST), lat, sent_tsc: 0 }
+        Egress { ports: v, slot, burst: burst.min(MAX_BURST), lat, sent_tsc: 0, inject: Vec::new() }
+    }
+
+    /// Also send what the kernel sends on these ports' host interfaces:
+    /// `rings` of (port index, ring from the host-interface thread), each
+    /// for a port this lcore owns.
+    pub fn with_inject(mut self, rings: Vec<(usize, Consumer<Mbuf>)>) -> Egress {
+        self.inject = rings;
+        self
+    }
+
+    /// Take the kernel's frames waiting on the inject rings (a burst a ring
+    /// at most) into the ports' queues as best effort: created packets,
+    /// counted `injected`.
+    #[inline(never)]
+    fn take_injected(&mut self, now_ns: u64, c: &mut Counters) {
+        let mut rings = std::mem::take(&mut self.inject);
+        for (port, ring) in rings.iter_mut() {
+            let port = *port;
+            ring.pop_each(self.burst, |m| {
+                c.event(port, Event::Injected, 1);
+                c.class_forwarded(BEST_EFFORT, 1);
+                if self.submit(m, None, port, now_ns, now_ns, c).is_err() {
+                    c.drop(port, Reason::NoRoute, 1);
+                }
+            });
+        }
+        self.inject = rings;
     }
 
     /// Hand a routed packet to egress port `out`: straight into the TX buffer
@@ -440,6 +471,9 @@ impl Egress {
     /// depth gauge. `clk` times the `queue` and `tx` stages.
     #[inline]
     pub fn service(&mut self, now_ns: u64, c: &mut Counters, clk: &mut StageClock) -> u64 {
+        if !self.inject.is_empty() {
+            self.take_injected(now_ns, c);
+        }
         let mut held = 0;
         for o in self.ports.iter_mut() {
             o.release_due(now_ns, self.burst, c, &mut self.lat, clk);

@@ -16,6 +16,8 @@ use newipd_core::stats::stages::{Stage, StageClock};
 use newipd_core::kinds::{Event, Reason};
 use newipd_core::stats::Counters;
 use newipd_core::kinds::MAX_BURST;
+use super::punt::Punt;
+use newipd_core::rcu::QsbrReader;
 use std::sync::Arc;
 
 /// How far ahead in the burst to prefetch packet data.
@@ -33,6 +35,11 @@ pub struct Ingress {
     rx: Burst,
     /// This lcore's share of ICMP errors.
     icmp: IcmpLimiter,
+    /// The ring to the host interfaces, if any port has one.
+    punt: Option<Punt>,
+    /// This lcore as a reader of the route tables: a quiescent point each
+    /// poll round lets the control thread free what it replaced.
+    reader: Option<QsbrReader>,
 }
 
 /// What one poll round did.
@@ -47,7 +54,25 @@ pub enum Polled {
 impl Ingress {
     pub fn new(queues: Vec<WorkerPort>, router: Arc<Router>, pool: Mempool, nports: usize, burst: usize) -> Ingress {
         let icmp = router.icmp_limiter();
-        Ingress { queues, router, pool, nports, burst: burst.min(MAX_BURST), rx: Burst::new(), icmp }
+        // Offline until the lcore's loop starts (a grace period does not wait for start-up).
+        let reader = router.fib().register_reader();
+        if let Some(r) = &reader {
+            r.offline();
+        }
+        Ingress { queues, router, pool, nports, burst: burst.min(MAX_BURST), rx: Burst::new(), icmp, punt: None, reader }
+    }
+
+    /// The lcore's loop starts: from now on it reads the route tables.
+    pub fn online(&self) {
+        if let Some(r) = &self.reader {
+            r.online();
+        }
+    }
+
+    /// Hand what the kernel should take to the host interfaces through `punt`.
+    pub fn with_punt(mut self, punt: Option<Punt>) -> Ingress {
+        self.punt = punt;
+        self
     }
 
     /// One round over every RX queue: receive a burst from each, route every
@@ -60,6 +85,9 @@ impl Ingress {
     #[inline(always)]
     pub fn poll<S: Sink>(&mut self, sink: &mut S, limits: &Limits, now_ns: &mut u64, clock: &Clock, c: &mut Counters, clk: &mut StageClock) -> Polled {
         let mut got = 0usize;
+        if let Some(r) = &self.reader {
+            r.quiescent();
+        }
         for i in 0..self.queues.len() {
             let p = self.queues[i];
             let want = match &limits.packets {
@@ -108,6 +136,13 @@ impl Ingress {
                     flood(&self.router, &self.pool, self.nports, m, with_meta.then_some(&meta), p.index, sink, now_ns, c)
                 }
                 Verdict::Drop(r) => {
+                    let m = match (r.punts(), self.punt.as_mut()) {
+                        (true, Some(punt)) => match punt.offer(m, p.index, now_ns, c) {
+                            Ok(()) => continue,
+                            Err(m) => m,
+                        },
+                        _ => m,
+                    };
                     c.drop(p.index, r, 1);
                     if r.owes_icmp() {
                         answer_icmp(&self.router, &mut self.icmp, m, r, &p, sink, now_ns, c);

@@ -13,6 +13,7 @@
 //! * [`ingress`]: rx_burst, parse/classify/verdict, hand to a sink (broadcast copies).
 //! * [`egress`]: deadline queues and TX buffers of the ports an lcore owns, transmit.
 //! * [`handoff`]: ring entries between lcores, the RX side's ring sink, the TX side's ring source.
+//! * [`punt`]: the exception path (to the host interfaces, policed per port).
 //!
 //! Below them:
 //! * [`sink`]: the `Sink` trait, where ingress hands routed packets.
@@ -27,6 +28,7 @@ pub mod ingress;
 pub mod link;
 pub mod plan;
 pub mod privmeta;
+pub mod punt;
 pub mod rtc;
 pub mod rx;
 pub mod sink;

@@ -24,6 +24,7 @@ impl Worker {
     pub fn run(mut self) -> Outcome {
         let mut c = Counters::default();
         let mut clk = StageClock::default();
+        self.ingress.online();
         let meter = LoopMeter::start();
         let start = meter.start_tsc();
         let (mut last_publish, mut last_rx, mut last_handover) = (start, start, start);

@@ -66,6 +66,12 @@ pub struct Report {
     /// Mpps).
     pub rx_mpps: Option<f64>,
     pub tx_mpps: Option<f64>,
+    /// Host interfaces: frames to and from the kernel (empty without any).
+    #[serde(default)]
+    pub host_interfaces: Vec<crate::control::hostif::HostReport>,
+    /// What the RIB did (with host interfaces).
+    #[serde(default)]
+    pub rib: Option<crate::control::rib::RibStats>,
     /// `rx + created == tx + punted + dropped + queued + in_rings`.
     pub identity_holds: bool,
     pub mbufs_in_use_start: u64,
@@ -141,6 +147,8 @@ impl Report {
             elapsed_s,
             rx_mpps: rate(t.rx),
             tx_mpps: rate(t.tx),
+            host_interfaces: Vec::new(),
+            rib: None,
             identity_holds: (t.rx + t.created()) as i128 == (t.tx + t.punted() + t.dropped() + queued) as i128 + in_rings as i128,
             mbufs_in_use_start: 0,
             mbufs_in_use_end: 0,
@@ -182,6 +190,13 @@ impl Report {
             for (e, n) in &self.events {
                 let _ = writeln!(s, "    {:<28} {:>12}", e, n);
             }
+        }
+        for h in &self.host_interfaces {
+            let _ = writeln!(
+                s,
+                "  host interface {} (port {}): to the kernel {} (refused {}), from the kernel {} (dropped {})",
+                h.host_interface, h.port, h.to_kernel, h.to_kernel_refused, h.from_kernel, h.from_kernel_dropped
+            );
         }
         match (self.rx_mpps, self.tx_mpps) {
             (Some(rx), Some(tx)) => {

@@ -13,6 +13,7 @@
 //! * [`telemetry`]: newipd's commands in DPDK telemetry.
 //! * [`log`]: DPDK's log kept, so errors quote the driver's own reason.
 //! * [`host`]: what vdevs need from the host (a free tap name, no stale memif socket).
+//! * [`tap`]: kernel TAP interfaces (host interfaces), for control threads.
 //! * [`hugepages`]: the hugepages the kernel has, when the EAL found no memory.
 
 pub mod eal;
@@ -28,6 +29,7 @@ pub mod port;
 pub mod ring;
 pub mod spsc;
 pub mod sys;
+pub mod tap;
 pub mod telemetry;
 pub mod time;
 
