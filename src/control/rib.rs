@@ -482,3 +482,180 @@ fn with_path(w: Want, policy: Option<PolicySpec>, metric_us: Option<u32>) -> Wan
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::netlink::model::{Address, Link as NlLink, Mac, NeighbourKey, NextHop as NlHop, Route, RouteKey};
+    use newipd_core::kinds::Reason;
+    use newipd_core::path::Router;
+    use std::sync::Arc;
+
+    const HI0: u32 = 10;
+    const HI1: u32 = 11;
+    const M1: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const M2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const S: [u8; 6] = [2, 0, 0, 0, 0, 0x55];
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn pfx(s: &str) -> model::Prefix {
+        let (a, l) = s.split_once('/').unwrap();
+        model::Prefix::new(ip(a), l.parse().unwrap())
+    }
+
+    fn rib_with(statics: &[RouteSpec], policies: Vec<PolicySpec>, metric_us: bool) -> (Rib, Arc<Router>) {
+        let router = Arc::new(Router::new(&[], &[], vec![], true));
+        let mut rib = Rib::new(Arc::clone(&router), vec![Some("hi0".into()), Some("hi1".into())], statics, &[], policies, metric_us);
+        for (index, name) in [(HI0, "hi0"), (HI1, "hi1"), (99, "eth9")] {
+            rib.apply(&MirrorEvent::LinkAdded { link: NlLink { index, name: name.into(), mac: None, mtu: 1500, up: true, carrier: true } });
+        }
+        (rib, router)
+    }
+
+    fn route(dst: &str, metric: u32, hops: &[(Option<&str>, u32)]) -> Route {
+        Route {
+            key: RouteKey { table: 254, dst: pfx(dst), src: None, tos: 0, metric },
+            kind: RouteKind::Unicast,
+            protocol: "static".into(),
+            pref_src: None,
+            next_hops: hops.iter().map(|&(gw, ifindex)| NlHop { gateway: gw.map(ip), ifindex, weight: 1, onlink: false }).collect(),
+        }
+    }
+
+    fn neigh(addr: &str, ifindex: u32, mac: Option<[u8; 6]>, state: NudState) -> model::Neighbour {
+        model::Neighbour { key: NeighbourKey { ifindex, ip: ip(addr) }, mac: mac.map(Mac), state, router: false }
+    }
+
+    /// Where `addr` goes: Ok((port, next-hop MAC, to_hops, to_delay_ns)) or the drop reason.
+    fn fwd(r: &Router, addr: &str) -> Result<(u16, [u8; 6], u16, u32), Reason> {
+        let nh = match ip(addr) {
+            IpAddr::V4(a) => r.fib().v4.lookup(u32::from(a)),
+            IpAddr::V6(a) => r.fib().v6.lookup(u128::from(a)),
+        };
+        let nh = r.fib().next_hops.get(nh.ok_or(Reason::NoRoute)?)?;
+        Ok((nh.port, nh.macs[..6].try_into().unwrap(), nh.to_hops, nh.to_delay_ns))
+    }
+
+    #[test]
+    fn connected_routes_punt_until_the_kernel_resolves_the_neighbour() {
+        let (mut rib, r) = rib_with(&[], vec![], false);
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.0.2.0/24", 0, &[(None, HI1)]) });
+        assert_eq!(fwd(&r, "10.0.2.5"), Err(Reason::NextHopUnresolved), "glean: the kernel resolves it");
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.5", HI1, Some(M1), NudState::Reachable) });
+        assert_eq!(fwd(&r, "10.0.2.5"), Ok((1, M1, 1, 0)));
+        assert_eq!(fwd(&r, "10.0.2.6"), Err(Reason::NextHopUnresolved));
+        // Stale is still used (the kernel checks it when it sends itself).
+        let (old, new) = (neigh("10.0.2.5", HI1, Some(M1), NudState::Reachable), neigh("10.0.2.5", HI1, Some(M1), NudState::Stale));
+        rib.apply(&MirrorEvent::NeighbourChanged { old, new });
+        assert_eq!(fwd(&r, "10.0.2.5"), Ok((1, M1, 1, 0)));
+        let (old, new) = (neigh("10.0.2.5", HI1, Some(M1), NudState::Stale), neigh("10.0.2.5", HI1, None, NudState::Failed));
+        rib.apply(&MirrorEvent::NeighbourChanged { old, new });
+        assert_eq!(fwd(&r, "10.0.2.5"), Err(Reason::NextHopUnresolved), "failed: back to the kernel");
+        rib.apply(&MirrorEvent::RouteRemoved { route: route("10.0.2.0/24", 0, &[(None, HI1)]) });
+        assert_eq!(fwd(&r, "10.0.2.6"), Err(Reason::NoRoute));
+    }
+
+    #[test]
+    fn gateway_routes_follow_the_neighbour_in_place() {
+        let (mut rib, r) = rib_with(&[], vec![], false);
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.9.0.0/16", 0, &[(Some("10.0.2.5"), HI1)]) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("2001:db8:9::/48", 0, &[(Some("fe80::5"), HI1)]) });
+        assert_eq!(fwd(&r, "10.9.1.1"), Err(Reason::NextHopUnresolved));
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.5", HI1, Some(M1), NudState::Reachable) });
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("fe80::5", HI1, Some(M2), NudState::Reachable) });
+        let nh_before = r.fib().v4.lookup(0x0a09_0101);
+        assert_eq!(fwd(&r, "10.9.1.1"), Ok((1, M1, 1, 0)));
+        assert_eq!(fwd(&r, "2001:db8:9::1"), Ok((1, M2, 1, 0)));
+        assert_eq!(fwd(&r, "fe80::5"), Err(Reason::NoRoute), "no host route for a link-local neighbour");
+        // A new MAC: the same next-hop entry, changed in place.
+        let (old, new) = (neigh("10.0.2.5", HI1, Some(M1), NudState::Reachable), neigh("10.0.2.5", HI1, Some(M2), NudState::Reachable));
+        rib.apply(&MirrorEvent::NeighbourChanged { old, new });
+        assert_eq!(fwd(&r, "10.9.1.1"), Ok((1, M2, 1, 0)));
+        assert_eq!(r.fib().v4.lookup(0x0a09_0101), nh_before);
+        rib.apply(&MirrorEvent::NeighbourRemoved { neighbour: neigh("10.0.2.5", HI1, Some(M2), NudState::Reachable) });
+        assert_eq!(fwd(&r, "10.9.1.1"), Err(Reason::NextHopUnresolved));
+        // Through an interface that is no host interface: not followed.
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.8.0.0/16", 0, &[(Some("192.0.2.1"), 99)]) });
+        assert_eq!(fwd(&r, "10.8.0.1"), Err(Reason::NoRoute));
+        assert_eq!(rib.stats().kernel_routes_skipped, 1);
+    }
+
+    #[test]
+    fn own_addresses_go_to_the_kernel_and_win_over_everything() {
+        let (mut rib, r) = rib_with(&[], vec![], false);
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.0.2.0/24", 0, &[(None, HI1)]) });
+        let a = Address { ifindex: HI1, prefix: pfx("10.0.2.1/24") };
+        rib.apply(&MirrorEvent::AddressAdded { address: a.clone() });
+        let a6 = Address { ifindex: HI0, prefix: pfx("2001:db8:1::1/64") };
+        rib.apply(&MirrorEvent::AddressAdded { address: a6.clone() });
+        assert_eq!(fwd(&r, "10.0.2.1"), Err(Reason::ForRouter));
+        assert_eq!(fwd(&r, "2001:db8:1::1"), Err(Reason::ForRouter));
+        // Even a neighbour entry of the same address does not take it.
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.1", HI1, Some(M1), NudState::Reachable) });
+        assert_eq!(fwd(&r, "10.0.2.1"), Err(Reason::ForRouter));
+        rib.apply(&MirrorEvent::AddressRemoved { address: a });
+        assert_eq!(fwd(&r, "10.0.2.1"), Ok((1, M1, 1, 0)), "the neighbour's host route shows again");
+        rib.apply(&MirrorEvent::AddressRemoved { address: a6 });
+        assert_eq!(fwd(&r, "2001:db8:1::1"), Err(Reason::NoRoute));
+    }
+
+    #[test]
+    fn the_lowest_metric_wins_and_blackholes_drop() {
+        let (mut rib, r) = rib_with(&[], vec![], false);
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.1.2", HI0, Some(M1), NudState::Reachable) });
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.2", HI1, Some(M2), NudState::Reachable) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.7.0.0/16", 200, &[(Some("10.0.2.2"), HI1)]) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.7.0.0/16", 100, &[(Some("10.0.1.2"), HI0)]) });
+        assert_eq!(fwd(&r, "10.7.0.1").map(|f| f.0), Ok(0));
+        rib.apply(&MirrorEvent::RouteRemoved { route: route("10.7.0.0/16", 100, &[(Some("10.0.1.2"), HI0)]) });
+        assert_eq!(fwd(&r, "10.7.0.1").map(|f| f.0), Ok(1));
+        let mut bh = route("10.7.7.0/24", 0, &[]);
+        bh.kind = RouteKind::Blackhole;
+        rib.apply(&MirrorEvent::RouteAdded { route: bh });
+        assert_eq!(fwd(&r, "10.7.7.7"), Err(Reason::Blackhole));
+        assert_eq!(fwd(&r, "10.7.8.7").map(|f| f.0), Ok(1));
+    }
+
+    #[test]
+    fn pipeline_routes_win_over_the_kernels_and_reloads_hand_back() {
+        let st = RouteSpec { prefix: Prefix::parse("10.9.0.0/16").unwrap(), port: 0, next_hop_mac: S, to_hops: 3, to_delay_ns: 7 };
+        let router = Arc::new(Router::new(&[(0x0a09_0000, 16, 0)], &[], vec![newipd_core::fib::NextHop::new(0, S, [0; 6]).with_path(3, 7)], true));
+        let mut rib = Rib::new(Arc::clone(&router), vec![Some("hi0".into()), Some("hi1".into())], std::slice::from_ref(&st), &[], vec![], false);
+        rib.apply(&MirrorEvent::LinkAdded { link: NlLink { index: HI1, name: "hi1".into(), mac: None, mtu: 1500, up: true, carrier: true } });
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.5", HI1, Some(M1), NudState::Reachable) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.9.0.0/16", 0, &[(Some("10.0.2.5"), HI1)]) });
+        assert_eq!(fwd(&router, "10.9.0.1"), Ok((0, S, 3, 7)), "the pipeline's route stays");
+        assert_eq!(rib.stats().fib_writes, 1, "only the neighbour's host route was written");
+        assert_eq!(rib.set_statics(&[]), vec!["route 10.9.0.0/16 removed".to_string()]);
+        assert_eq!(fwd(&router, "10.9.0.1"), Ok((1, M1, 1, 0)), "the kernel's takes over");
+        let st2 = RouteSpec { prefix: Prefix::parse("10.10.0.0/16").unwrap(), ..st.clone() };
+        assert_eq!(rib.set_statics(&[st.clone(), st2.clone()]), vec!["route 10.10.0.0/16 added".to_string(), "route 10.9.0.0/16 added".to_string()]);
+        assert_eq!(fwd(&router, "10.9.0.1"), Ok((0, S, 3, 7)));
+        assert_eq!(fwd(&router, "10.10.0.1"), Ok((0, S, 3, 7)));
+        assert!(rib.set_statics(&[st, st2]).is_empty(), "the same routes: no change");
+    }
+
+    #[test]
+    fn path_figures_come_from_the_policy_or_the_metric() {
+        let policies = vec![
+            PolicySpec { prefix: Prefix::parse("10.9.9.0/24").unwrap(), to_hops: 2, to_delay_ns: Some(900) },
+            PolicySpec { prefix: Prefix::parse("10.0.0.0/8").unwrap(), to_hops: 5, to_delay_ns: None },
+        ];
+        let (mut rib, r) = rib_with(&[], policies, true);
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.5", HI1, Some(M1), NudState::Reachable) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.9.0.0/16", 250, &[(Some("10.0.2.5"), HI1)]) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("10.9.9.0/24", 250, &[(Some("10.0.2.5"), HI1)]) });
+        rib.apply(&MirrorEvent::RouteAdded { route: route("192.0.2.0/24", 40, &[(Some("10.0.2.5"), HI1)]) });
+        assert_eq!(fwd(&r, "10.9.0.1"), Ok((1, M1, 5, 250_000)), "hops from the /8 policy, delay from the metric (µs)");
+        assert_eq!(fwd(&r, "10.9.9.1"), Ok((1, M1, 2, 900)), "the most specific policy, its delay over the metric");
+        assert_eq!(fwd(&r, "192.0.2.1"), Ok((1, M1, 1, 40_000)), "no policy: one hop, the metric");
+        // A reload without the metric rule: delays from policies only.
+        assert!(rib.set_policies(vec![], false));
+        assert_eq!(fwd(&r, "10.9.0.1"), Ok((1, M1, 1, 0)));
+        assert_eq!(fwd(&r, "192.0.2.1"), Ok((1, M1, 1, 0)));
+        assert!(!rib.set_policies(vec![], false), "no change");
+    }
+}

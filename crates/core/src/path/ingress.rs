@@ -525,6 +525,34 @@ mod tests {
         assert_eq!(r.process(&mut [0u8; 10]), Verdict::Drop(Reason::MalformedEthernet));
     }
 
+    #[test]
+    fn packets_for_newipd_itself_are_named_before_their_ttl() {
+        use crate::fib::{Link, NhKey, NhState};
+        let r = router();
+        let local = |p: Prefix| {
+            let key = NhKey { port: 0, neighbour: u128::MAX - 1, to_hops: 1, to_delay_ns: 0 };
+            r.fib().add_route(p, key, Link { port: 0, mac: [0; 6], state: NhState::Local }).unwrap();
+        };
+        local(Prefix::V4 { addr: 0x0a01_0201, len: 32 });
+        let me6 = 0x2001_0db8u128 << 96 | 1;
+        local(Prefix::V6 { addr: me6, len: 128 });
+        for ttl in [64, 1] {
+            let orig = build::udp4(build::Udp4 { dst: 0x0a01_0201, ttl, ..Default::default() });
+            let mut f = orig.clone();
+            assert_eq!(r.process(&mut f), Verdict::Drop(Reason::ForRouter), "ttl {ttl} (eBGP sends 1)");
+            assert_eq!(f, orig, "handed to the kernel untouched");
+            let mut f = build::udp6(build::Udp6 { dst: me6, hop_limit: ttl, ..Default::default() });
+            assert_eq!(r.process(&mut f), Verdict::Drop(Reason::ForRouter));
+        }
+        let mut f = build::udp4(build::Udp4 { dst: 0x0a01_0203, ttl: 1, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::TtlExpired), "a neighbour of it still expires");
+        let mut f = build::udp6(build::Udp6 { dst: me6 + 1, hop_limit: 1, ..Default::default() });
+        assert_eq!(r.process(&mut f), Verdict::Drop(Reason::HopLimitExpired));
+        for (reason, punts) in [(Reason::ForRouter, true), (Reason::Arp, true), (Reason::NextHopUnresolved, true), (Reason::TtlExpired, false), (Reason::NoRoute, false), (Reason::Blackhole, false)] {
+            assert_eq!(reason.punts(), punts, "{}", reason.name());
+        }
+    }
+
     fn classed_router() -> Router {
         use crate::class::{ClassAction, Rule};
         let entries = vec![
