@@ -5,7 +5,7 @@
 # one forwarding core, TX dropped by the PMD. Prints both rates and, last,
 # `ratio: X.XX` (newipd on one lcore / testpmd on one core).
 #
-#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf|mix] [--seconds 10] [--flows 4096] [--lcores 1|2] [--repeat 3]
+#   benches/vs-testpmd.sh [--traffic ipv4|newip-lbf|mix] [--seconds 10] [--flows 4096] [--lcores 1|2] [--repeat 3] [--host-interface]
 #
 # --repeat N: run testpmd and newipd alternately N times and divide the
 #   median rates (each pair's own ratio is printed too). On a shared VM one
@@ -22,6 +22,10 @@
 # --lcores 2: also run newipd pipelined (an RX lcore handing over a ring to a
 #   TX lcore, one CPU each) and print its rate against the one-lcore run
 #   (`pipelined_vs_one_lcore:`) before the ratio.
+# --host-interface: also run newipd with a host interface (a TAP, the netlink
+#   mirror, the punt and inject rings) on its port, idle, right after each
+#   plain run, and print its own ratio (`host_interface_ratio:`) and the
+#   difference from the plain one (`host_interface_delta:`). Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +34,7 @@ seconds=10
 flows=4096
 lcores=1
 repeat=3
+host=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --traffic) traffic="$2"; shift 2 ;;
@@ -37,6 +42,7 @@ while [ $# -gt 0 ]; do
     --flows) flows="$2"; shift 2 ;;
     --lcores) lcores="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
+    --host-interface) host=1; shift ;;
     -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "vs-testpmd.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -75,7 +81,8 @@ run_testpmd() {
 }
 
 # newipd: the same input, routes covering every flow. $1: the [lcores]
-# table; $2: the EAL lcore arguments; $3: a tag. Prints forwarded Mpps.
+# table; $2: the EAL lcore arguments; $3: a tag; $4: more lines for the
+# port. Prints forwarded Mpps.
 run_newipd() {
   cat >"$out/pipeline-$3.toml" <<TOML
 [settings]
@@ -88,6 +95,7 @@ $1
 name = "p0"
 device = "net_pcap0"
 peer_mac = "02:00:00:00:00:99"
+${4:-}
 
 [[route]]
 prefix = "10.0.0.0/8"
@@ -108,7 +116,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 # One packet lcore (lcore 1 on CPU 1; the main lcore on CPU 0 only waits),
 # alternating with testpmd.
-tp_all=() nd_all=() drops=0
+tp_all=() nd_all=() hi_all=() drops=0
 for i in $(seq 1 "$repeat"); do
   tp=$(run_testpmd)
   nd=$(run_newipd "worker = 1" "-l 0-1" one)
@@ -116,6 +124,11 @@ for i in $(seq 1 "$repeat"); do
   drops=$((drops + d))
   tp_all+=("$tp") nd_all+=("$nd")
   awk -v i="$i" -v tp="$tp" -v nd="$nd" 'BEGIN { printf "run %d: testpmd %.2f Mpps, newipd %.2f Mpps, ratio %.2f\n", i, tp, nd, nd / tp }'
+  if [ "$host" = 1 ]; then
+    hi=$(run_newipd "worker = 1" "-l 0-1" hostif "host_interface = \"nipbench$$\"")
+    hi_all+=("$hi")
+    awk -v i="$i" -v tp="$tp" -v hi="$hi" 'BEGIN { printf "run %d: newipd with an idle host interface %.2f Mpps, ratio %.2f\n", i, hi, hi / tp }'
+  fi
 done
 tp_mpps=$(printf '%s\n' "${tp_all[@]}" | median)
 nd_mpps=$(printf '%s\n' "${nd_all[@]}" | median)
@@ -128,6 +141,14 @@ if [ "$lcores" = 2 ]; then
   }'
 fi
 
+if [ "$host" = 1 ]; then
+  hi_mpps=$(printf '%s\n' "${hi_all[@]}" | median)
+  awk -v tp="$tp_mpps" -v nd="$nd_mpps" -v hi="$hi_mpps" -v n="$repeat" 'BEGIN {
+    printf "newipd with an idle host interface: %.2f Mpps (median of %d)\n", hi, n
+    printf "host_interface_ratio: %.2f\n", hi / tp
+    printf "host_interface_delta: %.2f\n", hi / tp - nd / tp
+  }'
+fi
 awk -v tp="$tp_mpps" -v nd="$nd_mpps" -v tr="$traffic" -v dr="$drops" -v n="$repeat" 'BEGIN {
   printf "testpmd macswap: %.2f Mpps (median of %d)\n", tp, n
   printf "newipd %s, 1 lcore: %.2f Mpps (median of %d; forwarded; %d dropped in all runs)\n", tr, nd, n, dr
