@@ -2,6 +2,8 @@
 //! with its own EAL instance (--no-huge, --no-shconf, a unique file prefix).
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
