@@ -7,8 +7,11 @@ set -euo pipefail
 #   dpdk-telemetry.py; pkg-config clang libclang-dev: build.rs (pkg-config, bindgen);
 # libpcap-dev: net_pcap; tshark: dissector test and tap captures;
 # iproute2 procps: ip, kill, sysctl for the tap test; python3: dpdk-telemetry.py;
-# curl: the 1 Hz scraper of benches/metrics-cost.sh; traceroute: tests/traceroute.rs.
-PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl traceroute)
+# curl: the 1 Hz scraper of benches/metrics-cost.sh; traceroute: tests/traceroute.rs;
+# frr iperf3 iputils-ping: the namespace harness (tests/common/netns.rs) and
+#   tests/frr_harness.rs: FRR 8.4's zebra, bgpd, ospfd and vtysh, traffic, ping.
+PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl traceroute
+      frr iperf3 iputils-ping)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -22,8 +25,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
-  # tshark asks whether non-root users may capture; answer for it.
+  # tshark asks whether non-root users may capture, iperf3 whether to run a
+  # server at boot; answer for them.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  echo "iperf3 iperf3/start_daemon boolean false" | $SUDO debconf-set-selections
+  # No service may start during the install: frr's would run a system-wide
+  # zebra in this machine's own namespace (tests start private ones).
+  # Maintainer scripts start services through invoke-rc.d (deb-systemd-invoke
+  # under systemd), which obeys policy-rc.d: one that refuses everything
+  # (exit 101), for the install only, unless there is one already
+  # (containers often have it).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

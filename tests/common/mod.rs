@@ -2,6 +2,8 @@
 //! with its own EAL instance (--no-huge, --no-shconf, a unique file prefix).
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -182,4 +184,30 @@ pub fn sh(args: &[&str]) -> Output {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
+}
+
+/// How often `poll_until` looks again: short enough for timings in
+/// milliseconds, long enough that a poll spawning `ip` or `vtysh` does not
+/// eat a core of this two-core machine.
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Ask `f` until it answers `Some` or `limit` has passed (then `None`); it is
+/// asked at least once, also with a zero limit.
+pub fn poll_until<T>(limit: std::time::Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
+/// Like `poll_until`, but a timeout is a failure: panics naming `what`.
+/// Tests synchronise on a condition this way, never on a bare sleep.
+pub fn wait_until<T>(what: &str, limit: std::time::Duration, f: impl FnMut() -> Option<T>) -> T {
+    poll_until(limit, f).unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
 }
