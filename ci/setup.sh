@@ -9,8 +9,9 @@ set -euo pipefail
 # iproute2 procps: ip, kill, sysctl for the tap test; python3: dpdk-telemetry.py;
 # curl: the 1 Hz scraper of benches/metrics-cost.sh; traceroute: tests/traceroute.rs;
 # frr iperf3 iputils-ping: the namespace harness (tests/common/netns.rs) and
-#   tests/frr_harness.rs: FRR 8.4's zebra, bgpd, ospfd and vtysh, traffic, ping.
-PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl traceroute
+#   tests/frr_harness.rs: FRR 8.4's zebra, bgpd, ospfd and vtysh, traffic, ping;
+# ethtool: tests/router.rs turns veth offloads off (newipd sees whole frames).
+PKGS=(libdpdk-dev dpdk-dev pkg-config clang libclang-dev libpcap-dev tshark iproute2 procps python3 curl traceroute ethtool
       frr iperf3 iputils-ping)
 
 missing=()

@@ -135,11 +135,25 @@ pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str, secs:
 
 impl Daemon {
     pub fn start(dir: &Path, pipeline: &str) -> Daemon {
+        Daemon::start_under(dir, pipeline, &[])
+    }
+
+    /// The same, run by the command `prefix` (e.g. `ip netns exec NS`: the
+    /// daemon inside a network namespace).
+    pub fn start_under(dir: &Path, pipeline: &str, prefix: &[&str]) -> Daemon {
         use std::process::Stdio;
         std::fs::write(dir.join("pipeline.toml"), pipeline).unwrap();
         let report = dir.join("report.json");
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let mut child = Command::new(bin())
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = cmd
             .args(["run", "--pipeline"])
             .arg(dir.join("pipeline.toml"))
             .arg("--report-json")

@@ -526,3 +526,49 @@ pub fn wait_kernel_routes(ns: &Netns, v6: bool, proto: &str, want: &[&str], limi
     });
     got.unwrap_or_else(|| panic!("{}: kernel {fam} routes proto {proto} never became {want:?} within {limit:?}; last: {last:?}", ns.name()))
 }
+
+/// An eBGP speaker `asn` with one IPv4 and one IPv6 session to `peer_as`.
+///
+/// - `no bgp ebgp-requires-policy`: else FRR's eBGP sends and accepts
+///   nothing without a route-map.
+/// - `bgp network import-check` (the default, said aloud): `network`
+///   announces only what the RIB has, so removing the address withdraws.
+/// - `no bgp default ipv4-unicast`: one family per session, the IPv6 one
+///   carrying no IPv4 routes.
+/// - `timers bgp 1 3`: keepalive 1 s, hold 3 s; `timers connect 1`: retry a
+///   refused connection (the peer's bgpd not up yet) after 1 s, not 120 s;
+///   `advertisement-interval 0`: send updates at once; `coalesce-time 0`:
+///   without it a new update group holds its first updates for 1 s, and an
+///   announcement made just after the sessions came up waits that long.
+///
+/// `advertisement-interval` belongs to the `router bgp` level, not to an
+/// address family: inside one, vtysh -b runs it one level up and stays
+/// there, and the `exit-address-family` after it fails.
+pub fn bgp_config(asn: u32, id: &str, peer_as: u32, peer4: &str, peer6: &str) -> String {
+    format!(
+        "frr defaults traditional
+!
+router bgp {asn}
+ bgp router-id {id}
+ no bgp ebgp-requires-policy
+ bgp network import-check
+ no bgp default ipv4-unicast
+ timers bgp 1 3
+ coalesce-time 0
+ neighbor {peer4} remote-as {peer_as}
+ neighbor {peer4} timers connect 1
+ neighbor {peer4} advertisement-interval 0
+ neighbor {peer6} remote-as {peer_as}
+ neighbor {peer6} timers connect 1
+ neighbor {peer6} advertisement-interval 0
+ address-family ipv4 unicast
+  neighbor {peer4} activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor {peer6} activate
+ exit-address-family
+exit
+!
+"
+    )
+}
