@@ -640,7 +640,8 @@ impl Pipeline {
     pub fn summary(&self) -> String {
         let mut s = format!("{} port(s), {} route(s)\n", self.ports.len(), self.routes.len());
         for p in &self.ports {
-            s += &format!("  port {:<10} {:?} {}\n", p.name, p.kind, p.device);
+            let host = p.host_interface.as_ref().map(|h| format!(", host interface {h}")).unwrap_or_default();
+            s += &format!("  port {:<10} {:?} {}{host}\n", p.name, p.kind, p.device);
         }
         for r in &self.routes {
             s += &format!("  route {:<24} -> {} via {}\n", r.prefix.to_string(), self.ports[r.port].name, mac_to_string(&r.next_hop_mac));
