@@ -133,6 +133,11 @@ pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str, secs:
 
 impl Daemon {
     pub fn start(dir: &Path, pipeline: &str) -> Daemon {
+        Daemon::start_with(dir, pipeline, &[])
+    }
+
+    /// [`Daemon::start`] with more `newipd run` flags (before `--`).
+    pub fn start_with(dir: &Path, pipeline: &str, flags: &[&str]) -> Daemon {
         use std::process::Stdio;
         std::fs::write(dir.join("pipeline.toml"), pipeline).unwrap();
         let report = dir.join("report.json");
@@ -142,6 +147,7 @@ impl Daemon {
             .arg(dir.join("pipeline.toml"))
             .arg("--report-json")
             .arg(&report)
+            .args(flags)
             .arg("--")
             .args(eal(&name))
             .stdout(Stdio::piped())
