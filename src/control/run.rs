@@ -351,7 +351,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let mut lcores: Vec<u32> = jobs.iter().map(|(l, _)| l.0).collect();
     lcores.sort_unstable();
     let packet_cpus: Vec<usize> = lcores.iter().map(|&l| l as usize).collect();
-    let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus)?;
+    let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus, &router)?;
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let reloader = opts.reload_from.clone().map(|source| Reloader { source, running: p.clone(), rib: Arc::clone(&rib), router: Arc::clone(&router) });
     let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone(), reloader)?;
@@ -639,8 +639,8 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
 }
 
 /// SIGUSR1 prints the counters so far (the report of the run until now) and
-/// the run goes on; SIGHUP says that reloading the pipeline file is not
-/// supported yet and the run goes on. A thread of its own answers them: the
+/// the run goes on; SIGHUP reloads the pipeline file ([`Reloader`]) and the
+/// run goes on. A thread of its own answers them: the
 /// packet lcores only ever read the stop flag.
 struct SignalWatch {
     handle: signal_hook::iterator::Handle,

@@ -55,6 +55,9 @@ pub struct Sources {
     pub counters: Vec<Arc<SharedCounters>>,
     pub histos: Vec<Arc<HistoMailbox>>,
     pub names: Names,
+    /// Where the class names are read at each snapshot (a reload may
+    /// change the classes); None: `names.classes` stays.
+    pub classes: Option<Arc<newipd_core::path::Router>>,
 }
 
 /// Sums lcore publications into snapshots.
@@ -84,6 +87,9 @@ impl Collector {
         let mut c = Counters::default();
         for s in &self.sources.counters {
             c.add(&s.snapshot());
+        }
+        if let Some(r) = &self.sources.classes {
+            self.sources.names.classes = r.classes().names();
         }
         let s = Snapshot::build(&self.sources.names, &c, &self.totals, self.prev.as_ref(), self.start.elapsed().as_secs_f64());
         self.prev = Some(s.clone());
@@ -215,7 +221,7 @@ mod tests {
         let (a, b) = (Arc::new(SharedCounters::default()), Arc::new(SharedCounters::default()));
         let (mb, mut w) = HistoMailbox::new();
         let names = Names { ports: vec!["p0".into()], classes: Classes::default().names() };
-        let col = Collector::new(Sources { counters: vec![a.clone(), b.clone()], histos: vec![mb], names });
+        let col = Collector::new(Sources { counters: vec![a.clone(), b.clone()], histos: vec![mb], names, classes: None });
         let dir = std::env::temp_dir().join(format!("newipd-exporter-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.jsonl");

@@ -32,13 +32,15 @@ pub struct Observer {
 
 impl Observer {
     /// Start exporting what `counters` and `histos` (one per packet lcore)
-    /// publish; helper threads avoid `packet_cpus` when they can.
+    /// publish, naming classes as `router` has them; helper threads avoid
+    /// `packet_cpus` when they can.
     pub fn start(
         p: &Pipeline,
         opts: &StatsOptions,
         counters: Vec<Arc<SharedCounters>>,
         histos: Vec<Arc<HistoMailbox>>,
         packet_cpus: &[usize],
+        router: &Arc<newipd_core::path::Router>,
     ) -> Result<Observer, ObserveError> {
         let latest = Arc::new(Latest::default());
         let eal_cpus: Vec<usize> = LcoreId::workers().into_iter().chain([LcoreId::main()]).map(|l| l.0 as usize).collect();
@@ -53,7 +55,8 @@ impl Observer {
             None => None,
         };
         let names = Names { ports: p.ports.iter().map(|q| q.name.clone()).collect(), classes: p.classes.names() };
-        let col = Collector::new(Sources { counters, histos, names });
+        // Class names as the router has them now: a SIGHUP may change the classes.
+        let col = Collector::new(Sources { counters, histos, names, classes: Some(Arc::clone(router)) });
         let shared = Arc::clone(&latest);
         let out = Outputs { interval: opts.interval, live: opts.live, json, latest };
         let listener = match opts.metrics {

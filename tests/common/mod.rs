@@ -135,12 +135,21 @@ pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str, secs:
 
 impl Daemon {
     pub fn start(dir: &Path, pipeline: &str) -> Daemon {
-        Daemon::start_under(dir, pipeline, &[])
+        Daemon::start_full(dir, pipeline, &[], &[])
+    }
+
+    /// [`Daemon::start`] with more `newipd run` flags (before `--`).
+    pub fn start_with(dir: &Path, pipeline: &str, flags: &[&str]) -> Daemon {
+        Daemon::start_full(dir, pipeline, flags, &[])
     }
 
     /// The same, run by the command `prefix` (e.g. `ip netns exec NS`: the
     /// daemon inside a network namespace).
     pub fn start_under(dir: &Path, pipeline: &str, prefix: &[&str]) -> Daemon {
+        Daemon::start_full(dir, pipeline, &[], prefix)
+    }
+
+    fn start_full(dir: &Path, pipeline: &str, flags: &[&str], prefix: &[&str]) -> Daemon {
         use std::process::Stdio;
         std::fs::write(dir.join("pipeline.toml"), pipeline).unwrap();
         let report = dir.join("report.json");
@@ -158,6 +167,7 @@ impl Daemon {
             .arg(dir.join("pipeline.toml"))
             .arg("--report-json")
             .arg(&report)
+            .args(flags)
             .arg("--")
             .args(eal(&name))
             .stdout(Stdio::piped())

@@ -166,6 +166,12 @@ impl Classes {
         }
     }
 
+    /// The rule of configured class `n` (None for the built-in classes and
+    /// numbers past the table).
+    pub fn rule(&self, n: u8) -> Option<&Rule> {
+        self.rules.get((n as usize).checked_sub(FIRST_CONFIGURED as usize)?)
+    }
+
     /// What class `n` does.
     #[inline(always)]
     pub fn action(&self, n: u8) -> ClassAction {

@@ -27,6 +27,9 @@ use crate::kinds::{Event, Reason};
 use crate::stats::Counters;
 use crate::wire::newip::{self as nip, AddrType, Cast, ContractRef};
 use crate::wire::{ether, ipv4, ipv6};
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A New IP address of newipd itself (for pings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +88,13 @@ pub struct Router {
     /// (off only to test that both paths agree).
     shortcut: bool,
     verify_ipv4_checksum: bool,
-    classes: Classes,
+    /// The traffic classes, replaced whole while the lcores classify
+    /// ([`Router::set_classes`]): a packet loads the table once and is
+    /// classified by that one table.
+    classes: ArcSwap<Classes>,
+    /// Whether `classes` has rules: the hot path's one test (a relaxed load),
+    /// so a pipeline without classes never touches the table.
+    classified: AtomicBool,
     /// Where ICMP errors come from, and how many an lcore may send.
     icmp: IcmpConfig,
 }
@@ -133,7 +142,8 @@ impl Router {
             locals,
             shortcut: true,
             verify_ipv4_checksum,
-            classes: Classes::default(),
+            classes: ArcSwap::from_pointee(Classes::default()),
+            classified: AtomicBool::new(false),
             icmp: IcmpConfig::default(),
         }
     }
@@ -146,14 +156,34 @@ impl Router {
     }
 
     /// Schedule legacy traffic by these classes (default: all best effort).
-    pub fn with_classes(mut self, classes: Classes) -> Router {
-        self.classes = classes;
+    pub fn with_classes(self, classes: Classes) -> Router {
+        self.set_classes(classes);
         self
     }
 
-    /// The traffic classes.
-    pub fn classes(&self) -> &Classes {
-        &self.classes
+    /// Replace the traffic classes while the lcores forward (a reload):
+    /// each packet is classified by the old table or the new one, never a
+    /// mix. The old table is freed when the last packet using it is done.
+    pub fn set_classes(&self, classes: Classes) {
+        // Table first, then the flag: a packet that sees the flag set and
+        // still loads the old (or an empty) table classifies by that one.
+        let any = !classes.is_empty();
+        self.classes.store(Arc::new(classes));
+        self.classified.store(any, Ordering::Release);
+    }
+
+    /// The traffic classes now (a snapshot: a later
+    /// [`set_classes`](Self::set_classes) does not change it).
+    pub fn classes(&self) -> Arc<Classes> {
+        self.classes.load_full()
+    }
+
+    /// Make the calling thread ready to read class tables without
+    /// allocating: a thread's first load takes a slot of arc-swap's (a heap
+    /// allocation, unless a finished thread left one). A packet lcore calls
+    /// it before its loop.
+    pub fn prepare_thread() {
+        let _ = ArcSwap::from_pointee(()).load();
     }
 
     /// Answer dropped packets with the ICMP errors they are owed
@@ -236,7 +266,7 @@ impl Router {
                 }
                 let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
                 ipv4::decrement_ttl(ip);
-                let classified = !self.classes.is_empty() && self.legacy_v4(ip, l2.l3, ctx, out);
+                let classified = self.classified.load(Ordering::Relaxed) && self.legacy_v4(ip, l2.l3, ctx, out);
                 (nh, classified)
             }
             ether::ETHERTYPE_IPV6 => {
@@ -251,8 +281,8 @@ impl Router {
                 }
                 let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
                 let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, &nh, ctx, c, out)?;
-                if !with_meta && !self.classes.is_empty() {
-                    with_meta = self.legacy(self.classes.ipv6(ip, v.traffic_class, v.next_header), l2.l3, ctx, out);
+                if !with_meta && self.classified.load(Ordering::Relaxed) {
+                    with_meta = self.legacy_v6(ip, v.traffic_class, v.next_header, l2.l3, ctx, out);
                 }
                 ipv6::decrement_hop_limit(ip);
                 (nh, with_meta)
@@ -284,21 +314,31 @@ impl Router {
     }
 
     /// Classify a (checked) IPv4 packet; out of line so a pipeline without
-    /// classes pays one branch.
+    /// classes pays one branch. One load of the class table per packet.
     #[inline(never)]
     fn legacy_v4(&self, ip: &[u8], l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
         let (Some(&vihl), Some(&tos), Some(&proto)) = (ip.first(), ip.get(1), ip.get(9)) else { return false };
-        self.legacy(self.classes.ipv4(ip, tos, proto, ((vihl & 0x0f) as usize) * 4), l3, ctx, out)
+        let classes = self.classes.load();
+        self.legacy(&classes, classes.ipv4(ip, tos, proto, ((vihl & 0x0f) as usize) * 4), l3, ctx, out)
     }
 
-    /// Legacy traffic of class `class`: its deadline (or best effort) goes
-    /// to `out`. False for the default class (best effort, nothing to carry).
+    /// Classify a (checked) IPv6 packet without a latency option, as
+    /// [`legacy_v4`](Self::legacy_v4).
+    #[inline(never)]
+    fn legacy_v6(&self, ip: &[u8], traffic_class: u8, next_header: u8, l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
+        let classes = self.classes.load();
+        self.legacy(&classes, classes.ipv6(ip, traffic_class, next_header), l3, ctx, out)
+    }
+
+    /// Legacy traffic of class `class` (of table `classes`): its deadline
+    /// (or best effort) goes to `out`. False for the default class (best
+    /// effort, nothing to carry).
     #[inline]
-    fn legacy(&self, class: u8, l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
+    fn legacy(&self, classes: &Classes, class: u8, l3: usize, ctx: &PacketCtx, out: &mut TxMeta) -> bool {
         if class == class::BEST_EFFORT {
             return false;
         }
-        let a = self.classes.action(class);
+        let a = classes.action(class);
         let deadline_ns = if a.budget_ns == 0 { u64::MAX } else { ctx.now_ns.saturating_add(a.budget_ns) };
         *out = TxMeta { rx_ns: ctx.now_ns, deadline_ns, l3: l3 as u16, late_ok: a.late_ok || a.budget_ns == 0, class, ..TxMeta::NONE };
         true
@@ -584,6 +624,89 @@ mod tests {
         assert_eq!(f, g);
     }
 
+    /// A class table of DSCP rules: (name, DSCP, budget in µs).
+    fn dscp_classes(rules: &[(&str, u8, u64)]) -> Classes {
+        use crate::class::{ClassAction, Rule};
+        let entries: Vec<_> =
+            rules.iter().map(|&(n, d, us)| (n.to_string(), Rule { dscp: 1 << d, ..Rule::ANY }, ClassAction { budget_ns: us * 1000, late_ok: false })).collect();
+        Classes::new(&entries)
+    }
+
+    #[test]
+    fn set_classes_takes_effect_for_the_next_packet() {
+        let r = router();
+        let v4 = |tos: u8| build::udp4(build::Udp4 { dst: 0x0a01_0203, tos, ..Default::default() });
+        let v6 = |tc: u8| build::udp6(build::Udp6 { traffic_class: tc, ..Default::default() });
+        let classify = |f: &mut Vec<u8>| {
+            let (v, m) = run(&r, f);
+            assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+            if let Verdict::Forward { with_meta: true, .. } = v {
+                (m.class, m.deadline_ns)
+            } else {
+                (class::BEST_EFFORT, 0)
+            }
+        };
+        // No classes: best effort, nothing carried.
+        assert!(r.classes().is_empty());
+        assert_eq!(classify(&mut v4(46 << 2)), (class::BEST_EFFORT, 0));
+        // Swapped in: the next packet is classified by them, both families.
+        r.set_classes(dscp_classes(&[("voice", 46, 500)]));
+        let before = r.classes();
+        assert_eq!(classify(&mut v4(46 << 2)), (2, 7_500_000));
+        assert_eq!(classify(&mut v6(46 << 2)), (2, 7_500_000));
+        assert_eq!(classify(&mut v4(10 << 2)), (class::BEST_EFFORT, 0));
+        // Another table: other DSCP, other budget, one class more.
+        r.set_classes(dscp_classes(&[("video", 10, 2000), ("voice", 46, 300)]));
+        assert_eq!(classify(&mut v4(10 << 2)), (2, 9_000_000));
+        assert_eq!(classify(&mut v4(46 << 2)), (3, 7_300_000));
+        assert_eq!(classify(&mut v6(10 << 2)), (2, 9_000_000));
+        assert_eq!(r.classes().names(), ["best-effort", "contract", "video", "voice"]);
+        // A snapshot taken before keeps the table it had.
+        assert_eq!(before.names(), ["best-effort", "contract", "voice"]);
+        // Back to none: best effort again.
+        r.set_classes(Classes::default());
+        assert_eq!(classify(&mut v4(10 << 2)), (class::BEST_EFFORT, 0));
+        assert_eq!(classify(&mut v6(46 << 2)), (class::BEST_EFFORT, 0));
+    }
+
+    #[test]
+    fn a_packet_is_classified_by_one_table_while_they_are_swapped() {
+        use std::sync::atomic::AtomicBool;
+        // Table X puts DSCP 46 in class 2 (100 µs), table Y in class 3
+        // (300 µs) with class 2 at 700 µs: a packet classified by one table
+        // and given the other's action would show (2, 700 µs) or (3, best effort).
+        let (x, y) = (dscp_classes(&[("voice", 46, 100)]), dscp_classes(&[("video", 10, 700), ("voice", 46, 300)]));
+        let r = Arc::new(router().with_classes(x.clone()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (r, stop) = (Arc::clone(&r), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    r.set_classes(if n.is_multiple_of(2) { y.clone() } else { x.clone() });
+                    n += 1;
+                }
+                n
+            })
+        };
+        let frame = build::udp4(build::Udp4 { dst: 0x0a01_0203, tos: 46 << 2, ..Default::default() });
+        let (mut by_x, mut by_y) = (0u64, 0u64);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while (by_x < 1000 || by_y < 1000) && std::time::Instant::now() < deadline {
+            let mut f = frame.clone();
+            let (v, m) = run(&r, &mut f);
+            assert_eq!(v, Verdict::Forward { port: 1, with_meta: true });
+            match (m.class, m.deadline_ns) {
+                (2, 7_100_000) => by_x += 1,
+                (3, 7_300_000) => by_y += 1,
+                other => panic!("a packet classified by a mix of two tables: {other:?}"),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(by_x >= 1000 && by_y >= 1000, "both tables in use: {by_x} by X, {by_y} by Y, {swaps} swaps");
+    }
+
     #[test]
     fn newip_classes_on_time_and_qual() {
         use crate::wire::newip::build::{ethernet_frame, Address, ContractDesc, PacketDesc};
@@ -595,7 +718,7 @@ mod tests {
             &[],
             true,
         )
-        .with_classes(classed_router().classes.clone());
+        .with_classes((*classed_router().classes()).clone());
         let frame = |c: Vec<ContractDesc>| {
             let mut d = PacketDesc::new(Address::Bits8(1), Address::Bits8(2)).payload(vec![0u8; 40]);
             for c in c {
