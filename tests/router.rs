@@ -121,6 +121,7 @@ fn now_ns() -> u64 {
 
 /// a. Two hosts, nothing static: IPv4 and IPv6 across newipd, pings to
 /// newipd's own addresses (answered by the kernel, punted and injected),
+/// traceroute (newipd's time exceeded from the kernel's addresses),
 /// iperf3 TCP both ways round in both families; the identity holds and
 /// bulk traffic stays on the fast path.
 #[test]
@@ -136,6 +137,12 @@ fn two_hosts_talk_through_newipd_with_the_kernel_resolving_neighbours() {
     for a in ["10.0.1.1", "10.0.2.1", "fd00:1::1", "fd00:2::1"] {
         first_answer(h1, a);
         all_answered(h1, a, 10);
+    }
+    // traceroute lists newipd by the kernel's address on the port facing h1
+    // (newipd's own time exceeded, from the host interface's address).
+    for (fam, dst, want) in [("-4", "10.0.2.2", ["10.0.1.1", "10.0.2.2"]), ("-6", "fd00:2::2", ["fd00:1::1", "fd00:2::2"])] {
+        let hops = traceroute(h1.name(), fam, dst, &want);
+        assert_eq!(hops, want, "traceroute {fam} {dst}");
     }
     // The kernel's neighbours are newipd's next hops.
     let neigh = lab.r.ip_json("neigh show dev hi1");

@@ -8,7 +8,6 @@
 mod common;
 use common::*;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// Network namespaces removed when dropped (the test's cleanup, also on panic).
 struct Netns(Vec<String>);
@@ -27,24 +26,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         for n in &self.0 {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
-        }
-    }
-}
-
-/// traceroute from `ns` to `dst` until its hops are `want` (retried for a
-/// few seconds: the first probes may go out before the neighbour entries
-/// settle). Returns the hop addresses of the last try.
-fn traceroute(ns: &str, family: &str, dst: &str, want: &[&str]) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = Command::new("ip")
-            .args(["netns", "exec", ns, "traceroute", family, "-n", "-q", "1", "-w", "1", "-m", "4", dst])
-            .output()
-            .expect("traceroute (apt-get install traceroute; ci/setup.sh does it)");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let hops: Vec<String> = text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1).map(str::to_string)).collect();
-        if hops.iter().map(String::as_str).collect::<Vec<_>>() == want || Instant::now() > deadline {
-            return hops;
         }
     }
 }

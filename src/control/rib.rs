@@ -114,6 +114,10 @@ pub struct Rib {
     neighbours: HashMap<(u16, u128), [u8; 6]>,
     /// newipd's own addresses (a count: one address may be on two interfaces).
     locals: HashMap<Prefix, u32>,
+    /// Each port's IPv4 / IPv6 addresses from the pipeline file, then those
+    /// the kernel has on its host interface: the sources of its ICMP errors.
+    configured_sources: Vec<Vec<Prefix>>,
+    kernel_sources: HashMap<u16, Vec<Prefix>>,
     installed: HashMap<Prefix, Want>,
     policies: Vec<PolicySpec>,
     metric_is_delay_us: bool,
@@ -131,7 +135,7 @@ impl Rib {
         router: FibRef,
         host_interfaces: Vec<Option<String>>,
         statics: &[RouteSpec],
-        configured_locals: &[Prefix],
+        configured_locals: &[Vec<Prefix>],
         policies: Vec<PolicySpec>,
         metric_is_delay_us: bool,
     ) -> Rib {
@@ -144,6 +148,8 @@ impl Rib {
             neighbour_routes: HashMap::new(),
             neighbours: HashMap::new(),
             locals: HashMap::new(),
+            configured_sources: configured_locals.to_vec(),
+            kernel_sources: HashMap::new(),
             installed: HashMap::new(),
             policies,
             metric_is_delay_us,
@@ -154,7 +160,7 @@ impl Rib {
             rib.statics.insert(r.prefix, w);
             rib.installed.insert(r.prefix, w);
         }
-        for p in configured_locals.iter().filter(|p| matches!(p, Prefix::V4 { .. } | Prefix::V6 { .. })) {
+        for p in configured_locals.iter().flatten().filter(|p| matches!(p, Prefix::V4 { .. } | Prefix::V6 { .. })) {
             *rib.locals.entry(*p).or_insert(0) += 1;
             rib.settle(*p);
         }
@@ -356,6 +362,19 @@ impl Rib {
 
     fn address(&mut self, a: &model::Address, added: bool) {
         let p = host(a.prefix.addr);
+        if let Some(&port) = self.ports_by_ifindex.get(&a.ifindex) {
+            let list = self.kernel_sources.entry(port).or_default();
+            list.retain(|q| *q != p);
+            // Global addresses first: an error from a link-local source
+            // names the router to nobody beyond the link.
+            let link_local = matches!(a.prefix.addr, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
+            match (added, link_local) {
+                (true, false) => list.insert(0, p),
+                (true, true) => list.push(p),
+                (false, _) => {}
+            }
+            self.publish_sources();
+        }
         if added {
             *self.locals.entry(p).or_insert(0) += 1;
         } else if let Some(n) = self.locals.get_mut(&p) {
@@ -365,6 +384,20 @@ impl Rib {
             }
         }
         self.settle(p);
+    }
+
+    /// The ICMP error sources of every port: its configured addresses, then
+    /// the kernel's on its host interface.
+    fn publish_sources(&self) {
+        let n = self.host_interfaces.len().max(self.configured_sources.len());
+        let ports: Vec<Vec<Prefix>> = (0..n)
+            .map(|i| {
+                let mut v = self.configured_sources.get(i).cloned().unwrap_or_default();
+                v.extend(self.kernel_sources.get(&(i as u16)).into_iter().flatten().copied());
+                v
+            })
+            .collect();
+        self.fib.set_icmp_sources(newipd_core::path::icmp::Sources::new(&ports));
     }
 
     /// A kernel route as a want (None: not followed).
@@ -600,6 +633,32 @@ mod tests {
         assert_eq!(fwd(&r, "10.0.2.1"), Ok((1, M1, 1, 0)), "the neighbour's host route shows again");
         rib.apply(&MirrorEvent::AddressRemoved { address: a6 });
         assert_eq!(fwd(&r, "2001:db8:1::1"), Err(Reason::NoRoute));
+    }
+
+    #[test]
+    fn icmp_errors_come_from_the_kernels_address_on_the_port() {
+        use newipd_core::path::icmp::{Answer, Limiter};
+        use newipd_core::wire::build;
+        let (mut rib, r) = rib_with(&[], vec![], false);
+        let expired = || build::udp4(build::Udp4 { src: 0x0a00_0202, dst: 0x0a09_0001, ttl: 1, ..Default::default() });
+        let answer = |f: &mut Vec<u8>| {
+            let len = f.len();
+            f.resize(len + 64, 0);
+            r.answer_icmp(f, len, Reason::TtlExpired, 1, &mut Limiter::new(100, 10), 1)
+        };
+        let mut f = expired();
+        assert_eq!(answer(&mut f), Answer::NotOwed, "no address yet: no source, no error");
+        for a in ["fe80::1/64", "10.0.2.1/24", "10.0.1.1/24"] {
+            let ifindex = if a.starts_with("10.0.1") { HI0 } else { HI1 };
+            rib.apply(&MirrorEvent::AddressAdded { address: Address { ifindex, prefix: pfx(a) } });
+        }
+        let mut f = expired();
+        assert!(matches!(answer(&mut f), Answer::Sent { .. }));
+        assert_eq!(&f[14 + 12..14 + 16], &[10, 0, 2, 1], "from port 1's own address");
+        rib.apply(&MirrorEvent::AddressRemoved { address: Address { ifindex: HI1, prefix: pfx("10.0.2.1/24") } });
+        let mut f = expired();
+        assert!(matches!(answer(&mut f), Answer::Sent { .. }));
+        assert_eq!(&f[14 + 12..14 + 16], &[10, 0, 1, 1], "port 1 has none left: another port's");
     }
 
     #[test]

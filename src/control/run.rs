@@ -161,7 +161,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         Arc::clone(&router),
         p.ports.iter().map(|q| q.host_interface.clone()).collect(),
         &p.routes,
-        &p.ports.iter().flat_map(|q| q.addresses.iter().copied()).collect::<Vec<_>>(),
+        &p.ports.iter().map(|q| q.addresses.clone()).collect::<Vec<_>>(),
         p.policies.clone(),
         p.settings.metric_is_delay_us,
     )));

@@ -235,3 +235,21 @@ pub fn poll_until<T>(limit: std::time::Duration, mut f: impl FnMut() -> Option<T
 pub fn wait_until<T>(what: &str, limit: std::time::Duration, f: impl FnMut() -> Option<T>) -> T {
     poll_until(limit, f).unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
 }
+
+/// traceroute from `ns` to `dst` until its hops are `want` (retried for a
+/// few seconds: the first probes may go out before the neighbour entries
+/// settle). Returns the hop addresses of the last try.
+pub fn traceroute(ns: &str, family: &str, dst: &str, want: &[&str]) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "traceroute", family, "-n", "-q", "1", "-w", "1", "-m", "4", dst])
+            .output()
+            .expect("traceroute (apt-get install traceroute; ci/setup.sh does it)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let hops: Vec<String> = text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1).map(str::to_string)).collect();
+        if hops.iter().map(String::as_str).collect::<Vec<_>>() == want || std::time::Instant::now() > deadline {
+            return hops;
+        }
+    }
+}

@@ -95,8 +95,11 @@ pub struct Router {
     /// Whether `classes` has rules: the hot path's one test (a relaxed load),
     /// so a pipeline without classes never touches the table.
     classified: AtomicBool,
-    /// Where ICMP errors come from, and how many an lcore may send.
+    /// How many ICMP errors an lcore may send.
     icmp: IcmpConfig,
+    /// Where they come from: replaced whole when the control plane's
+    /// addresses change, read only on the (rate-limited) error path.
+    sources: ArcSwap<icmp::Sources>,
 }
 
 /// The ICMP errors a router sends: from which addresses, how many a second
@@ -145,6 +148,7 @@ impl Router {
             classes: ArcSwap::from_pointee(Classes::default()),
             classified: AtomicBool::new(false),
             icmp: IcmpConfig::default(),
+            sources: ArcSwap::from_pointee(icmp::Sources::default()),
         }
     }
 
@@ -189,8 +193,15 @@ impl Router {
     /// Answer dropped packets with the ICMP errors they are owed
     /// ([`icmp`]; default: none, there is no source address).
     pub fn with_icmp(mut self, icmp: IcmpConfig) -> Router {
+        self.sources.store(Arc::new(icmp.sources.clone()));
         self.icmp = icmp;
         self
+    }
+
+    /// Send ICMP errors from these addresses from now on (the control
+    /// plane's addresses changed).
+    pub fn set_icmp_sources(&self, sources: icmp::Sources) {
+        self.sources.store(Arc::new(sources));
     }
 
     /// A fresh rate limiter for one lcore's ICMP errors.
@@ -202,7 +213,7 @@ impl Router {
     /// on `in_port`, into the ICMP error it is owed ([`icmp::answer`]).
     pub fn answer_icmp(&self, buf: &mut [u8], len: usize, reason: Reason, in_port: usize, lim: &mut icmp::Limiter, now_ns: u64) -> icmp::Answer {
         let mac = self.port_macs.get(in_port).copied().unwrap_or([0; 6]);
-        icmp::answer(buf, len, reason, in_port, mac, &self.icmp.sources, lim, now_ns)
+        icmp::answer(buf, len, reason, in_port, mac, &self.sources.load(), lim, now_ns)
     }
 
     /// The route and next-hop tables: the control thread changes them in
