@@ -50,10 +50,15 @@ pub enum Neighbour {
     Glean,
 }
 
+/// Most next hops of one ECMP route newipd uses (the kernel's first ones).
+pub const MAX_PATHS: usize = 8;
+
 /// What a source wants for a prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
     Via { port: u16, neighbour: Neighbour, to_hops: u16, to_delay_ns: u32 },
+    /// ECMP: `n` of the (port, neighbour, weight) paths.
+    Paths { paths: [(u16, Neighbour, u16); MAX_PATHS], n: u8, to_hops: u16, to_delay_ns: u32 },
     Local,
     Blackhole,
 }
@@ -218,6 +223,11 @@ impl Rib {
         match w {
             Want::Local => (key(0, LOCAL, 1, 0), blocked(0, NhState::Local)),
             Want::Blackhole => (key(0, BLACKHOLE, 1, 0), blocked(0, NhState::Blackhole)),
+            Want::Paths { paths, to_hops, to_delay_ns, .. } => {
+                // One path stands for the group here (see `members`).
+                let (port, neighbour, _) = paths[0];
+                self.next_hop(Want::Via { port, neighbour, to_hops, to_delay_ns })
+            }
             Want::Via { port, neighbour, to_hops, to_delay_ns } => match neighbour {
                 Neighbour::Mac(mac) => (key(port, mac_id(&mac), to_hops, to_delay_ns), Link::resolved(port, mac)),
                 Neighbour::Gateway(id) => {
@@ -232,6 +242,23 @@ impl Rib {
         }
     }
 
+    /// The ECMP members of a multipath want.
+    fn members(&self, w: Want) -> Vec<newipd_core::fib::Member> {
+        match w {
+            Want::Paths { paths, n, to_hops, to_delay_ns } => paths[..n as usize]
+                .iter()
+                .map(|&(port, neighbour, weight)| {
+                    let (key, link) = self.next_hop(Want::Via { port, neighbour, to_hops, to_delay_ns });
+                    (key, link, weight)
+                })
+                .collect(),
+            other => {
+                let (key, link) = self.next_hop(other);
+                vec![(key, link, 1)]
+            }
+        }
+    }
+
     /// Make the FIB hold `p`'s winner (or nothing).
     fn settle(&mut self, p: Prefix) {
         let want = self.wanted(&p);
@@ -240,8 +267,14 @@ impl Rib {
         }
         match want {
             Some(w) => {
-                let (key, link) = self.next_hop(w);
-                match self.fib().add_route(p, key, link) {
+                let added = match w {
+                    Want::Paths { .. } => self.fib().add_route_multi(p, &self.members(w)),
+                    _ => {
+                        let (key, link) = self.next_hop(w);
+                        self.fib().add_route(p, key, link)
+                    }
+                };
+                match added {
                     Ok(_) => {
                         self.installed.insert(p, w);
                         self.stats.fib_writes += 1;
@@ -412,14 +445,27 @@ impl Rib {
             RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibit => Some(Want::Blackhole),
             RouteKind::Throw => None,
             RouteKind::Unicast => {
-                // One next hop for now: the first on a host interface.
-                let nh = r.next_hops.iter().find(|h| self.ports_by_ifindex.contains_key(&h.ifindex))?;
-                let port = self.ports_by_ifindex[&nh.ifindex];
-                let neighbour = match nh.gateway {
-                    Some(gw) => Neighbour::Gateway(ip_id(gw)),
-                    None => Neighbour::Glean,
+                // The next hops on host interfaces (the others are not newipd's).
+                let mut paths = [(0u16, Neighbour::Glean, 0u16); MAX_PATHS];
+                let mut n = 0;
+                for h in r.next_hops.iter() {
+                    let Some(&port) = self.ports_by_ifindex.get(&h.ifindex) else { continue };
+                    if n == MAX_PATHS {
+                        break;
+                    }
+                    let neighbour = match h.gateway {
+                        Some(gw) => Neighbour::Gateway(ip_id(gw)),
+                        None => Neighbour::Glean,
+                    };
+                    paths[n] = (port, neighbour, h.weight.max(1));
+                    n += 1;
+                }
+                let w = match n {
+                    0 => return None,
+                    1 => Want::Via { port: paths[0].0, neighbour: paths[0].1, to_hops: 1, to_delay_ns: 0 },
+                    _ => Want::Paths { paths, n: n as u8, to_hops: 1, to_delay_ns: 0 },
                 };
-                Some(with_path(Want::Via { port, neighbour, to_hops: 1, to_delay_ns: 0 }, policy, metric))
+                Some(with_path(w, policy, metric))
             }
         }
     }
@@ -502,16 +548,12 @@ fn static_want(r: &RouteSpec) -> Want {
 /// A want with its path figures: the policy's, else the metric read as µs
 /// of delay (when asked), else one hop and no delay.
 fn with_path(w: Want, policy: Option<PolicySpec>, metric_us: Option<u32>) -> Want {
+    let to_hops = policy.as_ref().map_or(1, |p| p.to_hops.max(1));
+    let to_delay_ns =
+        policy.as_ref().and_then(|p| p.to_delay_ns).or_else(|| metric_us.map(|m| (m as u64 * 1000).min(u32::MAX as u64) as u32)).unwrap_or(0);
     match w {
-        Want::Via { port, neighbour, .. } => {
-            let to_hops = policy.as_ref().map_or(1, |p| p.to_hops.max(1));
-            let to_delay_ns = policy
-                .as_ref()
-                .and_then(|p| p.to_delay_ns)
-                .or_else(|| metric_us.map(|m| (m as u64 * 1000).min(u32::MAX as u64) as u32))
-                .unwrap_or(0);
-            Want::Via { port, neighbour, to_hops, to_delay_ns }
-        }
+        Want::Via { port, neighbour, .. } => Want::Via { port, neighbour, to_hops, to_delay_ns },
+        Want::Paths { paths, n, .. } => Want::Paths { paths, n, to_hops, to_delay_ns },
         other => other,
     }
 }
@@ -659,6 +701,29 @@ mod tests {
         let mut f = expired();
         assert!(matches!(answer(&mut f), Answer::Sent { .. }));
         assert_eq!(&f[14 + 12..14 + 16], &[10, 0, 1, 1], "port 1 has none left: another port's");
+    }
+
+    #[test]
+    fn multipath_routes_spread_flows_over_their_next_hops_by_weight() {
+        let (mut rib, r) = rib_with(&[], vec![], false);
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.1.2", HI0, Some(M1), NudState::Reachable) });
+        rib.apply(&MirrorEvent::NeighbourAdded { neighbour: neigh("10.0.2.2", HI1, Some(M2), NudState::Reachable) });
+        let mut mp = route("10.30.0.0/16", 0, &[(Some("10.0.1.2"), HI0), (Some("10.0.2.2"), HI1), (Some("192.0.2.1"), 99)]);
+        mp.next_hops[1].weight = 3;
+        rib.apply(&MirrorEvent::RouteAdded { route: mp.clone() });
+        let nh = r.fib().v4.lookup(0x0a1e_0001).unwrap();
+        let members = r.fib().next_hops.group_members(nh).expect("an ECMP group");
+        assert_eq!(members.iter().map(|m| m.1).collect::<Vec<_>>().len(), 2, "the next hop on eth9 is not newipd's");
+        let mut per_port = [0; 2];
+        for h in 0..64 {
+            per_port[r.fib().next_hops.get_flow(nh, || h).unwrap().port as usize] += 1;
+        }
+        assert_eq!(per_port, [16, 48], "weights 1:3");
+        // Down to one path: a plain next hop again, the group released.
+        let single = route("10.30.0.0/16", 0, &[(Some("10.0.2.2"), HI1)]);
+        rib.apply(&MirrorEvent::RouteChanged { old: mp, new: single });
+        assert_eq!(fwd(&r, "10.30.0.1"), Ok((1, M2, 1, 0)));
+        assert_eq!(r.fib().next_hops.refs(nh), 0, "the group is gone");
     }
 
     #[test]

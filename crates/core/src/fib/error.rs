@@ -22,4 +22,9 @@ pub enum FibError {
     Port(u16),
     #[error("next hop {0} is not in use")]
     NoSuchNextHop(NhIndex),
+    #[error("an ECMP group needs at least one next hop with a weight above 0")]
+    EmptyGroup,
+    /// Every ECMP group's buckets are in use or waiting for a grace period.
+    #[error("no free ECMP group ({groups} in all)", groups = super::nhtable::DEFAULT_GROUPS)]
+    GroupsFull,
 }

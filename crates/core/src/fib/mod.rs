@@ -31,6 +31,6 @@ mod tests;
 
 pub use error::FibError;
 pub use nexthop::{NextHop, NhIndex, MAX_NH};
-pub use nhtable::{Link, NextHopTable, NhKey, NhState};
+pub use nhtable::{Link, Member, NextHopTable, NhKey, NhState};
 pub use prefix::{mask128, mask32, parse_hex, Prefix, PrefixError};
 pub use table::{Fib, FibConfig};

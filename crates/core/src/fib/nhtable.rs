@@ -57,7 +57,7 @@ use super::nexthop::{NextHop, NhIndex, MAX_NH};
 use crate::kinds::{Reason, MAX_PORTS};
 use crate::rcu::{Deferred, Qsbr};
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Default capacity.
@@ -74,6 +74,15 @@ const DOWN: u64 = BLOCKED | 1 << WHY_SHIFT;
 const FREE: u64 = BLOCKED | 2 << WHY_SHIFT;
 const LOCAL: u64 = BLOCKED | 3 << WHY_SHIFT;
 const BLACKHOLE: u64 = BLOCKED | 4 << WHY_SHIFT;
+/// An ECMP group: the macs word is the first of its buckets.
+const GROUP: u64 = BLOCKED | 5 << WHY_SHIFT;
+
+/// Buckets of an ECMP group: a flow's hash picks one, and each member holds
+/// a share of them by its weight (1/64 resolution).
+pub const GROUP_BUCKETS: usize = 64;
+
+/// Default number of ECMP groups (each 64 buckets of 4 bytes).
+pub const DEFAULT_GROUPS: usize = 4096;
 const STATE_MASK: u64 = BLOCKED | 7 << WHY_SHIFT;
 
 /// Whether packets can go to a next hop.
@@ -161,6 +170,39 @@ pub fn mac_id(mac: &[u8]) -> u128 {
     1 << 127 | mac.iter().take(6).fold(0u128, |a, &b| a << 8 | b as u128)
 }
 
+/// The 64 buckets of a group of `members` (entry, weight > 0): each
+/// member gets a share by its weight (largest remainders), interleaved so
+/// that neighbouring buckets name different members.
+fn spread(members: &[(NhIndex, u16)]) -> [NhIndex; GROUP_BUCKETS] {
+    let total: u64 = members.iter().map(|m| m.1 as u64).sum::<u64>().max(1);
+    let n = GROUP_BUCKETS as u64;
+    let mut share: Vec<(u64, u64, usize)> = members.iter().enumerate().map(|(k, m)| (m.1 as u64 * n / total, m.1 as u64 * n % total, k)).collect();
+    let mut left = n - share.iter().map(|s| s.0).sum::<u64>();
+    let mut order: Vec<usize> = (0..share.len()).collect();
+    order.sort_by(|&a, &b| share[b].1.cmp(&share[a].1).then(a.cmp(&b)));
+    for &k in &order {
+        if left == 0 {
+            break;
+        }
+        share[k].0 += 1;
+        left -= 1;
+    }
+    let mut out = [members.first().map_or(0, |m| m.0); GROUP_BUCKETS];
+    let mut given = vec![0u64; share.len()];
+    // Round robin over members with buckets still owed.
+    let mut b = 0;
+    while b < GROUP_BUCKETS {
+        for (k, s) in share.iter().enumerate() {
+            if given[k] < s.0 && b < GROUP_BUCKETS {
+                out[b] = members[s.2].0;
+                given[k] += 1;
+                b += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Why packets cannot go to a blocked entry (out of line: the rare case).
 #[cold]
 #[inline(never)]
@@ -197,6 +239,17 @@ struct Slot {
     refs: u32,
 }
 
+/// A member of an ECMP group: a next hop and its weight.
+pub type Member = (NhKey, Link, u16);
+
+/// An ECMP group in use: its members (entries it holds a reference on,
+/// with weights) and its bucket block.
+struct Group {
+    members: Vec<(NhIndex, u16)>,
+    block: u32,
+    refs: u32,
+}
+
 struct Writer {
     keys: FxHashMap<NhKey, NhIndex>,
     /// By index: the key and reference count of entries in use.
@@ -208,11 +261,19 @@ struct Writer {
     neighbours: FxHashMap<(u16, u128), Vec<NhIndex>>,
     /// Each port's own MAC (the source of packets leaving by it).
     port_macs: [[u8; 6]; MAX_PORTS],
+    /// ECMP groups by their (sorted) members, and by entry index.
+    group_keys: FxHashMap<Vec<(NhIndex, u16)>, NhIndex>,
+    groups: FxHashMap<NhIndex, Group>,
+    /// Bucket blocks never used, and those released (reused after a grace period).
+    free_blocks: Vec<u32>,
+    deferred_blocks: Deferred<u32>,
 }
 
 /// The next hops routes point at.
 pub struct NextHopTable {
     entries: Box<[Entry]>,
+    /// ECMP buckets: a member's entry index in each.
+    buckets: Box<[AtomicU32]>,
     /// Boxed: with nothing interior-mutable inline, `&NextHopTable` is
     /// read-only to the compiler (table pointers stay in registers).
     w: Box<Mutex<Writer>>,
@@ -223,15 +284,21 @@ impl NextHopTable {
     /// the readers registered with `qsbr`.
     pub fn new(capacity: usize, qsbr: Arc<Qsbr>) -> NextHopTable {
         let capacity = capacity.min(MAX_NH as usize + 1);
+        let groups = DEFAULT_GROUPS.min(capacity);
         NextHopTable {
             entries: (0..capacity).map(|_| Entry::default()).collect(),
+            buckets: (0..groups * GROUP_BUCKETS).map(|_| AtomicU32::new(0)).collect(),
             w: Box::new(Mutex::new(Writer {
                 keys: FxHashMap::default(),
                 slots: Vec::new(),
                 free: Vec::new(),
-                deferred: Deferred::new(qsbr),
+                deferred: Deferred::new(Arc::clone(&qsbr)),
                 neighbours: FxHashMap::default(),
                 port_macs: [[0; 6]; MAX_PORTS],
+                group_keys: FxHashMap::default(),
+                groups: FxHashMap::default(),
+                free_blocks: (0..groups as u32).rev().collect(),
+                deferred_blocks: Deferred::new(qsbr),
             })),
         }
     }
@@ -268,21 +335,54 @@ impl NextHopTable {
 
     // ---- the reader's side -------------------------------------------
 
-    /// The next hop at `i`, if packets can go there.
+    /// The next hop at `i`, if packets can go there (an ECMP group's
+    /// first bucket: use [`get_flow`](Self::get_flow) for packets).
     #[inline(always)]
     pub fn get(&self, i: NhIndex) -> Result<NextHop, Reason> {
+        self.get_flow(i, || 0)
+    }
+
+    /// The next hop at `i` for a packet; if `i` is an ECMP group, the
+    /// member the packet's flow hash (`hash`, asked only then) picks.
+    #[inline(always)]
+    pub fn get_flow(&self, i: NhIndex, hash: impl FnOnce() -> u32) -> Result<NextHop, Reason> {
         let Some(e) = self.entries.get(i as usize) else { return Err(Reason::NoRoute) };
         let l = e.link.load(Ordering::Acquire);
         if l & BLOCKED != 0 {
+            return self.blocked_or_member(e, l, hash);
+        }
+        Ok(Self::read(e, l))
+    }
+
+    /// A blocked entry's reason, or, for a group, the member of `hash`.
+    #[cold]
+    #[inline(never)]
+    fn blocked_or_member(&self, e: &Entry, l: u64, hash: impl FnOnce() -> u32) -> Result<NextHop, Reason> {
+        if l & STATE_MASK != GROUP {
             return Err(blocked(l));
         }
+        let base = e.macs.load(Ordering::Relaxed) as usize * GROUP_BUCKETS;
+        let b = (hash() as usize) % GROUP_BUCKETS;
+        let m = self.buckets.get(base + b).map_or(u32::MAX, |x| x.load(Ordering::Acquire));
+        // A member is never a group: one level only.
+        let Some(e) = self.entries.get(m as usize) else { return Err(Reason::NoRoute) };
+        let l = e.link.load(Ordering::Acquire);
+        if l & BLOCKED != 0 {
+            return Err(if l & STATE_MASK == GROUP { Reason::NoRoute } else { blocked(l) });
+        }
+        Ok(Self::read(e, l))
+    }
+
+    /// A resolved entry's next hop (`l`: its link word, already loaded).
+    #[inline(always)]
+    fn read(e: &Entry, l: u64) -> NextHop {
         let m = e.macs.load(Ordering::Relaxed);
         let mut macs = [0u8; 12];
         macs[..8].copy_from_slice(&m.to_le_bytes());
         macs[8..].copy_from_slice(&(l as u32).to_le_bytes());
         let p = e.path.load(Ordering::Relaxed);
         // Resolved: the bits above the port are zero.
-        Ok(NextHop { port: (l >> PORT_SHIFT) as u16, macs, to_hops: p as u16, to_delay_ns: (p >> 16) as u32 })
+        NextHop { port: (l >> PORT_SHIFT) as u16, macs, to_hops: p as u16, to_delay_ns: (p >> 16) as u32 }
     }
 
     /// Entry `i`'s link (port, next hop's MAC, state) as it is now.
@@ -420,6 +520,9 @@ impl NextHopTable {
     /// after a grace period). True if it was freed.
     pub fn release(&self, i: NhIndex) -> Result<bool, FibError> {
         let mut w = self.lock();
+        if w.groups.contains_key(&i) {
+            return Ok(self.release_group(&mut w, i));
+        }
         let Some(Some(s)) = w.slots.get_mut(i as usize) else { return Err(FibError::NoSuchNextHop(i)) };
         s.refs = s.refs.saturating_sub(1);
         if s.refs > 0 {
@@ -443,10 +546,161 @@ impl NextHopTable {
 
     /// Routes using entry `i` (0 if it is free).
     pub fn refs(&self, i: NhIndex) -> u32 {
-        match self.lock().slots.get(i as usize) {
+        let w = self.lock();
+        if let Some(g) = w.groups.get(&i) {
+            return g.refs;
+        }
+        match w.slots.get(i as usize) {
             Some(Some(s)) => s.refs,
             _ => 0,
         }
+    }
+
+    /// The entry of an ECMP group of `members` (next hops with weights,
+    /// each acquired as by [`acquire`](Self::acquire)), shared with the
+    /// routes already using the same group (one more reference), or a new
+    /// one. One member (or all weights but one zero) is that member's
+    /// entry, no group. Packets of one flow always take the same member
+    /// while the group is unchanged.
+    pub fn acquire_group(&self, members: &[Member]) -> Result<NhIndex, FibError> {
+        // Zero weights out; the same next hop twice is one member, its
+        // weights summed.
+        let mut uniq: Vec<Member> = Vec::with_capacity(members.len());
+        for m in members.iter().filter(|m| m.2 > 0) {
+            match uniq.iter_mut().find(|u| u.0 == m.0) {
+                Some(u) => u.2 = u.2.saturating_add(m.2),
+                None => uniq.push(*m),
+            }
+        }
+        match uniq.as_slice() {
+            [] => return Err(FibError::EmptyGroup),
+            [(key, link, _)] => return self.acquire(*key, *link),
+            _ => {}
+        }
+        let mut held = Vec::with_capacity(uniq.len());
+        for &(key, link, weight) in &uniq {
+            match self.acquire(key, link) {
+                Ok(i) => held.push((i, weight)),
+                Err(e) => {
+                    for &(i, _) in &held {
+                        let _ = self.release(i);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        held.sort_unstable();
+        let mut w = self.lock();
+        if let Some(&g) = w.group_keys.get(&held) {
+            // The group holds its own references on its members.
+            for &(m, _) in &held {
+                self.release_locked(&mut w, m);
+            }
+            if let Some(gr) = w.groups.get_mut(&g) {
+                gr.refs += 1;
+            }
+            return Ok(g);
+        }
+        let block = match w.free_blocks.pop() {
+            Some(b) => Some(b),
+            None => {
+                let Writer { free_blocks, deferred_blocks, .. } = &mut *w;
+                deferred_blocks.reclaim(|b| free_blocks.push(b));
+                w.free_blocks.pop()
+            }
+        };
+        let (Some(block), Some(i)) = (block, self.take_index(&mut w)) else {
+            if let Some(b) = block {
+                w.free_blocks.push(b);
+            }
+            for &(m, _) in &held {
+                self.release_locked(&mut w, m);
+            }
+            return Err(FibError::GroupsFull);
+        };
+        for (k, m) in spread(&held).iter().enumerate() {
+            if let Some(b) = self.buckets.get(block as usize * GROUP_BUCKETS + k) {
+                b.store(*m, Ordering::Relaxed);
+            }
+        }
+        if let Some(e) = self.entries.get(i as usize) {
+            // The buckets, then the entry that names them (Release).
+            let path = self.entries.get(held[0].0 as usize).map_or(0, |m| m.path.load(Ordering::Relaxed));
+            e.path.store(path, Ordering::Relaxed);
+            e.macs.store(block as u64, Ordering::Release);
+            e.link.store(GROUP, Ordering::Release);
+        }
+        w.group_keys.insert(held.clone(), i);
+        w.groups.insert(i, Group { members: held, block, refs: 1 });
+        Ok(i)
+    }
+
+    /// The members (entry, weight) of group `i`, if it is one.
+    pub fn group_members(&self, i: NhIndex) -> Option<Vec<(NhIndex, u16)>> {
+        self.lock().groups.get(&i).map(|g| g.members.clone())
+    }
+
+    /// A free entry index (reclaiming released ones if need be).
+    fn take_index(&self, w: &mut MutexGuard<'_, Writer>) -> Option<NhIndex> {
+        if let Some(i) = w.free.pop() {
+            return Some(i);
+        }
+        if w.slots.len() < self.entries.len() {
+            w.slots.push(None);
+            return Some((w.slots.len() - 1) as NhIndex);
+        }
+        let Writer { free, deferred, .. } = &mut **w;
+        deferred.reclaim(|i| free.push(i));
+        w.free.pop()
+    }
+
+    /// [`release`](Self::release) under the lock already held.
+    fn release_locked(&self, w: &mut MutexGuard<'_, Writer>, i: NhIndex) {
+        if w.groups.contains_key(&i) {
+            self.release_group(w, i);
+            return;
+        }
+        let Some(Some(s)) = w.slots.get_mut(i as usize) else { return };
+        s.refs = s.refs.saturating_sub(1);
+        if s.refs > 0 {
+            return;
+        }
+        let key = s.key;
+        w.slots[i as usize] = None;
+        if w.keys.get(&key) == Some(&i) {
+            w.keys.remove(&key);
+        }
+        if let Some(v) = w.neighbours.get_mut(&(key.port, key.neighbour)) {
+            v.retain(|&x| x != i);
+            if v.is_empty() {
+                w.neighbours.remove(&(key.port, key.neighbour));
+            }
+        }
+        w.deferred.retire(i);
+        w.deferred.flush();
+    }
+
+    /// One route fewer uses group `i`; at none its members are released
+    /// and its index and buckets reused after a grace period.
+    fn release_group(&self, w: &mut MutexGuard<'_, Writer>, i: NhIndex) -> bool {
+        let Some(g) = w.groups.get_mut(&i) else { return false };
+        g.refs = g.refs.saturating_sub(1);
+        if g.refs > 0 {
+            return false;
+        }
+        let Some(g) = w.groups.remove(&i) else { return false };
+        w.group_keys.remove(&g.members);
+        if let Some(e) = self.entries.get(i as usize) {
+            e.link.store(FREE, Ordering::Release);
+        }
+        for &(m, _) in &g.members {
+            self.release_locked(w, m);
+        }
+        w.deferred.retire(i);
+        w.deferred.flush();
+        w.deferred_blocks.retire(g.block);
+        w.deferred_blocks.flush();
+        true
     }
 
     /// Entries in use.
@@ -540,6 +794,44 @@ mod tests {
 
     fn key(n: u128) -> NhKey {
         NhKey { port: 1, neighbour: n, to_hops: 2, to_delay_ns: 500 }
+    }
+
+    #[test]
+    fn ecmp_groups_spread_by_weight_are_shared_and_follow_neighbours() {
+        let (_q, t) = table(16);
+        let (a, b) = (key(1), key(2));
+        let (la, lb) = (Link::resolved(1, [2, 0, 0, 0, 0, 0xa]), Link::resolved(1, [2, 0, 0, 0, 0, 0xb]));
+        let g = t.acquire_group(&[(a, la, 1), (b, lb, 3)]).unwrap();
+        let shares = |t: &NextHopTable| {
+            let mut n = [0; 2];
+            for h in 0..GROUP_BUCKETS as u32 {
+                match t.get_flow(g, || h).unwrap().macs[5] {
+                    0xa => n[0] += 1,
+                    _ => n[1] += 1,
+                }
+            }
+            n
+        };
+        assert_eq!(shares(&t), [16, 48], "weights 1:3 over 64 buckets");
+        assert_eq!(t.get_flow(g, || 7), t.get_flow(g, || 7 + GROUP_BUCKETS as u32), "a hash picks one bucket");
+        // The same members in another order: the same group, shared.
+        assert_eq!(t.acquire_group(&[(b, lb, 3), (a, la, 1)]).unwrap(), g);
+        assert_eq!(t.refs(g), 2);
+        let ia = t.acquire(a, la).unwrap();
+        assert_eq!(t.refs(ia), 2, "the group's reference and this route's");
+        // A neighbour's new MAC shows through the group.
+        t.neighbour(1, 1, [2, 0, 0, 0, 0, 0xc], NhState::Resolved);
+        assert!((0..64).any(|h| t.get_flow(g, || h).unwrap().macs[5] == 0xc));
+        t.neighbour(1, 2, [0; 6], NhState::Unresolved);
+        assert!((0..64).any(|h| t.get_flow(g, || h) == Err(Reason::NextHopUnresolved)), "members keep their own state");
+        // One member (or all weights but one zero): no group.
+        assert_eq!(t.acquire_group(&[(a, la, 5), (b, lb, 0)]).unwrap(), ia);
+        assert_eq!(t.acquire_group(&[(a, la, 0)]), Err(FibError::EmptyGroup));
+        // The last route goes: the group releases its members.
+        assert!(!t.release(g).unwrap());
+        assert!(t.release(g).unwrap());
+        assert_eq!(t.refs(ia), 2, "two routes of its own left");
+        assert_eq!(t.get(g), Err(Reason::NoRoute), "a released group routes nowhere");
     }
 
     #[test]

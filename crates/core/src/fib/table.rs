@@ -13,7 +13,7 @@ use super::flex::{self, FlexLpm};
 use super::lpm4::{self, Lpm4};
 use super::lpm6::{self, Lpm6};
 use super::nexthop::{NextHop, NhIndex};
-use super::nhtable::{Link, NextHopTable, NhKey, DEFAULT_NEXT_HOPS};
+use super::nhtable::{Link, Member, NextHopTable, NhKey, DEFAULT_NEXT_HOPS};
 use super::prefix::Prefix;
 use crate::rcu::{Qsbr, QsbrReader, DEFAULT_READERS};
 use crate::wire::newip::{Addr, AddrType};
@@ -183,6 +183,25 @@ impl Fib {
     /// Returns the route's next-hop index. A refused route changes nothing.
     pub fn add_route(&self, p: Prefix, key: NhKey, link: Link) -> Result<NhIndex, FibError> {
         let nh = self.next_hops.acquire(key, link)?;
+        match self.table_add(p, nh) {
+            Ok(old) => {
+                if let Some(old) = old {
+                    let _ = self.next_hops.release(old);
+                }
+                Ok(nh)
+            }
+            Err(e) => {
+                let _ = self.next_hops.release(nh);
+                Err(e)
+            }
+        }
+    }
+
+    /// Add a route over several next hops (ECMP, [`NextHopTable::acquire_group`]):
+    /// packets are spread over them by flow, by weight. One next hop is
+    /// [`add_route`](Self::add_route). A refused route changes nothing.
+    pub fn add_route_multi(&self, p: Prefix, members: &[Member]) -> Result<NhIndex, FibError> {
+        let nh = self.next_hops.acquire_group(members)?;
         match self.table_add(p, nh) {
             Ok(old) => {
                 if let Some(old) = old {

@@ -15,6 +15,7 @@
 //! No allocation, no panics, no DPDK.
 
 use super::arrive;
+use super::flow;
 use super::icmp;
 use super::meta::{PacketCtx, TxMeta, Verdict};
 use super::scope;
@@ -228,16 +229,18 @@ impl Router {
     #[cold]
     #[inline(never)]
     fn expired(&self, nh: Option<NhIndex>, expired: Reason) -> Reason {
-        match self.next_hop(nh) {
+        match self.next_hop(nh, || 0) {
             Err(Reason::ForRouter) => Reason::ForRouter,
             _ => expired,
         }
     }
 
+    /// The next hop of a route; for an ECMP route, the member the
+    /// packet's flow `hash` (computed only then) picks.
     #[inline(always)]
-    fn next_hop(&self, nh: Option<NhIndex>) -> Result<NextHop, Reason> {
+    fn next_hop(&self, nh: Option<NhIndex>, hash: impl FnOnce() -> u32) -> Result<NextHop, Reason> {
         match nh {
-            Some(i) => self.fib.next_hops.get(i),
+            Some(i) => self.fib.next_hops.get_flow(i, hash),
             None => Err(Reason::NoRoute),
         }
     }
@@ -275,7 +278,7 @@ impl Router {
                 if v.ttl <= 1 {
                     return Err(self.expired(self.fib.v4.lookup(v.dst), Reason::TtlExpired));
                 }
-                let nh = self.next_hop(self.fib.v4.lookup(v.dst))?;
+                let nh = self.next_hop(self.fib.v4.lookup(v.dst), || flow::v4(ip))?;
                 ipv4::decrement_ttl(ip);
                 let classified = self.classified.load(Ordering::Relaxed) && self.legacy_v4(ip, l2.l3, ctx, out);
                 (nh, classified)
@@ -290,7 +293,7 @@ impl Router {
                 if v.hop_limit <= 1 {
                     return Err(self.expired(self.fib.v6.lookup(v.dst), Reason::HopLimitExpired));
                 }
-                let nh = self.next_hop(self.fib.v6.lookup(v.dst))?;
+                let nh = self.next_hop(self.fib.v6.lookup(v.dst), || flow::v6(ip))?;
                 let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, &nh, ctx, c, out)?;
                 if !with_meta && self.classified.load(Ordering::Relaxed) {
                     with_meta = self.legacy_v6(ip, v.traffic_class, v.next_header, l2.l3, ctx, out);
@@ -383,7 +386,10 @@ impl Router {
         let meta = out;
         *meta = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         let nh = match h.cast {
-            Cast::Unicast => Some(self.next_hop(self.fib.lookup_newip(&dst))?),
+            Cast::Unicast => {
+                let ship = || flow::bytes(buf.get(h.shipping_off as usize..h.dst.off as usize + h.dst.len as usize).unwrap_or(&[]));
+                Some(self.next_hop(self.fib.lookup_newip(&dst), ship)?)
+            }
             Cast::Broadcast => None,
             _ => return Err(Reason::NewipUnsupportedCast),
         };
@@ -430,7 +436,8 @@ impl Router {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn newip_simple(&self, head: &mut [u8], buf: &mut [u8], l3: usize, s: nip::Simple, ctx: &PacketCtx, c: &mut Counters, out: &mut TxMeta) -> Result<Verdict, Reason> {
-        let nh = self.next_hop(self.fib.lookup_newip(&s.dst.addr(buf)))?;
+        let ship = || flow::bytes(buf.get(*buf.first().unwrap_or(&3) as usize..s.dst.off as usize + s.dst.len as usize).unwrap_or(&[]));
+        let nh = self.next_hop(self.fib.lookup_newip(&s.dst.addr(buf)), ship)?;
         *out = TxMeta { rx_ns: ctx.now_ns, l3: l3 as u16, ..TxMeta::NONE };
         // `with_meta` is `out.has_updates()`, from the one field written
         // (reading all four at once, just after a two-byte store, stalls).
@@ -458,7 +465,7 @@ impl Router {
     /// The next hop of a template header's IPv4-type destination.
     #[inline(always)]
     fn v4_template_hop<const N: usize>(&self, h: &[u8; N]) -> Result<NextHop, Reason> {
-        self.next_hop(self.fib.v4.lookup(templates::v4_dst(h)))
+        self.next_hop(self.fib.v4.lookup(templates::v4_dst(h)), || flow::bytes(&h[6..14]))
     }
 
     #[cold]
@@ -574,6 +581,24 @@ mod tests {
         let mut f = build::udp6(build::Udp6 { dst: 0xff02u128 << 112 | 1, hop_limit: 1, ..Default::default() });
         assert_eq!(r.process(&mut f), Verdict::Drop(Reason::LinkLocal));
         assert_eq!(r.process(&mut [0u8; 10]), Verdict::Drop(Reason::MalformedEthernet));
+    }
+
+    #[test]
+    fn ecmp_routes_keep_a_flow_on_one_path_and_use_all_of_them() {
+        use crate::fib::{Link, NhKey};
+        let r = router();
+        let member = |port: u16, n: u8| (NhKey { port, neighbour: n as u128, to_hops: 1, to_delay_ns: 0 }, Link::resolved(port, [2, 0, 0, 0, 0, n]), 1);
+        r.fib().add_route_multi(Prefix::V4 { addr: 0xc633_6400, len: 24 }, &[member(0, 1), member(1, 2)]).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for sport in 0..64u16 {
+            let f = build::udp4(build::Udp4 { dst: 0xc633_6401, sport: 1000 + sport, ..Default::default() });
+            let (mut a, mut b) = (f.clone(), f);
+            let (va, vb) = (r.process(&mut a), r.process(&mut b));
+            assert_eq!(va, vb, "one flow, one path");
+            assert_eq!(a[5], if va.port() == Some(0) { 1 } else { 2 }, "the member's MAC");
+            seen.insert(va.port());
+        }
+        assert_eq!(seen.len(), 2, "64 flows use both paths");
     }
 
     #[test]

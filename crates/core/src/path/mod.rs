@@ -4,6 +4,7 @@
 //! * [`meta`]: what travels with a packet from ingress to transmit
 //!   ([`TxMeta`](meta::TxMeta), [`Verdict`](meta::Verdict), [`PacketCtx`](meta::PacketCtx)).
 //! * [`arrive`]: each contract's arrival rule applied to the metadata.
+//! * [`flow`]: flow hashes, for ECMP routes.
 //! * [`scope`]: what is never routed (ARP, ND, MLD, link-local, multicast), named.
 //! * [`templates`]: the fixed-shape New IP packets hosts send most.
 //! * [`ingress`]: the [`Router`](ingress::Router): parse, classify, route, verdict.
@@ -13,6 +14,7 @@
 //!   behind fuzzing and the property tests.
 
 pub mod arrive;
+pub mod flow;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod harness;
 pub mod icmp;
