@@ -463,3 +463,44 @@ fn routes_learned_by_frr_over_newipd_steer_newipd() {
     fh.stop();
     fr.stop();
 }
+
+/// Flows from one socket each (a source port each), three datagrams a
+/// flow, the flow number as the sequence number.
+const FLOWS: &str = r#"
+import socket, sys
+dst, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(3):
+        s.sendto(i.to_bytes(4, "big") + b"e", (dst, 9000))
+    s.close()
+"#;
+
+/// A multipath kernel route (`nexthop via h2 nexthop via h3`): newipd
+/// spreads flows over both paths, and every datagram of one flow takes the
+/// same one.
+#[test]
+fn a_multipath_kernel_route_spreads_flows_and_keeps_each_on_one_path() {
+    let mut lab = Lab::new("rte", 3, "");
+    let (h1, h2, h3) = (lab.h(1), lab.h(2), lab.h(3));
+    for h in [h2, h3] {
+        h.sh("ip addr add 10.70.0.1/32 dev lo");
+    }
+    first_answer(h1, "10.0.2.2");
+    first_answer(h1, "10.0.3.2");
+    lab.r.sh("ip route add 10.70.0.0/24 nexthop via 10.0.2.2 nexthop via 10.0.3.2");
+    let (a2, a3) = (Receiver::start(h2, &lab.dir, "h2"), Receiver::start(h3, &lab.dir, "h3"));
+    let flows = 200u64;
+    let out = h1.exec(&["python3", "-c", FLOWS, "10.70.0.1", &flows.to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_until("every datagram of every flow", LIMIT, || (a2.lines().len() + a3.lines().len() >= 3 * flows as usize).then_some(()));
+    let (l2, l3) = (a2.finish(), a3.finish());
+    let ids = |l: &[(String, u64, u64)]| l.iter().map(|x| x.1).collect::<std::collections::BTreeSet<u64>>();
+    let (f2, f3) = (ids(&l2), ids(&l3));
+    eprintln!("router e: {flows} flows over two equal paths: {} by h2, {} by h3", f2.len(), f3.len());
+    assert_eq!(f2.intersection(&f3).count(), 0, "a flow split over both paths");
+    assert_eq!(f2.len() + f3.len(), flows as usize, "every flow arrived");
+    assert!(f2.len() >= 60 && f3.len() >= 60, "both paths carry a fair share: {} / {}", f2.len(), f3.len());
+    let report = lab.stop();
+    assert!(event(&report, "p1", "injected") < 10 && event(&report, "p2", "injected") < 10, "forwarded by newipd, not the kernel");
+}
