@@ -7,7 +7,7 @@
 # `newipd experiment` (e.g. --load 0.9 --load 1.0 --load 1.2 for the full table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x target/release/newipd ] && [ -z "$(find src ffi build.rs Cargo.toml -newer target/release/newipd -print -quit)" ] \
+[ -x target/release/newipd ] && [ -z "$(find src crates ffi build.rs Cargo.toml -newer target/release/newipd -print -quit)" ] \
   || cargo build --release --quiet
 if [ $# -eq 0 ]; then set -- --load 1.2; fi
 exec ./target/release/newipd experiment --seconds 2 "$@"

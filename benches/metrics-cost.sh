@@ -36,7 +36,7 @@ case "$traffic" in
   *) echo "metrics-cost.sh: --traffic must be one of: ipv4, newip-lbf" >&2; exit 2 ;;
 esac
 if [ "$bin" = ./target/release/newipd ]; then
-  [ -x "$bin" ] && [ -z "$(find src ffi build.rs Cargo.toml -newer "$bin" -print -quit)" ] || cargo build --release --quiet
+  [ -x "$bin" ] && [ -z "$(find src crates ffi build.rs Cargo.toml -newer "$bin" -print -quit)" ] || cargo build --release --quiet
 fi
 out=$(mktemp -d /tmp/newipd-metrics-cost.XXXXXX)
 trap 'rm -rf "$out"' EXIT

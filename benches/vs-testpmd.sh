@@ -64,7 +64,7 @@ case "$lcores" in
 esac
 command -v dpdk-testpmd >/dev/null || { echo "vs-testpmd.sh: dpdk-testpmd missing (ci/setup.sh installs dpdk-dev)" >&2; exit 1; }
 
-[ -x target/release/newipd ] && [ -z "$(find src ffi build.rs Cargo.toml -newer target/release/newipd -print -quit)" ] \
+[ -x target/release/newipd ] && [ -z "$(find src crates ffi build.rs Cargo.toml -newer target/release/newipd -print -quit)" ] \
   || cargo build --release --quiet
 out=$(mktemp -d /tmp/newipd-vs-testpmd.XXXXXX)
 trap 'rm -rf "$out"' EXIT
