@@ -504,3 +504,92 @@ fn a_multipath_kernel_route_spreads_flows_and_keeps_each_on_one_path() {
     let report = lab.stop();
     assert!(event(&report, "p1", "injected") < 10 && event(&report, "p2", "injected") < 10, "forwarded by newipd, not the kernel");
 }
+
+/// SIGUSR1 until newipd says how many kernel routes its FIB holds and
+/// `done` likes the number; that number.
+fn fib_kernel_routes(lab: &Lab, limit: Duration, done: impl Fn(u64) -> bool) -> u64 {
+    let d = lab.daemon.as_ref().expect("running");
+    let mut last = String::new();
+    let got = poll_until(limit, || {
+        sh(&["kill", "-USR1", &d.pid().to_string()]);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(2) {
+            let Ok(l) = d.out.recv_timeout(Duration::from_millis(200)) else { continue };
+            if let Some(rest) = l.trim_start().strip_prefix("routes in the FIB: ") {
+                let k: u64 = rest.split(", ").find_map(|x| x.strip_suffix(" kernel")).and_then(|x| x.parse().ok()).unwrap_or(0);
+                last = rest.to_string();
+                return done(k).then_some(k);
+            }
+        }
+        None
+    });
+    got.unwrap_or_else(|| panic!("newipd's FIB did not get there in {limit:?}; last said: {last}; its log: {:?}", lab.log()))
+}
+
+/// The kernel's main-table prefixes in a namespace (IPv4 and IPv6).
+fn kernel_prefixes(ns: &Netns) -> usize {
+    let mut set = std::collections::BTreeSet::new();
+    for fam in ["-4", "-6"] {
+        for r in ns.ip_json(&format!("{fam} route show table main")) {
+            set.insert(r["dst"].as_str().unwrap_or("?").to_string());
+        }
+    }
+    set.len()
+}
+
+/// 100,000 routes added to the kernel at once (`ip -batch`), then deleted:
+/// newipd's FIB ends holding exactly the kernel's routes each time (the
+/// mirror overruns and resyncs on the way, or keeps up), and sampled
+/// destinations across the table are forwarded by newipd to the gateway.
+#[test]
+fn a_100k_route_burst_in_the_kernel_ends_equal_in_newipds_fib() {
+    let mut lab = Lab::new("rtf", 2, "");
+    let (h1, h2) = (lab.h(1), lab.h(2));
+    first_answer(h1, "10.0.2.2");
+    // h2 takes every 20.0.0.0/8 address as its own (AnyIP).
+    h2.sh("ip route add local 20.0.0.0/8 dev lo");
+    let base = fib_kernel_routes(&lab, LIMIT, |_| true);
+    assert_eq!(base as usize, kernel_prefixes(&lab.r), "before the burst");
+    let n = 100_000u32;
+    let prefix = |i: u32| format!("20.{}.{}.0/24", i >> 16 & 0xff, i >> 8 & 0xff).replace(".0/24", &format!(".{}/32", i & 0xff));
+    let add: String = (0..n).map(|i| format!("route add {} via 10.0.2.2\n", prefix(i))).collect();
+    let del: String = (0..n).map(|i| format!("route del {}\n", prefix(i))).collect();
+    let (fa, fd) = (lab.dir.join("add.batch"), lab.dir.join("del.batch"));
+    std::fs::write(&fa, add).unwrap();
+    std::fs::write(&fd, del).unwrap();
+    let t = Instant::now();
+    lab.r.sh(&format!("ip -batch {}", fa.display()));
+    let kernel_s = t.elapsed();
+    let want = kernel_prefixes(&lab.r) as u64;
+    assert_eq!(want, base + n as u64);
+    let got = fib_kernel_routes(&lab, Duration::from_secs(60), |k| k == want);
+    let equal_s = t.elapsed();
+    // 500 destinations spread over the table: each reaches h2 through newipd.
+    let a2 = Receiver::start(h2, &lab.dir, "h2");
+    let picks: Vec<String> = (0..500u32).map(|k| prefix(k * (n / 500) + 7).replace("/32", "")).collect();
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i, d in enumerate({picks:?}):\n    s.sendto(i.to_bytes(4, 'big') + b's', (d, 9000))\n"
+    );
+    let out = h1.exec(&["python3", "-c", &script]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_until("500 sampled destinations at h2", LIMIT, || (a2.lines().len() >= 500).then_some(()));
+    a2.finish();
+    let t = Instant::now();
+    lab.r.sh(&format!("ip -batch {}", fd.display()));
+    let back = fib_kernel_routes(&lab, Duration::from_secs(60), |k| k == base);
+    let gone_s = t.elapsed();
+    let log = lab.log();
+    let overruns = log.iter().filter(|l| l.contains("netlink overrun")).count();
+    let report = lab.stop();
+    eprintln!(
+        "router f: 100k routes: kernel took them in {}, newipd's FIB equal {} after the burst began ({got} kernel routes); deleted: equal again after {} ({back}); {overruns} overrun(s); FIB writes {}, deletes {}, refused {}",
+        ms(kernel_s),
+        ms(equal_s),
+        ms(gone_s),
+        report["rib"]["fib_writes"],
+        report["rib"]["fib_deletes"],
+        report["rib"]["fib_errors"]
+    );
+    assert_eq!(report["rib"]["fib_errors"], 0);
+    assert_eq!(report["rib"]["kernel_routes"].as_u64(), Some(base));
+}

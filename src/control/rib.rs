@@ -102,6 +102,15 @@ pub struct RibStats {
     /// Routes of the kernel not followed (no next hop on a host interface,
     /// source-specific, throw).
     pub kernel_routes_skipped: u64,
+    /// Routes in the FIB now, by source (gauges).
+    #[serde(default)]
+    pub own_addresses: u64,
+    #[serde(default)]
+    pub pipeline_routes: u64,
+    #[serde(default)]
+    pub kernel_routes: u64,
+    #[serde(default)]
+    pub neighbour_routes: u64,
 }
 
 /// The route owner. See the module documentation.
@@ -176,8 +185,10 @@ impl Rib {
         self.fib.fib()
     }
 
+    /// The counters, and the routes in the FIB by source now.
     pub fn stats(&self) -> RibStats {
-        self.stats
+        let (l, s, k, n) = self.counts();
+        RibStats { own_addresses: l as u64, pipeline_routes: s as u64, kernel_routes: k as u64, neighbour_routes: n as u64, ..self.stats }
     }
 
     /// Routes in the FIB, by source kind: (local, static, kernel, neighbour).

@@ -354,7 +354,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let observer = crate::ops::observe::Observer::start(p, &opts.stats, stats.clone(), histos, &packet_cpus, &router)?;
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let reloader = opts.reload_from.clone().map(|source| Reloader { source, running: p.clone(), rib: Arc::clone(&rib), router: Arc::clone(&router) });
-    let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone(), reloader)?;
+    let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone(), reloader, Arc::clone(&rib))?;
     let links = LinkWatch::start(&p.ports, &ids)?;
     let host = if has_hosts {
         let plan = HostPlan {
@@ -371,11 +371,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let outcome = run_jobs(jobs, &stop, &ready);
     links.stop();
     watch.stop();
-    let host_stats = host.map(HostThread::stop);
+    // The mirror first: closing the TAPs makes the kernel drop their routes,
+    // which the report should not show as newipd's last state.
     if let Some(m) = mirror {
         m.stop();
         let _ = m.join();
     }
+    let host_stats = host.map(HostThread::stop);
     let outcome = outcome?;
 
     // Rates count the time packets were flowing: a run that ends on idleness
@@ -406,8 +408,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     report.packet_loop_heap_allocations = outcome.loop_allocations;
     if let Some(h) = host_stats {
         report.host_interfaces = h.report(&p.ports.iter().map(|q| q.name.clone()).collect::<Vec<_>>());
-        report.rib = Some(rib.lock().unwrap_or_else(|e| e.into_inner()).stats());
     }
+    report.rib = Some(rib.lock().unwrap_or_else(|e| e.into_inner()).stats());
     for (r, mac) in report.ports.iter_mut().zip(&macs) {
         r.mac = mac_to_string(mac);
     }
@@ -654,6 +656,7 @@ impl SignalWatch {
         names: Vec<(String, String)>,
         lcores: Vec<u32>,
         mut reloader: Option<Reloader>,
+        rib: Arc<Mutex<Rib>>,
     ) -> Result<SignalWatch, RunError> {
         let handle = signals.handle();
         let since = Instant::now();
@@ -668,6 +671,7 @@ impl SignalWatch {
                         }
                         let mut r = Report::new(&names, &total, total.total().queued, since.elapsed().as_secs_f64());
                         r.lcores = lcores.clone();
+                        r.rib = Some(rib.lock().unwrap_or_else(|e| e.into_inner()).stats());
                         // Mbufs and allocations are counted at the end only.
                         let text: String = r.render().lines().filter(|l| !l.trim_start().starts_with("mbufs in use")).map(|l| format!("{l}\n")).collect();
                         let mut out = std::io::stdout().lock();

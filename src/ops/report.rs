@@ -191,6 +191,13 @@ impl Report {
                 let _ = writeln!(s, "    {:<28} {:>12}", e, n);
             }
         }
+        if let Some(r) = &self.rib {
+            let _ = writeln!(
+                s,
+                "  routes in the FIB: {} own address(es), {} pipeline, {} kernel, {} neighbour; {} written, {} deleted, {} refused",
+                r.own_addresses, r.pipeline_routes, r.kernel_routes, r.neighbour_routes, r.fib_writes, r.fib_deletes, r.fib_errors
+            );
+        }
         for h in &self.host_interfaces {
             let _ = writeln!(
                 s,

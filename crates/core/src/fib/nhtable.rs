@@ -519,29 +519,7 @@ impl NextHopTable {
     /// One route fewer uses entry `i`; at none, the index is freed (reused
     /// after a grace period). True if it was freed.
     pub fn release(&self, i: NhIndex) -> Result<bool, FibError> {
-        let mut w = self.lock();
-        if w.groups.contains_key(&i) {
-            return Ok(self.release_group(&mut w, i));
-        }
-        let Some(Some(s)) = w.slots.get_mut(i as usize) else { return Err(FibError::NoSuchNextHop(i)) };
-        s.refs = s.refs.saturating_sub(1);
-        if s.refs > 0 {
-            return Ok(false);
-        }
-        let key = s.key;
-        w.slots[i as usize] = None;
-        if w.keys.get(&key) == Some(&i) {
-            w.keys.remove(&key);
-        }
-        if let Some(v) = w.neighbours.get_mut(&(key.port, key.neighbour)) {
-            v.retain(|&x| x != i);
-            if v.is_empty() {
-                w.neighbours.remove(&(key.port, key.neighbour));
-            }
-        }
-        w.deferred.retire(i);
-        w.deferred.flush();
-        Ok(true)
+        self.release_locked(&mut self.lock(), i)
     }
 
     /// Routes using entry `i` (0 if it is free).
@@ -594,7 +572,7 @@ impl NextHopTable {
         if let Some(&g) = w.group_keys.get(&held) {
             // The group holds its own references on its members.
             for &(m, _) in &held {
-                self.release_locked(&mut w, m);
+                let _ = self.release_locked(&mut w, m);
             }
             if let Some(gr) = w.groups.get_mut(&g) {
                 gr.refs += 1;
@@ -614,7 +592,7 @@ impl NextHopTable {
                 w.free_blocks.push(b);
             }
             for &(m, _) in &held {
-                self.release_locked(&mut w, m);
+                let _ = self.release_locked(&mut w, m);
             }
             return Err(FibError::GroupsFull);
         };
@@ -655,15 +633,14 @@ impl NextHopTable {
     }
 
     /// [`release`](Self::release) under the lock already held.
-    fn release_locked(&self, w: &mut MutexGuard<'_, Writer>, i: NhIndex) {
+    fn release_locked(&self, w: &mut MutexGuard<'_, Writer>, i: NhIndex) -> Result<bool, FibError> {
         if w.groups.contains_key(&i) {
-            self.release_group(w, i);
-            return;
+            return Ok(self.release_group(w, i));
         }
-        let Some(Some(s)) = w.slots.get_mut(i as usize) else { return };
+        let Some(Some(s)) = w.slots.get_mut(i as usize) else { return Err(FibError::NoSuchNextHop(i)) };
         s.refs = s.refs.saturating_sub(1);
         if s.refs > 0 {
-            return;
+            return Ok(false);
         }
         let key = s.key;
         w.slots[i as usize] = None;
@@ -678,6 +655,7 @@ impl NextHopTable {
         }
         w.deferred.retire(i);
         w.deferred.flush();
+        Ok(true)
     }
 
     /// One route fewer uses group `i`; at none its members are released
@@ -694,7 +672,7 @@ impl NextHopTable {
             e.link.store(FREE, Ordering::Release);
         }
         for &(m, _) in &g.members {
-            self.release_locked(w, m);
+            let _ = self.release_locked(w, m);
         }
         w.deferred.retire(i);
         w.deferred.flush();

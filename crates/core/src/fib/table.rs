@@ -183,18 +183,7 @@ impl Fib {
     /// Returns the route's next-hop index. A refused route changes nothing.
     pub fn add_route(&self, p: Prefix, key: NhKey, link: Link) -> Result<NhIndex, FibError> {
         let nh = self.next_hops.acquire(key, link)?;
-        match self.table_add(p, nh) {
-            Ok(old) => {
-                if let Some(old) = old {
-                    let _ = self.next_hops.release(old);
-                }
-                Ok(nh)
-            }
-            Err(e) => {
-                let _ = self.next_hops.release(nh);
-                Err(e)
-            }
-        }
+        self.point(p, nh)
     }
 
     /// Add a route over several next hops (ECMP, [`NextHopTable::acquire_group`]):
@@ -202,6 +191,12 @@ impl Fib {
     /// [`add_route`](Self::add_route). A refused route changes nothing.
     pub fn add_route_multi(&self, p: Prefix, members: &[Member]) -> Result<NhIndex, FibError> {
         let nh = self.next_hops.acquire_group(members)?;
+        self.point(p, nh)
+    }
+
+    /// Make `p` point at `nh` (acquired for it), releasing what it pointed
+    /// at; a refused route releases `nh` and changes nothing.
+    fn point(&self, p: Prefix, nh: NhIndex) -> Result<NhIndex, FibError> {
         match self.table_add(p, nh) {
             Ok(old) => {
                 if let Some(old) = old {
