@@ -145,3 +145,61 @@ fn the_rate_limit_holds_and_errors_are_not_answered() {
     assert!(back.is_empty());
     assert_eq!(event(&r, "icmp-errors-sent"), 0);
 }
+
+/// An echo request frame from the sender to `dst` (IPv4, or IPv6 when `v6`).
+fn echo_request(v6: bool, dst: &[u8]) -> Vec<u8> {
+    let ethertype = if v6 { 0x86dd } else { 0x0800 };
+    let mut f = build::ethernet([2, 0, 0, 0, 0, 1], SENDER_MAC, None, ethertype);
+    let msg = [if v6 { 128 } else { 8 }, 0, 0, 0, 0x77, 0x01, 0, 3, 0xde, 0xad, 0xbe, 0xef];
+    if v6 {
+        let mut ip = vec![0x60, 0, 0, 0, 0, msg.len() as u8, 58, 60];
+        ip.extend_from_slice(&SENDER6.to_be_bytes());
+        ip.extend_from_slice(dst);
+        ip.extend_from_slice(&msg);
+        let mut pseudo = ip[8..40].to_vec();
+        pseudo.extend_from_slice(&[0, 0, 0, msg.len() as u8, 0, 0, 0, 58]);
+        pseudo.extend_from_slice(&ip[40..]);
+        let c = checksum::checksum(&pseudo);
+        ip[42..44].copy_from_slice(&c.to_be_bytes());
+        f.extend_from_slice(&ip);
+    } else {
+        let mut ip = vec![0x45, 0, 0, 20 + msg.len() as u8, 0, 9, 0x40, 0, 60, 1, 0, 0];
+        ip.extend_from_slice(&SENDER4.to_be_bytes());
+        ip.extend_from_slice(dst);
+        let c = checksum::checksum(&ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        ip.extend_from_slice(&msg);
+        let c = checksum::checksum(&ip[20..]);
+        ip[22..24].copy_from_slice(&c.to_be_bytes());
+        f.extend_from_slice(&ip);
+    }
+    f
+}
+
+/// Pings to newipd's own addresses (a port without a host interface) are
+/// answered by newipd: each request comes back as its reply, byte-checked;
+/// other traffic to those addresses is dropped as `for-router`; the
+/// identity holds without counting the answered ones as drops.
+#[test]
+fn pings_to_newipds_own_addresses_are_answered() {
+    let v4 = echo_request(false, &[192, 0, 2, 1]);
+    let v6 = echo_request(true, &(0x2001_0db8_00ffu128 << 80 | 1).to_be_bytes());
+    let udp_to_me = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0xc000_0201, ..Default::default() });
+    let (back, r) = run_back("icmp-echo", "", &[v4.clone(), v6.clone(), udp_to_me]);
+    assert_eq!(back.len(), 2, "two replies, nothing for the UDP packet");
+    let port_mac = mac(port(&r, "in")["mac"].as_str().unwrap());
+    let (a, b) = (&back[0], &back[1]);
+    assert_eq!((&a[..6], &a[6..12]), (&SENDER_MAC[..], &port_mac[..]));
+    let ip = &a[14..];
+    assert!(checksum::verifies(&ip[..20]));
+    assert_eq!((&ip[12..16], &ip[16..20], ip[8], ip[20]), (&[192u8, 0, 2, 1][..], &SENDER4.to_be_bytes()[..], 64, 0));
+    assert!(checksum::verifies(&ip[20..]), "ICMP checksum");
+    assert_eq!(&ip[24..], &v4[14 + 24..], "identifier, sequence and data echoed");
+    let ip6 = &b[14..];
+    assert_eq!((ip6[40], ip6[7]), (129, 64));
+    assert_eq!(&ip6[24..40], &SENDER6.to_be_bytes());
+    assert!(icmpv6_ok(ip6), "ICMPv6 checksum");
+    assert_eq!(event(&r, "icmp-echo-answered"), 2);
+    assert_eq!(drops(&r, "for-router"), 1, "the UDP packet to newipd");
+    assert_eq!((r["rx"].as_u64(), r["tx"].as_u64()), (Some(3), Some(2)));
+}

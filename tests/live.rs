@@ -151,3 +151,36 @@ fn live_flags_are_checked() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--burst"), "{}", common::show(&o));
 }
+
+/// `gen --live` and `sink` survive SIGUSR1 (and SIGUSR2), and SIGHUP ends
+/// them as SIGINT does: exit 0, their report written.
+#[test]
+fn the_traffic_tools_stop_gracefully_on_sighup_and_ignore_sigusr1() {
+    use std::process::Stdio;
+    let dir = common::tmpdir("live-signals");
+    let cases = [
+        ("sink", vec![s("sink"), s("--port=net_null0,no-rx=1"), s("--duration"), s("60")]),
+        ("gen", vec![s("gen"), s("--live"), s("--port=net_null0"), s("--kind"), s("ipv4"), s("--rate"), s("1000"), s("--duration"), s("60")]),
+    ];
+    for (name, args) in cases {
+        let json = dir.join(format!("{name}.json"));
+        let mut child = Command::new(common::bin())
+            .args(args)
+            .arg("--report-json")
+            .arg(&json)
+            .arg("--")
+            .args(common::eal(&format!("live-sig-{name}")))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out = common::lines(child.stdout.take().unwrap());
+        common::wait_for_line(&out, &format!("{name}: ready"), 30);
+        for sig in ["-USR1", "-USR2", "-HUP"] {
+            common::sh(&["kill", sig, &child.id().to_string()]);
+        }
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{name}: {status:?}");
+        assert!(json.exists(), "{name}: no report after SIGHUP");
+    }
+}

@@ -33,7 +33,7 @@ use crate::control::rib::Rib;
 use crate::ops::observe::ObserveError;
 use crate::ops::report::Report;
 use newipd_core::stats::{Counters, SharedCounters};
-use signal_hook::consts::{SIGHUP, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -116,12 +116,12 @@ impl From<ObserveError> for RunError {
 /// Run `p` until a limit or SIGINT/SIGTERM; returns the final report.
 pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while draining is harmless: the flag is already set.
-        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-    }
-    // Registered now so neither kills newipd while it starts; answered once it runs.
-    let signals = Signals::new([SIGUSR1, SIGHUP]).map_err(|e| RunError::Stats(format!("SIGUSR1/SIGHUP handlers: {e}")))?;
+    // SIGINT, SIGTERM and every other signal that would end newipd without
+    // its report stop it gracefully (a second one while draining is
+    // harmless: the flag is already set).
+    newipd_dpdk::signals::stop_on(&stop, &[]).map_err(|e| RunError::Stats(format!("signal handlers: {e}")))?;
+    // Registered now so none kills newipd while it starts; answered once it runs.
+    let signals = Signals::new([SIGUSR1, SIGUSR2, SIGHUP]).map_err(|e| RunError::Stats(format!("SIGUSR1/SIGUSR2/SIGHUP handlers: {e}")))?;
     let eal = Eal::init(&eal_args(p, &opts.eal_args))?;
     let hz = eal.tsc_hz();
 
@@ -664,7 +664,7 @@ impl SignalWatch {
             .name("newipd-signals".into())
             .spawn(move || {
                 for sig in signals.forever() {
-                    if sig == SIGUSR1 {
+                    if sig == SIGUSR1 || sig == SIGUSR2 {
                         let mut total = Counters::default();
                         for st in &stats {
                             total.add(&st.snapshot());
@@ -675,7 +675,8 @@ impl SignalWatch {
                         // Mbufs and allocations are counted at the end only.
                         let text: String = r.render().lines().filter(|l| !l.trim_start().starts_with("mbufs in use")).map(|l| format!("{l}\n")).collect();
                         let mut out = std::io::stdout().lock();
-                        let _ = write!(out, "newipd: SIGUSR1: the counters so far (the run goes on)\n{text}");
+                        let name = if sig == SIGUSR1 { "SIGUSR1" } else { "SIGUSR2" };
+                        let _ = write!(out, "newipd: {name}: the counters so far (the run goes on)\n{text}");
                         let _ = out.flush();
                     } else {
                         let lines = match reloader.as_mut() {

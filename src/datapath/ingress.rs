@@ -143,6 +143,14 @@ impl Ingress {
                         },
                         _ => m,
                     };
+                    let m = if r == Reason::ForRouter {
+                        match answer_echo(&self.router, &mut self.icmp, m, &p, sink, now_ns, c) {
+                            Some(m) => m,
+                            None => continue,
+                        }
+                    } else {
+                        m
+                    };
                     c.drop(p.index, r, 1);
                     if r.owes_icmp() {
                         answer_icmp(&self.router, &mut self.icmp, m, r, &p, sink, now_ns, c);
@@ -180,6 +188,30 @@ fn answer_icmp<S: Sink>(router: &Router, lim: &mut IcmpLimiter, mut m: Mbuf, r: 
         Answer::RateLimited => c.event(p.index, Event::IcmpRateLimited, 1),
         Answer::NotOwed => {}
     }
+}
+
+/// An echo request to newipd's own address on a port without a host
+/// interface: answered here, within this lcore's ICMP rate limit (the mbuf
+/// becomes the reply; rx and tx count it, nothing is dropped). Gives the
+/// packet back if it is not one (or the limit is spent): a drop.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn answer_echo<S: Sink>(router: &Router, lim: &mut IcmpLimiter, mut m: Mbuf, p: &WorkerPort, sink: &mut S, now_ns: u64, c: &mut Counters) -> Option<Mbuf> {
+    if !router.echo_reply(m.data_mut(), p.index) {
+        return Some(m);
+    }
+    if !lim.take(now_ns) {
+        // Undo is not needed: the frame is dropped whole.
+        c.event(p.index, Event::IcmpRateLimited, 1);
+        return Some(m);
+    }
+    c.event(p.index, Event::EchoAnswered, 1);
+    c.class_forwarded(BEST_EFFORT, 1);
+    if sink.forward(m, None, p.index, now_ns, c).is_err() {
+        c.drop(p.index, Reason::NoRoute, 1);
+    }
+    None
 }
 
 /// Send a broadcast out of every port but the one it came in on: copies for

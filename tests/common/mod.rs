@@ -185,6 +185,11 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Wait for it to exit (after a signal the test sent).
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for newipd")
+    }
+
     /// Stop it (SIGINT): it must exit 0; its final report.
     pub fn stop(mut self) -> serde_json::Value {
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();

@@ -124,6 +124,10 @@ pub enum Event {
     IcmpErrorsSent,
     /// Errors not sent because the lcore's ICMP rate limit was spent.
     IcmpRateLimited,
+    /// ICMP / ICMPv6 echo requests to newipd's own addresses answered by
+    /// newipd itself (a port without a host interface): each request
+    /// becomes its reply, so they count in rx and tx, never as drops.
+    EchoAnswered,
     /// Packets handed to the port's host interface (the kernel): ARP, ND,
     /// to newipd's own addresses, link-local, next hop not yet resolved.
     /// They leave the data path here, like sent ones.
@@ -144,6 +148,7 @@ impl Event {
         Event::OnTimeDowngraded,
         Event::IcmpErrorsSent,
         Event::IcmpRateLimited,
+        Event::EchoAnswered,
         Event::Punted,
         Event::Injected,
     ];
@@ -159,6 +164,7 @@ impl Event {
             Event::OnTimeDowngraded => "on-time-downgraded",
             Event::IcmpErrorsSent => "icmp-errors-sent",
             Event::IcmpRateLimited => "icmp-rate-limited",
+            Event::EchoAnswered => "icmp-echo-answered",
             Event::Punted => "punted",
             Event::Injected => "injected",
         }

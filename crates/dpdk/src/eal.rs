@@ -76,7 +76,9 @@ impl Drop for Eal {
 
 /// Signals a program answers (stop, report, reload): delivered to its own
 /// threads, never to an EAL lcore's.
-const CONTROL_SIGNALS: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+fn control_signals() -> impl Iterator<Item = i32> {
+    super::signals::STOP.iter().copied().chain([libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2])
+}
 
 /// Block the control signals on this thread; returns the mask before.
 fn block_control_signals() -> libc::sigset_t {
@@ -85,7 +87,7 @@ fn block_control_signals() -> libc::sigset_t {
     // SAFETY: both sets are valid; pthread_sigmask only changes this thread's mask.
     unsafe {
         libc::sigemptyset(&mut set);
-        for s in CONTROL_SIGNALS {
+        for s in control_signals() {
             libc::sigaddset(&mut set, s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);

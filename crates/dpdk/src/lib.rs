@@ -13,6 +13,7 @@
 //! * [`telemetry`]: newipd's commands in DPDK telemetry.
 //! * [`log`]: DPDK's log kept, so errors quote the driver's own reason.
 //! * [`host`]: what vdevs need from the host (a free tap name, no stale memif socket).
+//! * [`signals`]: the signals every newipd program turns into a graceful stop.
 //! * [`tap`]: kernel TAP interfaces (host interfaces), for control threads.
 //! * [`hugepages`]: the hugepages the kernel has, when the EAL found no memory.
 
@@ -28,6 +29,7 @@ pub mod mempool;
 pub mod port;
 pub mod ring;
 pub mod spsc;
+pub mod signals;
 pub mod sys;
 pub mod tap;
 pub mod telemetry;

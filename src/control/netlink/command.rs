@@ -98,9 +98,7 @@ pub fn run(c: &MirrorCommand) -> Result<(), String> {
     let Some(follow) = c.follow else { return Ok(()) };
 
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| format!("signal handler: {e}"))?;
-    }
+    newipd_dpdk::signals::stop_on(&stop, &[signal_hook::consts::SIGHUP]).map_err(|e| format!("signal handler: {e}"))?;
     let (tx, rx) = crossbeam::channel::bounded::<MirrorEvent>(QUEUE);
     let thread = mirror
         .spawn(move |ev| {

@@ -13,7 +13,7 @@
 use crate::fib::Prefix;
 use crate::kinds::Reason;
 use crate::wire::icmp::{self, Error};
-use crate::wire::{ether, ipv6};
+use crate::wire::{checksum, ether, ipv6};
 
 /// Each port's own IPv4 and IPv6 address, the source of its errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,6 +167,76 @@ pub fn answer(buf: &mut [u8], len: usize, reason: Reason, in_port: usize, port_m
     built(buf, lim)
 }
 
+/// An ICMP echo request (IPv4 type 8) or ICMPv6 echo request (128) to
+/// one of newipd's own addresses becomes, in place, its reply: addresses
+/// swapped, type 0 / 129 (the checksum adjusted for that one change; the
+/// swap leaves every sum as it was), TTL / hop limit 64, back to the
+/// sender's MAC from `port_mac`. False (the frame untouched) for anything
+/// else: another ICMP type, a fragment, IPv6 with extension headers, a
+/// frame too short for its headers.
+pub fn echo_reply(frame: &mut [u8], port_mac: [u8; 6]) -> bool {
+    let Ok(l2) = ether::parse(frame) else { return false };
+    let (head, ip) = frame.split_at_mut(l2.l3);
+    let ok = match l2.ethertype {
+        ether::ETHERTYPE_IPV4 => echo_v4(ip),
+        ether::ETHERTYPE_IPV6 => echo_v6(ip),
+        _ => false,
+    };
+    if ok {
+        let mut macs = [0u8; 12];
+        macs[..6].copy_from_slice(&head[6..12]);
+        macs[6..].copy_from_slice(&port_mac);
+        ether::set_macs(head, &macs);
+    }
+    ok
+}
+
+/// Swap `ip[a..a + n]` and `ip[b..b + n]`.
+fn swap_fields(ip: &mut [u8], a: usize, b: usize, n: usize) {
+    for k in 0..n {
+        ip.swap(a + k, b + k);
+    }
+}
+
+/// The 16-bit checksum at `ip[at..at + 2]` after the word holding type and
+/// code went from `old` to `new`.
+fn adjust(ip: &mut [u8], at: usize, old: u16, new: u16) {
+    let hc = u16::from_be_bytes([ip[at], ip[at + 1]]);
+    ip[at..at + 2].copy_from_slice(&checksum::update16(hc, old, new).to_be_bytes());
+}
+
+fn echo_v4(ip: &mut [u8]) -> bool {
+    let Some(&vihl) = ip.first() else { return false };
+    let ihl = (vihl & 0x0f) as usize * 4;
+    if vihl >> 4 != 4 || ihl < 20 || ip.len() < ihl + 8 || ip[9] != 1 {
+        return false;
+    }
+    let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff;
+    if frag != 0 || ip[ihl] != 8 || ip[ihl + 1] != 0 {
+        return false;
+    }
+    swap_fields(ip, 12, 16, 4);
+    let ttl_proto = u16::from_be_bytes([ip[8], ip[9]]);
+    ip[8] = 64;
+    adjust(ip, 10, ttl_proto, u16::from_be_bytes([ip[8], ip[9]]));
+    ip[ihl] = 0;
+    adjust(ip, ihl + 2, 0x0800, 0x0000);
+    true
+}
+
+fn echo_v6(ip: &mut [u8]) -> bool {
+    const ICMPV6: u8 = 58;
+    let h = ipv6::HDR_LEN;
+    if ip.len() < h + 8 || ip[0] >> 4 != 6 || ip[6] != ICMPV6 || ip[h] != 128 || ip[h + 1] != 0 {
+        return false;
+    }
+    swap_fields(ip, 8, 24, 16);
+    ip[7] = 64;
+    ip[h] = 129;
+    adjust(ip, h + 2, 0x8000, 0x8100);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +304,57 @@ mod tests {
         b.resize(n, 0);
         assert_eq!(answer(&mut b, six.len(), Reason::NoRoute, 0, PORT_MAC, &sources(), &mut lim, 0), Answer::Sent { len: n });
         assert_eq!((b[14 + 40], b[14 + 41]), (1, 0));
+    }
+
+    /// Sum of the ICMPv6 pseudo header and message of an IPv6 packet.
+    fn icmpv6_ok(ip: &[u8]) -> bool {
+        let len = ip.len() - 40;
+        let mut pseudo = ip[8..40].to_vec();
+        pseudo.extend_from_slice(&(len as u32).to_be_bytes());
+        pseudo.extend_from_slice(&[0, 0, 0, 58]);
+        checksum::fold(checksum::sum(&ip[40..], checksum::sum(&pseudo, 0))) == 0xffff
+    }
+
+    #[test]
+    fn echo_requests_to_newipd_become_replies_in_place() {
+        // IPv4: 10.0.0.2 pings 192.0.2.1 (ident 0x1234, seq 7, 4 bytes of data).
+        let mut ip = vec![0x45, 0, 0, 32, 0, 1, 0x40, 0, 63, 1, 0, 0, 10, 0, 0, 2, 192, 0, 2, 1];
+        let icmp_msg = [8, 0, 0, 0, 0x12, 0x34, 0, 7, 1, 2, 3, 4];
+        ip.extend_from_slice(&icmp_msg);
+        let c = checksum::checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let c = checksum::checksum(&ip[20..]);
+        ip[22..24].copy_from_slice(&c.to_be_bytes());
+        let mut f = build::ethernet(PORT_MAC, [2, 0, 0, 0, 0, 9], None, ether::ETHERTYPE_IPV4);
+        f.extend_from_slice(&ip);
+        assert!(echo_reply(&mut f, PORT_MAC));
+        let r = &f[14..];
+        assert_eq!((&f[..6], &f[6..12]), (&[2, 0, 0, 0, 0, 9][..], &PORT_MAC[..]));
+        assert_eq!((&r[12..16], &r[16..20], r[8]), (&[192, 0, 2, 1][..], &[10, 0, 0, 2][..], 64));
+        assert!(checksum::verifies(&r[..20]), "IPv4 header checksum");
+        assert_eq!(r[20], 0, "echo reply");
+        assert_eq!(checksum::checksum(&r[20..]), 0, "ICMP checksum");
+        assert_eq!(&r[24..], &icmp_msg[4..], "ident, sequence and data as they came");
+        // Not an echo request: untouched.
+        let mut g = f.clone();
+        assert!(!echo_reply(&mut g, PORT_MAC), "a reply is not answered");
+        assert_eq!(g, f);
+        // IPv6: 2001:db8::2 pings 2001:db8::1.
+        let mut f6 = build::ethernet(PORT_MAC, [2, 0, 0, 0, 0, 9], None, ether::ETHERTYPE_IPV6);
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 12, 58, 61];
+        ip6.extend_from_slice(&(0x2001_0db8u128 << 96 | 2).to_be_bytes());
+        ip6.extend_from_slice(&(0x2001_0db8u128 << 96 | 1).to_be_bytes());
+        ip6.extend_from_slice(&[128, 0, 0, 0, 0xab, 0xcd, 0, 1, 9, 8, 7, 6]);
+        let mut pseudo = ip6[8..40].to_vec();
+        pseudo.extend_from_slice(&[0, 0, 0, 12, 0, 0, 0, 58]);
+        let c = checksum::fold(checksum::sum(&ip6[40..], checksum::sum(&pseudo, 0)));
+        ip6[42..44].copy_from_slice(&(!c).to_be_bytes());
+        assert!(icmpv6_ok(&ip6), "the request as built");
+        f6.extend_from_slice(&ip6);
+        assert!(echo_reply(&mut f6, PORT_MAC));
+        let r6 = &f6[14..];
+        assert_eq!((r6[40], r6[7]), (129, 64));
+        assert_eq!(&r6[8..24], &(0x2001_0db8u128 << 96 | 1).to_be_bytes());
+        assert!(icmpv6_ok(r6), "ICMPv6 checksum over the pseudo header");
     }
 }

@@ -217,6 +217,12 @@ impl Router {
         icmp::answer(buf, len, reason, in_port, mac, &self.sources.load(), lim, now_ns)
     }
 
+    /// Turn an echo request to newipd's own address, arrived on `in_port`,
+    /// into its reply in place ([`icmp::echo_reply`]); false if it is not one.
+    pub fn echo_reply(&self, frame: &mut [u8], in_port: usize) -> bool {
+        icmp::echo_reply(frame, self.port_macs.get(in_port).copied().unwrap_or([0; 6]))
+    }
+
     /// The route and next-hop tables: the control thread changes them in
     /// place; each lcore registers with [`Fib::register_reader`] and reports
     /// a quiescent point once per poll round.

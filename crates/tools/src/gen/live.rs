@@ -82,12 +82,13 @@ impl LivePort {
     }
 }
 
-/// A stop flag set by SIGINT / SIGTERM.
+/// A stop flag set by SIGINT, SIGTERM, SIGHUP and the other signals that
+/// would end the process without its report
+/// ([`newipd_dpdk::signals::STOP`]); SIGUSR1 / SIGUSR2 are ignored.
 pub fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
-    }
+    let _ = newipd_dpdk::signals::stop_on(&stop, &[signal_hook::consts::SIGHUP]);
+    let _ = newipd_dpdk::signals::ignore(&[signal_hook::consts::SIGUSR1, signal_hook::consts::SIGUSR2]);
     stop
 }
 
@@ -307,6 +308,8 @@ pub fn run(traffic: &Traffic, opts: &LiveOptions) -> Result<LiveReport, String> 
         port.leave();
         return Err(format!("--port {dev}: link still down after {:?}", opts.link_timeout));
     }
+    println!("gen: ready on {}", opts.device);
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     let hz = port.hz;
     let costs = pre
         .frames
