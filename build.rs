@@ -65,6 +65,7 @@ fn main() {
         .allowlist_var("SOCKET_ID_ANY")
         .allowlist_var("RING_F_.*")
         .opaque_type("rte_mempool")
+        .opaque_type("rte_lpm")
         .opaque_type("rte_ring")
         .blocklist_type("max_align_t");
     for f in [
@@ -117,6 +118,32 @@ fn main() {
         "rte_tel_data_add_dict_container",
         "rte_tel_data_alloc",
         "rte_tel_data_free",
+        // The route tables benches/fib_compare.rs measures ours against.
+        "rte_fib_create",
+        "rte_fib_free",
+        "rte_fib_add",
+        "rte_fib_delete",
+        "rte_fib_lookup_bulk",
+        "rte_fib_select_lookup",
+        "rte_fib6_create",
+        "rte_fib6_free",
+        "rte_fib6_add",
+        "rte_fib6_delete",
+        "rte_fib6_lookup_bulk",
+        "rte_fib6_select_lookup",
+        "rte_lpm_create",
+        "rte_lpm_free",
+        "rte_lpm_add",
+        "rte_lpm_delete",
+        "rte_lpm6_create",
+        "rte_lpm6_free",
+        "rte_lpm6_add",
+        "rte_lpm6_delete",
+        "rte_lpm6_lookup_bulk_func",
+        "rte_malloc_get_socket_stats",
+        "rte_malloc_heap_create",
+        "rte_malloc_heap_memory_add",
+        "rte_malloc_heap_get_socket",
     ] {
         b = b.allowlist_function(f);
     }

@@ -19,6 +19,11 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
+#include <rte_malloc.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
 
 /* Burst I/O on one queue of a port. */
 uint16_t newipd_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -68,5 +73,12 @@ unsigned int newipd_ring_count(const struct rte_ring *r);
 
 /* Ask a port for RSS over IP/UDP/TCP hashes (as far as the device offers them). */
 void newipd_eth_conf_rss(struct rte_eth_conf *conf, uint64_t device_rss_offloads);
+
+/* DPDK's route tables, for comparison with newipd's (benches/fib_compare.rs).
+ * rte_lpm's lookups are static inline: the raw entries of a bulk lookup
+ * (RTE_LPM_LOOKUP_SUCCESS set when found), and rte_lpm_lookupx4 (SSE / NEON)
+ * over n addresses, n a multiple of 4, misses set to defv. */
+int newipd_lpm_lookup_bulk(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t *next_hops, unsigned int n);
+void newipd_lpm_lookupx4_bulk(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t *hops, unsigned int n, uint32_t defv);
 
 #endif

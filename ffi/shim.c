@@ -3,6 +3,7 @@
  * call them. Each function is a one-line forward; keep it that way.
  */
 #include <stddef.h>
+#include <string.h>
 #include "newipd_ffi.h"
 
 uint16_t newipd_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
@@ -160,4 +161,20 @@ void newipd_eth_conf_rss(struct rte_eth_conf *conf, uint64_t device_rss_offloads
 	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 	conf->rx_adv_conf.rss_conf.rss_key = NULL;
 	conf->rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP) & device_rss_offloads;
+}
+
+int newipd_lpm_lookup_bulk(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t *next_hops, unsigned int n)
+{
+	return rte_lpm_lookup_bulk(lpm, ips, next_hops, n);
+}
+
+/* The one loop here: rte_lpm_lookupx4 takes a vector register, which Rust
+ * cannot pass; a call per 4 addresses would also cost more than the lookup. */
+void newipd_lpm_lookupx4_bulk(const struct rte_lpm *lpm, const uint32_t *ips, uint32_t *hops, unsigned int n, uint32_t defv)
+{
+	for (unsigned int i = 0; i + 4 <= n; i += 4) {
+		xmm_t v;
+		memcpy(&v, ips + i, sizeof(v));
+		rte_lpm_lookupx4(lpm, v, hops + i, defv);
+	}
 }

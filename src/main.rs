@@ -50,6 +50,10 @@ enum Cmd {
     /// Write a reproducible pcap of generated traffic (for tests, benchmarks and
     /// pktgen), or with --live send it on a DPDK port at a target rate.
     Gen(newipd_tools::gen::cli::GenArgs),
+    /// Write an Internet-sized route set (1M IPv4, 220k IPv6 prefixes by
+    /// default): route lists, `ip -batch` files, and pcaps of traffic spread
+    /// over all the prefixes.
+    GenRoutes(newipd_tools::routes::cli::GenRoutesArgs),
     /// Receive live traffic (from `newipd gen --live`) on a DPDK port and report
     /// per class latency, loss, reordering, duplicates and contract windows.
     Sink(newipd_tools::gen::cli::SinkArgs),
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
         Cmd::Demo(a) => demo(a),
         Cmd::Experiment(a) => experiment(a),
         Cmd::Gen(a) => print_or_fail(check_gen(&a).and_then(|()| newipd_tools::gen::cli::run(&a))),
+        Cmd::GenRoutes(a) => print_or_fail(newipd_tools::routes::cli::run(&a)),
         Cmd::Sink(a) => print_or_fail(check_sink(&a).and_then(|()| newipd_tools::gen::cli::sink(&a))),
         Cmd::Mirror(a) => mirror(a),
     }

@@ -16,8 +16,10 @@
 //! * [`signals`]: the signals every newipd program turns into a graceful stop.
 //! * [`tap`]: kernel TAP interfaces (host interfaces), for control threads.
 //! * [`hugepages`]: the hugepages the kernel has, when the EAL found no memory.
+//! * [`fibref`]: DPDK's route tables (rte_fib, rte_fib6, rte_lpm, rte_lpm6), to measure ours against.
 
 pub mod eal;
+pub mod fibref;
 pub mod heap;
 pub mod host;
 pub mod hugepages;

@@ -79,6 +79,27 @@ impl Lpm4 {
         self.t.resolve(e)
     }
 
+    /// [`lookup`](Self::lookup) for many destinations: `found(i, next
+    /// hop)` for each `dst[i]`, in order. 32 at a time, all 32 first-level
+    /// entries are loaded before any is used, so their cache and TLB misses
+    /// overlap instead of each waiting behind the branches of the lookup
+    /// before it (DPDK's bulk lookups prefetch for the same reason).
+    #[inline]
+    pub fn lookup_batch(&self, dst: &[u32], mut found: impl FnMut(usize, Option<NhIndex>)) {
+        const B: usize = 32;
+        let root = self.t.root();
+        for (k, d) in dst.chunks(B).enumerate() {
+            let mut e = [0u32; B];
+            for (x, &a) in e.iter_mut().zip(d) {
+                *x = root[(a >> 8) as usize].load(std::sync::atomic::Ordering::Acquire);
+            }
+            for (i, (&x, &a)) in e.iter().zip(d).enumerate() {
+                let x = if x & GROUP != 0 { self.t.entry_at(((x & !GROUP) as usize) << 8 | (a & 0xff) as usize) } else { x };
+                found(k * B + i, self.t.resolve(x));
+            }
+        }
+    }
+
     /// The tbl8 group serving `dst`'s /24, if it has one (diagnostics).
     pub fn group_of(&self, dst: u32) -> Option<u32> {
         let e = self.t.root()[(dst >> 8) as usize].load(std::sync::atomic::Ordering::Acquire);
@@ -188,9 +209,12 @@ mod tests {
                     prop_assert_eq!(t.lookup(dst), reference(&routes, dst));
                 }
             }
-            for dst in probes {
-                prop_assert_eq!(t.lookup(dst), reference(&routes, dst));
+            for dst in &probes {
+                prop_assert_eq!(t.lookup(*dst), reference(&routes, *dst));
             }
+            let mut batch = vec![None; probes.len()];
+            t.lookup_batch(&probes, |i, nh| batch[i] = nh);
+            prop_assert_eq!(batch, probes.iter().map(|&d| t.lookup(d)).collect::<Vec<_>>());
         }
     }
 }
