@@ -12,7 +12,8 @@
 # --updates route changes a second (adds and deletes of /32s in 10.0.3.0/24,
 # which the traffic never goes to) go through the kernel into the FIB.
 # Traffic: 64-byte IPv4 UDP frames whose destinations are spread over all
-# IPv4 prefixes (newipd gen-routes), replayed for ever by net_pcap. Needs root.
+# IPv4 prefixes (newipd gen-routes; 8192 frames, each to another prefix, as
+# many as net_pcap can hold in mbufs), replayed for ever by net_pcap. Needs root.
 #
 # The output ends with, in this order:
 #   install_seconds: X    start of the `ip -batch` burst to the last route in newipd's FIB
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --updates) updates="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "fib-scale.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 t=$(date +%s.%N)
-"$bin" gen-routes --out "$out" --v4 "$v4" --v6 "$v6" --gateways 8 --via4 10.0.2.0/24 --via6 fd00:2::/64 --packets 100000 >/dev/null
+"$bin" gen-routes --out "$out" --v4 "$v4" --v6 "$v6" --gateways 8 --via4 10.0.2.0/24 --via6 fd00:2::/64 --packets 8192 >/dev/null
 echo "route set: $v4 IPv4 + $v6 IPv6 prefixes, traffic to all IPv4 ones ($(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s to generate)"
 routes=$(cat "$out/routes4.batch" "$out/routes6.batch" | grep -c '^route add')
 
@@ -61,7 +62,10 @@ run_testpmd() {
     --log-level='*:warning' --vdev="net_pcap0,rx_pcap=$out/traffic4.pcap,infinite_rx=1" -- \
     --forward-mode=macswap --port-topology=loop --nb-cores=1 --total-num-mbufs=16384 \
     --stats-period=2 --auto-start >"$out/testpmd.log" 2>&1 || true
-  awk '/Tx-pps:/ { v = $NF } END { printf "%.2f\n", v / 1e6 }' "$out/testpmd.log"
+  local pps
+  pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
+  [ -n "$pps" ] || { echo "fib-scale.sh: testpmd printed no rate:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
+  awk -v p="$pps" 'BEGIN { printf "%.2f\n", p / 1e6 }'
 }
 
 # The counters newipd prints on SIGUSR1: "<tx> <kernel routes in the FIB>".
