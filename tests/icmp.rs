@@ -203,3 +203,56 @@ fn pings_to_newipds_own_addresses_are_answered() {
     assert_eq!(drops(&r, "for-router"), 1, "the UDP packet to newipd");
     assert_eq!((r["rx"].as_u64(), r["tx"].as_u64()), (Some(3), Some(2)));
 }
+
+/// Port `out` has an MTU of 1280: a 1400-byte IPv4 packet with DF is
+/// answered with fragmentation needed carrying 1280; without DF it leaves
+/// as two fragments that reassemble to the packet; a 1400-byte IPv6 packet
+/// is answered with packet too big carrying 1280; a small one passes.
+#[test]
+fn packets_longer_than_the_egress_mtu_are_fragmented_or_answered() {
+    let dir = tmpdir("icmp-mtu");
+    let pipeline = pipeline("").replace("name = \"out\"\ndevice = \"net_pcap1\"", "name = \"out\"\ndevice = \"net_pcap1\"\nmtu = 1280");
+    assert!(pipeline.contains("mtu = 1280"));
+    let df = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 1, frame_len: 14 + 1400, ..Default::default() });
+    let mut nodf = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 2, frame_len: 14 + 1400, ..Default::default() });
+    nodf[14 + 6] = 0;
+    newipd_core::wire::ipv4::set_checksum(&mut nodf[14..]);
+    let v6 = build::udp6(Udp6 { src_mac: SENDER_MAC, src: SENDER6, dst: 0x2001_0db8_0001u128 << 80 | 5, hop_limit: 9, frame_len: 14 + 1400, ..Default::default() });
+    let small = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 3, frame_len: 200, ..Default::default() });
+    let input: Vec<_> = [&df, &nodf, &v6, &small].iter().map(|f| (0u64, f.to_vec())).collect();
+    newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
+    let a = format!("in=net_pcap0,rx_pcap={},tx_pcap={}", dir.join("in.pcap").display(), dir.join("back.pcap").display());
+    let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
+    let (out, report) = run(&dir, &pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
+    assert!(out.status.success(), "{}", show(&out));
+    let r = report.unwrap();
+    assert_eq!(r["identity_holds"], true, "{r}");
+    assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
+    let back = newipd_tools::gen::pcap::read(&dir.join("back.pcap")).unwrap();
+    let sent = newipd_tools::gen::pcap::read(&dir.join("out.pcap")).unwrap();
+    // Back to the sender: fragmentation needed (3/4, MTU 1280), packet too big (2/0, MTU 1280).
+    assert_eq!(back.len(), 2, "two errors");
+    let ip = &back[0][14..];
+    assert_eq!((ip[20], ip[21], &ip[26..28]), (3, 4, &1280u16.to_be_bytes()[..]));
+    assert!(checksum::verifies(&ip[20..]));
+    let ip6 = &back[1][14..];
+    assert_eq!((ip6[40], ip6[41], &ip6[44..48]), (2, 0, &1280u32.to_be_bytes()[..]));
+    assert!(icmpv6_ok(ip6));
+    // Out of `out`: two fragments of the DF-less packet, then the small one.
+    assert_eq!(sent.len(), 3, "{} frames", sent.len());
+    let (f1, f2) = (&sent[0][14..], &sent[1][14..]);
+    for f in [f1, f2] {
+        assert!(f.len() <= 1280 && checksum::verifies(&f[..20]), "each fragment fits and checks");
+        assert_eq!((&f[4..6], f[8]), (&2u16.to_be_bytes()[..], 8), "same ident, TTL decremented");
+    }
+    let word = |f: &[u8]| u16::from_be_bytes([f[6], f[7]]);
+    assert_eq!((word(f1) & 0x2000, word(f1) & 0x1fff), (0x2000, 0), "first: more fragments, offset 0");
+    assert_eq!(word(f2) & 0x2000, 0, "last: no more fragments");
+    assert_eq!((word(f2) & 0x1fff) as usize * 8, f1.len() - 20, "the second starts where the first ends");
+    let mut whole = f1[20..].to_vec();
+    whole.extend_from_slice(&f2[20..]);
+    assert_eq!(whole, nodf[14 + 20..].to_vec(), "the fragments reassemble to the packet");
+    assert_eq!(&sent[2][14 + 12..], &small[14 + 12..], "the small packet passes");
+    assert_eq!((drops(&r, "fragmentation-needed"), drops(&r, "packet-too-big")), (1, 1));
+    assert_eq!((event(&r, "fragmented"), event(&r, "fragments-created")), (1, 1));
+}

@@ -177,6 +177,16 @@ pub struct PortFile {
     pub punt_rate_pps: u64,
     #[serde(default = "default_punt_burst")]
     pub punt_burst: u64,
+    /// IP bytes a frame out of this port may carry (68..=1500; default
+    /// 1500). Longer IPv4 packets are fragmented, or answered with
+    /// fragmentation needed when they carry DF; longer IPv6 ones with
+    /// packet too big. The host interface gets the same MTU.
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+}
+
+fn default_mtu() -> u16 {
+    1500
 }
 
 /// `[[policy]]`: path figures for routes learned from the kernel, by the
@@ -320,6 +330,7 @@ pub struct PortSpec {
     pub host_interface: Option<String>,
     pub punt_rate_pps: u64,
     pub punt_burst: u64,
+    pub mtu: u16,
 }
 
 /// A validated `[[policy]]`.
@@ -564,6 +575,12 @@ impl Pipeline {
             if p.punt_rate_pps > 10_000_000 {
                 return err(at("punt_rate_pps"), format!("{} is above 10000000 a second", p.punt_rate_pps));
             }
+            if p.mtu > 1500 {
+                return err(at("mtu"), format!("{}: jumbo frames are not supported yet; at most 1500", p.mtu));
+            }
+            if p.mtu < 68 {
+                return err(at("mtu"), format!("{} is below IPv4's minimum of 68", p.mtu));
+            }
             if p.punt_burst == 0 || p.punt_burst > 1_000_000 {
                 return err(at("punt_burst"), format!("{} is not in 1..=1000000", p.punt_burst));
             }
@@ -583,6 +600,7 @@ impl Pipeline {
                 host_interface,
                 punt_rate_pps: p.punt_rate_pps,
                 punt_burst: p.punt_burst,
+                mtu: p.mtu,
             });
         }
         let mut routes = Vec::new();

@@ -108,10 +108,10 @@ pub struct HostThread {
 }
 
 /// Create the TAPs of every port that names a host interface: `names[i]`
-/// with `macs[i]` and `mtu`. An error names the interface and the cause.
-pub fn create_taps(names: &[Option<String>], macs: &[[u8; 6]], mtu: u32) -> Result<Vec<Option<Tap>>, String> {
+/// with `macs[i]` and `mtus[i]`. An error names the interface and the cause.
+pub fn create_taps(names: &[Option<String>], macs: &[[u8; 6]], mtus: &[u32]) -> Result<Vec<Option<Tap>>, String> {
     let mut taps = Vec::new();
-    for (n, mac) in names.iter().zip(macs) {
+    for ((n, mac), &mtu) in names.iter().zip(macs).zip(mtus) {
         taps.push(match n {
             None => None,
             Some(n) => Some(Tap::create(n, *mac, mtu).map_err(|e| {

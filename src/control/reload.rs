@@ -181,6 +181,7 @@ fn port_differs(out: &mut Vec<String>, i: usize, old: &PortSpec, new: &PortSpec)
         host_interface,
         punt_rate_pps,
         punt_burst,
+        mtu,
     } = new;
     differ(out, &at("name"), quoted(&old.name), quoted(name));
     differ(out, &at("device"), quoted(&old.device), quoted(device));
@@ -194,6 +195,7 @@ fn port_differs(out: &mut Vec<String>, i: usize, old: &PortSpec, new: &PortSpec)
     differ(out, &at("host_interface"), opt(&old.host_interface), opt(host_interface));
     differ(out, &at("punt_rate_pps"), old.punt_rate_pps, *punt_rate_pps);
     differ(out, &at("punt_burst"), old.punt_burst, *punt_burst);
+    differ(out, &at("mtu"), old.mtu, *mtu);
     // The scheduler, by the file's names for its fields.
     let SchedConfig { discipline, capacity, bucket_shift, buckets, rate_bps, best_effort_ns, on_time_bound_ns, wash_bytes } = sched;
     let o = &old.sched;

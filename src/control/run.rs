@@ -183,7 +183,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     // and the netlink mirror that drives the RIB.
     let host_names: Vec<Option<String>> = p.ports.iter().map(|q| q.host_interface.clone()).collect();
     let has_hosts = host_names.iter().any(Option::is_some);
-    let taps = hostif::create_taps(&host_names, &macs, HOST_MTU).map_err(RunError::Plan)?;
+    let mtus: Vec<u32> = p.ports.iter().map(|q| q.mtu as u32).collect();
+    let taps = hostif::create_taps(&host_names, &macs, &mtus).map_err(RunError::Plan)?;
     let ingress_lcores = match &roles {
         Roles::Rtc(_) => 1,
         Roles::Pipelined { rx, .. } => rx.len(),
@@ -433,9 +434,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     Ok(report)
 }
 
-/// MTU of the host interfaces (the ports' own until ports have an `mtu`).
-const HOST_MTU: u32 = 1500;
-
 /// Slots of each ring between the lcores and the host thread.
 const HOST_RING: usize = 1024;
 
@@ -636,6 +634,7 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
         burst: p.settings.icmp_burst,
     };
     Router::build(&routes, next_hops, port_macs.to_vec(), &locals, p.settings.verify_ipv4_checksum)
+        .with_mtus(&p.ports.iter().map(|q| q.mtu).collect::<Vec<_>>())
         .with_classes(p.classes.clone())
         .with_icmp(icmp)
 }

@@ -132,6 +132,10 @@ impl Ingress {
                         c.drop(p.index, Reason::NoRoute, 1);
                     }
                 }
+                Verdict::Fragment { port, mtu } => {
+                    c.class_forwarded(BEST_EFFORT, 1);
+                    fragment(&self.pool, m, port as usize, mtu, p.index, sink, now_ns, c);
+                }
                 Verdict::Flood { with_meta } => {
                     flood(&self.router, &self.pool, self.nports, m, with_meta.then_some(&meta), p.index, sink, now_ns, c)
                 }
@@ -212,6 +216,68 @@ fn answer_echo<S: Sink>(router: &Router, lim: &mut IcmpLimiter, mut m: Mbuf, p: 
         c.drop(p.index, Reason::NoRoute, 1);
     }
     None
+}
+
+/// Most fragments one packet becomes.
+const MAX_FRAGMENTS: usize = 8;
+
+/// An IPv4 packet without DF, longer than the MTU of its egress port
+/// `out` (already rewritten for it): sent as fragments (RFC 791), the
+/// packet itself as the first, copies from `pool` for the rest (counted
+/// `fragments-created`). A packet with IP options, one that would need
+/// more than 8 fragments, or no mbuf: dropped as `cannot-fragment`.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn fragment<S: Sink>(pool: &Mempool, mut m: Mbuf, out: usize, mtu: u16, in_port: usize, sink: &mut S, now_ns: u64, c: &mut Counters) {
+    use newipd_core::wire::{ether, ipv4};
+    let data = m.data();
+    let Ok(l2) = ether::parse(data) else { return c.drop(in_port, Reason::CannotFragment, 1) };
+    let (l3, ihl) = (l2.l3, 20usize);
+    let Some(ip) = data.get(l3..l3 + ihl) else { return c.drop(in_port, Reason::CannotFragment, 1) };
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let flags = u16::from_be_bytes([ip[6], ip[7]]);
+    let chunk = (mtu as usize).saturating_sub(ihl) / 8 * 8;
+    if ip[0] != 0x45 || chunk == 0 || total <= ihl || data.len() < l3 + total {
+        return c.drop(in_port, Reason::CannotFragment, 1);
+    }
+    let payload = total - ihl;
+    let n = payload.div_ceil(chunk);
+    if n > MAX_FRAGMENTS {
+        return c.drop(in_port, Reason::CannotFragment, 1);
+    }
+    // Fragments 2..n first (copied out of the packet), then the packet trimmed to the first.
+    let mut rest: [Option<Mbuf>; MAX_FRAGMENTS] = std::array::from_fn(|_| None);
+    for (k, slot) in rest.iter_mut().enumerate().take(n).skip(1) {
+        let at = k * chunk;
+        let len = chunk.min(payload - at);
+        let Some(mut f) = Mbuf::alloc(pool) else { return c.drop(in_port, Reason::CannotFragment, 1) };
+        let Some(buf) = f.append((l3 + ihl + len) as u16) else { return c.drop(in_port, Reason::CannotFragment, 1) };
+        buf[..l3 + ihl].copy_from_slice(&data[..l3 + ihl]);
+        buf[l3 + ihl..].copy_from_slice(&data[l3 + ihl + at..l3 + ihl + at + len]);
+        let more = k + 1 < n || flags & 0x2000 != 0;
+        let off = (flags & 0x1fff) + (at / 8) as u16;
+        let h = &mut buf[l3..l3 + ihl];
+        h[2..4].copy_from_slice(&((ihl + len) as u16).to_be_bytes());
+        h[6..8].copy_from_slice(&((flags & 0x4000) | if more { 0x2000 } else { 0 } | off).to_be_bytes());
+        ipv4::set_checksum(h);
+        *slot = Some(f);
+    }
+    let frame_end = data.len();
+    {
+        let h = &mut m.data_mut()[l3..l3 + ihl];
+        h[2..4].copy_from_slice(&((ihl + chunk) as u16).to_be_bytes());
+        h[6..8].copy_from_slice(&(flags | 0x2000).to_be_bytes());
+        ipv4::set_checksum(h);
+    }
+    m.trim((frame_end - (l3 + ihl + chunk)) as u16);
+    c.event(in_port, Event::Fragmented, 1);
+    for f in std::iter::once(m).chain(rest.into_iter().flatten()) {
+        if sink.forward(f, None, out, now_ns, c).is_err() {
+            c.drop(out, Reason::NoRoute, 1);
+        }
+    }
+    c.event(in_port, Event::FragmentsCreated, (n - 1) as u64);
 }
 
 /// Send a broadcast out of every port but the one it came in on: copies for

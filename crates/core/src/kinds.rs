@@ -98,6 +98,9 @@ reasons! {
     Blackhole => "blackhole": "the route is a blackhole, unreachable or prohibit route (from the kernel)",
     PuntPoliced => "punt-policed": "for the host interface, but over the port's punt rate (punt_rate_pps, punt_burst)",
     PuntQueueFull => "punt-queue-full": "for the host interface, but the ring to the control thread had no room",
+    FragmentationNeeded => "fragmentation-needed": "IPv4 with DF longer than the egress port's MTU (answered with ICMP fragmentation needed and the MTU)",
+    PacketTooBig => "packet-too-big": "IPv6 longer than the egress port's MTU (answered with ICMPv6 packet too big and the MTU)",
+    CannotFragment => "cannot-fragment": "IPv4 without DF longer than the egress MTU that could not be fragmented (options, no mbuf)",
 }
 
 /// Things worth counting that are not drops.
@@ -128,6 +131,10 @@ pub enum Event {
     /// newipd itself (a port without a host interface): each request
     /// becomes its reply, so they count in rx and tx, never as drops.
     EchoAnswered,
+    /// IPv4 packets (without DF) longer than the egress port's MTU, sent as fragments.
+    Fragmented,
+    /// Fragments made beyond the first (the packet itself): created packets.
+    FragmentsCreated,
     /// Packets handed to the port's host interface (the kernel): ARP, ND,
     /// to newipd's own addresses, link-local, next hop not yet resolved.
     /// They leave the data path here, like sent ones.
@@ -149,6 +156,8 @@ impl Event {
         Event::IcmpErrorsSent,
         Event::IcmpRateLimited,
         Event::EchoAnswered,
+        Event::Fragmented,
+        Event::FragmentsCreated,
         Event::Punted,
         Event::Injected,
     ];
@@ -165,6 +174,8 @@ impl Event {
             Event::IcmpErrorsSent => "icmp-errors-sent",
             Event::IcmpRateLimited => "icmp-rate-limited",
             Event::EchoAnswered => "icmp-echo-answered",
+            Event::Fragmented => "fragmented",
+            Event::FragmentsCreated => "fragments-created",
             Event::Punted => "punted",
             Event::Injected => "injected",
         }

@@ -58,6 +58,7 @@ fn fuzz_pair(r: &Router, general: &Router, data: &[u8]) {
             }
         }
         Verdict::Drop(_) => assert_eq!(&frame[..n], &before[..n], "a dropped frame was modified"),
+        Verdict::Fragment { mtu, .. } => assert!(n > 14 + mtu as usize, "only a packet longer than the MTU is fragmented"),
     }
 }
 

@@ -81,7 +81,7 @@ impl Reason {
     /// packet decides the rest: [`answer`].)
     #[inline(always)]
     pub fn owes_icmp(self) -> bool {
-        matches!(self, Reason::TtlExpired | Reason::HopLimitExpired | Reason::NoRoute)
+        matches!(self, Reason::TtlExpired | Reason::HopLimitExpired | Reason::NoRoute | Reason::FragmentationNeeded | Reason::PacketTooBig)
     }
 }
 
@@ -104,6 +104,8 @@ fn error_for(reason: Reason, ethertype: u16) -> Option<Error> {
         (Reason::NoRoute, ether::ETHERTYPE_IPV4) => (icmp::V4_DEST_UNREACHABLE, icmp::V4_NET_UNREACHABLE),
         (Reason::HopLimitExpired, ether::ETHERTYPE_IPV6) => (icmp::V6_TIME_EXCEEDED, icmp::V6_HOP_LIMIT_EXCEEDED),
         (Reason::NoRoute, ether::ETHERTYPE_IPV6) => (icmp::V6_DEST_UNREACHABLE, icmp::V6_NO_ROUTE),
+        (Reason::FragmentationNeeded, ether::ETHERTYPE_IPV4) => (icmp::V4_DEST_UNREACHABLE, icmp::V4_FRAG_NEEDED),
+        (Reason::PacketTooBig, ether::ETHERTYPE_IPV6) => (icmp::V6_PACKET_TOO_BIG, 0),
         _ => return None,
     };
     Some(Error { ty, code, rest: 0 })
@@ -124,11 +126,16 @@ pub fn answer_len(frame: &[u8], reason: Reason) -> Option<usize> {
 /// Turn the frame in `buf[..len]`, dropped for `reason` after arriving on
 /// `in_port` (whose MAC is `port_mac`), into the ICMP error it is owed,
 /// within the rate limit. `buf` must be at least [`answer_len`] long.
+/// `mtu`: the egress MTU a too-big packet met (fragmentation needed,
+/// packet too big carry it).
 #[allow(clippy::too_many_arguments)]
-pub fn answer(buf: &mut [u8], len: usize, reason: Reason, in_port: usize, port_mac: [u8; 6], sources: &Sources, lim: &mut Limiter, now_ns: u64) -> Answer {
+pub fn answer(buf: &mut [u8], len: usize, reason: Reason, in_port: usize, port_mac: [u8; 6], sources: &Sources, lim: &mut Limiter, now_ns: u64, mtu: u32) -> Answer {
     let Some(frame) = buf.get(..len) else { return Answer::NotOwed };
     let Ok(l2) = ether::parse(frame) else { return Answer::NotOwed };
-    let Some(e) = error_for(reason, l2.ethertype) else { return Answer::NotOwed };
+    let Some(mut e) = error_for(reason, l2.ethertype) else { return Answer::NotOwed };
+    if matches!(reason, Reason::FragmentationNeeded | Reason::PacketTooBig) {
+        e.rest = mtu;
+    }
     let ip = &frame[l2.l3..];
     let built = |buf: &mut [u8], lim: &mut Limiter| -> Answer {
         if !lim.take(now_ns) {
@@ -267,7 +274,7 @@ mod tests {
         let mut buf = f.clone();
         buf.resize(want.max(f.len()), 0);
         let mut lim = Limiter::new(10, 1);
-        let a = answer(&mut buf, f.len(), Reason::TtlExpired, 1, PORT_MAC, &sources(), &mut lim, 5);
+        let a = answer(&mut buf, f.len(), Reason::TtlExpired, 1, PORT_MAC, &sources(), &mut lim, 5, 0);
         assert_eq!(a, Answer::Sent { len: want });
         let out = &buf[..want];
         assert_eq!(&out[..6], &[2, 0, 0, 0, 0, 9], "to the sender's MAC");
@@ -279,7 +286,7 @@ mod tests {
         let mut again = f.clone();
         again.resize(want.max(f.len()), 0);
         let before = again.clone();
-        assert_eq!(answer(&mut again, f.len(), Reason::TtlExpired, 0, PORT_MAC, &sources(), &mut lim, 5), Answer::RateLimited);
+        assert_eq!(answer(&mut again, f.len(), Reason::TtlExpired, 0, PORT_MAC, &sources(), &mut lim, 5, 0), Answer::RateLimited);
         assert_eq!(again, before);
     }
 
@@ -290,19 +297,19 @@ mod tests {
         for r in [Reason::TxFull, Reason::MalformedIpv4Checksum, Reason::NewipLate] {
             assert_eq!(answer_len(&f, r), None);
             let mut b = f.clone();
-            assert_eq!(answer(&mut b, f.len(), r, 0, PORT_MAC, &sources(), &mut lim, 0), Answer::NotOwed);
+            assert_eq!(answer(&mut b, f.len(), r, 0, PORT_MAC, &sources(), &mut lim, 0, 0), Answer::NotOwed);
         }
         // No IPv4 address anywhere: nothing to send from.
         let none = Sources::new(&[vec![Prefix::parse("2001:db8::1").unwrap()]]);
         let mut b = f.clone();
         b.resize(200, 0);
-        assert_eq!(answer(&mut b, f.len(), Reason::NoRoute, 0, PORT_MAC, &none, &mut lim, 0), Answer::NotOwed);
+        assert_eq!(answer(&mut b, f.len(), Reason::NoRoute, 0, PORT_MAC, &none, &mut lim, 0, 0), Answer::NotOwed);
         // IPv6 no route: destination unreachable, code 0.
         let six = build::udp6(build::Udp6 { src: 0x2001_0db8u128 << 96 | 7, ..Default::default() });
         let n = answer_len(&six, Reason::NoRoute).expect("owed");
         let mut b = six.clone();
         b.resize(n, 0);
-        assert_eq!(answer(&mut b, six.len(), Reason::NoRoute, 0, PORT_MAC, &sources(), &mut lim, 0), Answer::Sent { len: n });
+        assert_eq!(answer(&mut b, six.len(), Reason::NoRoute, 0, PORT_MAC, &sources(), &mut lim, 0, 0), Answer::Sent { len: n });
         assert_eq!((b[14 + 40], b[14 + 41]), (1, 0));
     }
 

@@ -24,7 +24,7 @@ use crate::class::{self, Classes};
 use crate::contract::{lbf, max_delay, ping, precise_lbf, qualitative, tlv};
 use crate::fib::table::{Fib, FibConfig};
 use crate::fib::{NextHop, NhIndex, Prefix};
-use crate::kinds::{Event, Reason};
+use crate::kinds::{Event, Reason, MAX_PORTS};
 use crate::stats::Counters;
 use crate::wire::newip::{self as nip, AddrType, Cast, ContractRef};
 use crate::wire::{ether, ipv4, ipv6};
@@ -81,6 +81,10 @@ impl LocalAddr {
 pub struct Router {
     fib: Fib,
     port_macs: Vec<[u8; 6]>,
+    /// Each port's MTU (IP bytes a frame may carry), and the smallest: a
+    /// packet no longer than that needs no look at its egress port's.
+    mtus: [u16; MAX_PORTS],
+    min_mtu: u16,
     locals: Vec<LocalAddr>,
     /// Bit `t` set: newipd has an address of New IP address type `t`, so
     /// such destinations must be compared with it (general path).
@@ -114,6 +118,9 @@ pub struct IcmpConfig {
 
 const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
+/// A port's MTU when the pipeline gives none.
+pub const DEFAULT_MTU: u16 = 1500;
+
 impl Router {
     /// A plain IP router (tests, benchmarks): IPv4 and IPv6 routes only.
     pub fn new(v4: &[(u32, u8, NhIndex)], v6: &[(u128, u8, NhIndex)], next_hops: Vec<NextHop>, verify_ipv4_checksum: bool) -> Router {
@@ -142,6 +149,8 @@ impl Router {
         Router {
             fib,
             port_macs,
+            mtus: [DEFAULT_MTU; MAX_PORTS],
+            min_mtu: DEFAULT_MTU,
             local_types: locals.iter().fold(0, |m, l| m | 1 << l.ty as u8),
             locals,
             shortcut: true,
@@ -150,6 +159,34 @@ impl Router {
             classified: AtomicBool::new(false),
             icmp: IcmpConfig::default(),
             sources: ArcSwap::from_pointee(icmp::Sources::default()),
+        }
+    }
+
+    /// Ports with these MTUs (by port index; ports not given keep 1500).
+    pub fn with_mtus(mut self, mtus: &[u16]) -> Router {
+        for (m, &v) in self.mtus.iter_mut().zip(mtus) {
+            *m = v;
+        }
+        self.min_mtu = self.mtus[..mtus.len().clamp(1, MAX_PORTS)].iter().copied().min().unwrap_or(DEFAULT_MTU);
+        self
+    }
+
+    /// The MTU of port `port`.
+    pub fn mtu(&self, port: usize) -> u16 {
+        self.mtus.get(port).copied().unwrap_or(DEFAULT_MTU)
+    }
+
+    /// A packet of `len` IP bytes leaving by `port`: Ok if it fits, else
+    /// the port's MTU (out of line: only packets longer than the smallest
+    /// MTU of all ports get here).
+    #[cold]
+    #[inline(never)]
+    fn too_big(&self, len: usize, port: u16) -> Result<(), u16> {
+        let mtu = self.mtu(port as usize);
+        if len > mtu as usize {
+            Err(mtu)
+        } else {
+            Ok(())
         }
     }
 
@@ -214,7 +251,26 @@ impl Router {
     /// on `in_port`, into the ICMP error it is owed ([`icmp::answer`]).
     pub fn answer_icmp(&self, buf: &mut [u8], len: usize, reason: Reason, in_port: usize, lim: &mut icmp::Limiter, now_ns: u64) -> icmp::Answer {
         let mac = self.port_macs.get(in_port).copied().unwrap_or([0; 6]);
-        icmp::answer(buf, len, reason, in_port, mac, &self.sources.load(), lim, now_ns)
+        let mtu = match reason {
+            Reason::FragmentationNeeded | Reason::PacketTooBig => self.egress_mtu(buf.get(..len).unwrap_or(&[])),
+            _ => 0,
+        };
+        icmp::answer(buf, len, reason, in_port, mac, &self.sources.load(), lim, now_ns, mtu as u32)
+    }
+
+    /// The MTU of the port an IPv4 / IPv6 frame's route leaves by (the
+    /// smallest MTU when it has none).
+    fn egress_mtu(&self, frame: &[u8]) -> u16 {
+        let port = ether::parse(frame).ok().and_then(|l2| {
+            let ip = frame.get(l2.l3..)?;
+            let nh = match l2.ethertype {
+                ether::ETHERTYPE_IPV4 => self.fib.v4.lookup(u32::from_be_bytes(ip.get(16..20)?.try_into().ok()?)),
+                ether::ETHERTYPE_IPV6 => self.fib.v6.lookup(u128::from_be_bytes(ip.get(24..40)?.try_into().ok()?)),
+                _ => None,
+            }?;
+            self.fib.next_hops.get(nh).ok().map(|n| n.port)
+        });
+        port.map_or(self.min_mtu, |p| self.mtu(p as usize))
     }
 
     /// Turn an echo request to newipd's own address, arrived on `in_port`,
@@ -285,7 +341,20 @@ impl Router {
                     return Err(self.expired(self.fib.v4.lookup(v.dst), Reason::TtlExpired));
                 }
                 let nh = self.next_hop(self.fib.v4.lookup(v.dst), || flow::v4(ip))?;
+                let mut fragment = None;
+                if v.len > self.min_mtu as usize {
+                    if let Err(mtu) = self.too_big(v.len, nh.port) {
+                        if ip.get(6).is_some_and(|f| f & 0x40 != 0) {
+                            return Err(Reason::FragmentationNeeded);
+                        }
+                        fragment = Some(mtu);
+                    }
+                }
                 ipv4::decrement_ttl(ip);
+                if let Some(mtu) = fragment {
+                    ether::set_macs(head, &nh.macs);
+                    return Ok(Verdict::Fragment { port: nh.port, mtu });
+                }
                 let classified = self.classified.load(Ordering::Relaxed) && self.legacy_v4(ip, l2.l3, ctx, out);
                 (nh, classified)
             }
@@ -300,6 +369,9 @@ impl Router {
                     return Err(self.expired(self.fib.v6.lookup(v.dst), Reason::HopLimitExpired));
                 }
                 let nh = self.next_hop(self.fib.v6.lookup(v.dst), || flow::v6(ip))?;
+                if v.len > self.min_mtu as usize && self.too_big(v.len, nh.port).is_err() {
+                    return Err(Reason::PacketTooBig);
+                }
                 let mut with_meta = v.next_header == 0 && self.ipv6_option(ip, l2.l3, &nh, ctx, c, out)?;
                 if !with_meta && self.classified.load(Ordering::Relaxed) {
                     with_meta = self.legacy_v6(ip, v.traffic_class, v.next_header, l2.l3, ctx, out);

@@ -142,6 +142,9 @@ pub enum Verdict {
     Flood { with_meta: bool },
     /// Drop and count under this reason.
     Drop(Reason),
+    /// IPv4 (without DF) longer than the egress port's `mtu`, rewritten
+    /// for `port` as a forward is: send it as fragments.
+    Fragment { port: u16, mtu: u16 },
 }
 
 impl Verdict {

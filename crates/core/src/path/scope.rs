@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     fn v6_of(dst: u128, hop_limit: u8, next_header: u8) -> V6 {
-        V6 { dst, hop_limit, next_header, traffic_class: 0 }
+        V6 { dst, hop_limit, next_header, traffic_class: 0, len: 40 }
     }
 
     #[test]

@@ -66,7 +66,10 @@ impl PortCounters {
     /// Packets newipd created (broadcast copies, ICMP errors, packets the
     /// kernel sent on a host interface): they count in tx but not rx.
     pub fn created(&self) -> u64 {
-        self.events[Event::BroadcastCopies as usize] + self.events[Event::IcmpErrorsSent as usize] + self.events[Event::Injected as usize]
+        self.events[Event::BroadcastCopies as usize]
+            + self.events[Event::IcmpErrorsSent as usize]
+            + self.events[Event::Injected as usize]
+            + self.events[Event::FragmentsCreated as usize]
     }
 
     /// Packets handed to the kernel on a host interface: they left the data

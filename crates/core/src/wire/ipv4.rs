@@ -16,6 +16,8 @@ pub struct V4 {
     pub tos: u8,
     /// Header length in bytes.
     pub ihl: usize,
+    /// Total length (header and payload) in bytes.
+    pub len: usize,
 }
 
 /// Check the IPv4 header that starts `ip` (which runs to the end of the frame).
@@ -46,6 +48,7 @@ pub fn check(ip: &[u8], verify_checksum: bool) -> Result<V4, Reason> {
         proto: ip[9],
         tos: ip[1],
         ihl,
+        len: total,
     })
 }
 

@@ -12,6 +12,8 @@ pub struct V6 {
     pub hop_limit: u8,
     pub next_header: u8,
     pub traffic_class: u8,
+    /// Header and payload length in bytes.
+    pub len: usize,
 }
 
 /// Check the IPv6 header that starts `ip` (which runs to the end of the frame).
@@ -34,6 +36,7 @@ pub fn check(ip: &[u8]) -> Result<V6, Reason> {
         hop_limit: h[7],
         next_header: h[6],
         traffic_class: (h[0] << 4) | (h[1] >> 4),
+        len: HDR_LEN + plen,
     })
 }
 
