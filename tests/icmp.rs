@@ -256,3 +256,39 @@ fn packets_longer_than_the_egress_mtu_are_fragmented_or_answered() {
     assert_eq!((drops(&r, "fragmentation-needed"), drops(&r, "packet-too-big")), (1, 1));
     assert_eq!((event(&r, "fragmented"), event(&r, "fragments-created")), (1, 1));
 }
+
+/// Jumbo ports (MTU 9000 both): a 9000-byte IPv4 packet and a 9000-byte
+/// IPv6 packet are forwarded whole; with the egress port at 1500, the same
+/// IPv4 packet with DF is answered with fragmentation needed carrying 1500.
+#[test]
+fn jumbo_frames_cross_jumbo_ports_and_meet_smaller_ones_with_an_error() {
+    let v4 = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 5, frame_len: 14 + 9000, ..Default::default() });
+    let v6 = build::udp6(Udp6 { src_mac: SENDER_MAC, src: SENDER6, dst: 0x2001_0db8_0001u128 << 80 | 5, hop_limit: 9, frame_len: 14 + 9000, ..Default::default() });
+    for out_mtu in [9000u16, 1500] {
+        let dir = tmpdir(&format!("icmp-jumbo-{out_mtu}"));
+        let pipeline = pipeline("")
+            .replace("name = \"in\"\ndevice = \"net_pcap0\"", "name = \"in\"\ndevice = \"net_pcap0\"\nmtu = 9000")
+            .replace("name = \"out\"\ndevice = \"net_pcap1\"", &format!("name = \"out\"\ndevice = \"net_pcap1\"\nmtu = {out_mtu}"));
+        newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &[(0u64, v4.clone()), (0, v6.clone())]).unwrap();
+        let a = format!("in=net_pcap0,rx_pcap={},tx_pcap={}", dir.join("in.pcap").display(), dir.join("back.pcap").display());
+        let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
+        let (out, report) = run(&dir, &pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
+        assert!(out.status.success(), "{}", show(&out));
+        let r = report.unwrap();
+        assert_eq!(r["identity_holds"], true, "{r}");
+        let sent = newipd_tools::gen::pcap::read(&dir.join("out.pcap")).unwrap();
+        let back = newipd_tools::gen::pcap::read(&dir.join("back.pcap")).unwrap();
+        if out_mtu == 9000 {
+            assert_eq!(sent.len(), 2, "both jumbo packets forwarded");
+            assert_eq!((sent[0].len(), sent[1].len()), (v4.len(), v6.len()));
+            assert_eq!(&sent[0][14 + 20..], &v4[14 + 20..], "the IPv4 payload whole");
+            assert_eq!(&sent[1][14 + 40..], &v6[14 + 40..], "the IPv6 payload whole");
+            assert!(back.is_empty());
+        } else {
+            assert!(sent.is_empty(), "nothing fits a 1500 port");
+            assert_eq!(back.len(), 2, "fragmentation needed and packet too big");
+            assert_eq!((back[0][14 + 20], back[0][14 + 21], &back[0][14 + 26..14 + 28]), (3, 4, &1500u16.to_be_bytes()[..]));
+            assert_eq!((back[1][14 + 40], &back[1][14 + 44..14 + 48]), (2, &1500u32.to_be_bytes()[..]));
+        }
+    }
+}

@@ -177,8 +177,8 @@ pub struct PortFile {
     pub punt_rate_pps: u64,
     #[serde(default = "default_punt_burst")]
     pub punt_burst: u64,
-    /// IP bytes a frame out of this port may carry (68..=1500; default
-    /// 1500). Longer IPv4 packets are fragmented, or answered with
+    /// IP bytes a frame out of this port may carry (68..=9000; default
+    /// 1500; above 1500 the mbufs grow to hold such frames whole). Longer IPv4 packets are fragmented, or answered with
     /// fragmentation needed when they carry DF; longer IPv6 ones with
     /// packet too big. The host interface gets the same MTU.
     #[serde(default = "default_mtu")]
@@ -575,8 +575,8 @@ impl Pipeline {
             if p.punt_rate_pps > 10_000_000 {
                 return err(at("punt_rate_pps"), format!("{} is above 10000000 a second", p.punt_rate_pps));
             }
-            if p.mtu > 1500 {
-                return err(at("mtu"), format!("{}: jumbo frames are not supported yet; at most 1500", p.mtu));
+            if p.mtu > 9000 {
+                return err(at("mtu"), format!("{} is above 9000 (jumbo frames up to 9000 bytes)", p.mtu));
             }
             if p.mtu < 68 {
                 return err(at("mtu"), format!("{} is below IPv4's minimum of 68", p.mtu));

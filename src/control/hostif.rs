@@ -33,9 +33,6 @@ const READ_BURST: usize = 64;
 /// Punted frames taken from one punt ring in a round.
 const WRITE_BURST: usize = 256;
 
-/// Largest frame a TAP hands over (the mbufs' room).
-const FRAME_ROOM: u16 = 2048;
-
 /// Per host interface counters, written by the host thread only.
 #[derive(Default)]
 pub struct HostCounters {
@@ -98,6 +95,8 @@ pub struct HostPlan {
     /// DPDK port id -> port index.
     pub index_of_port_id: Vec<(u16, usize)>,
     pub pool: Mempool,
+    /// Largest frame an mbuf of `pool` holds (its data room less the headroom).
+    pub frame_room: u16,
 }
 
 /// The running host thread.
@@ -150,6 +149,7 @@ impl HostThread {
 }
 
 fn host_loop(mut plan: HostPlan, stop: &AtomicBool, st: &HostStats) {
+    let frame_room = plan.frame_room;
     let mut index = [usize::MAX; 1024];
     for &(id, i) in &plan.index_of_port_id {
         if let Some(x) = index.get_mut(id as usize) {
@@ -196,13 +196,13 @@ fn host_loop(mut plan: HostPlan, stop: &AtomicBool, st: &HostStats) {
                     // No mbuf: leave the frames in the kernel's queue for now.
                     break;
                 };
-                if m.len() == 0 && m.append(FRAME_ROOM).is_none() {
+                if m.len() == 0 && m.append(frame_room).is_none() {
                     c.from_kernel_dropped.fetch_add(1, Relaxed);
                     break;
                 }
                 match tap.read(m.data_mut()) {
-                    Ok(Some(n)) if n > 0 && n <= FRAME_ROOM as usize => {
-                        m.trim(FRAME_ROOM - n as u16);
+                    Ok(Some(n)) if n > 0 && n <= frame_room as usize => {
+                        m.trim(frame_room - n as u16);
                         moved += 1;
                         let pushed = match plan.inject.get_mut(i).and_then(Option::as_mut) {
                             Some(ring) => match ring.push(m) {

@@ -132,7 +132,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     }
     let s = &p.settings;
     let roles = Roles::pick(p)?;
-    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, META_PRIV_SIZE, newipd_dpdk::mempool::MBUF_DATA_ROOM, -1)?;
+    // Jumbo ports: mbufs large enough for their frames, one segment each.
+    let data_room = newipd_dpdk::mempool::data_room_for(p.ports.iter().map(|q| q.mtu).max().unwrap_or(1500));
+    let pool = Mempool::with_priv("newipd_pool", pool_size(p, &roles), s.mbuf_cache, META_PRIV_SIZE, data_room, -1)?;
     let mut macs = Vec::new();
     let mut queues = Vec::new();
     let mut memif = false;
@@ -142,7 +144,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
         if rxq < spec.rx_queues {
             eprintln!("newipd: port {}: driver {driver} offers {max_rx} RX queue(s); using {rxq} of the {} asked", spec.name, spec.rx_queues);
         }
-        let setup = PortSetup { rx_queues: rxq, tx_queues: 1, rx_desc: spec.rx_desc, tx_desc: spec.tx_desc, promiscuous: spec.promiscuous };
+        let setup = PortSetup { rx_queues: rxq, tx_queues: 1, rx_desc: spec.rx_desc, tx_desc: spec.tx_desc, promiscuous: spec.promiscuous, mtu: spec.mtu };
         let started = id.configure_and_start(&setup, &pool).map_err(|e| RunError::Port { name: spec.name.clone(), msg: e.to_string() })?;
         if rxq > 1 && !started.rss {
             eprintln!("newipd: port {}: driver {driver} has no RSS; its {rxq} RX queues are filled the driver's own way", spec.name);
@@ -364,6 +366,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             inject: inject_producers,
             index_of_port_id: ids.iter().enumerate().map(|(i, id)| (id.0, i)).collect(),
             pool,
+            frame_room: data_room - 128,
         };
         Some(HostThread::start(plan).map_err(|e| RunError::Plan(format!("host interface thread: {e}")))?)
     } else {

@@ -10,6 +10,14 @@ use std::ptr::NonNull;
 /// 128-byte headroom DPDK keeps in front of it.
 pub const MBUF_DATA_ROOM: u16 = 2048 + 128;
 
+/// The data room mbufs need for frames of IP MTU `mtu` (Ethernet header,
+/// two VLAN tags and the headroom besides): never less than
+/// [`MBUF_DATA_ROOM`].
+pub fn data_room_for(mtu: u16) -> u16 {
+    let need = mtu as u32 + 14 + 8 + 128;
+    need.div_ceil(64).saturating_mul(64).clamp(MBUF_DATA_ROOM as u32, u16::MAX as u32) as u16
+}
+
 /// freed while a driver still holds its mbufs would be a use after free.
 #[derive(Clone, Copy)]
 pub struct Mempool(NonNull<sys::rte_mempool>);

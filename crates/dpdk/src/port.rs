@@ -17,6 +17,8 @@ pub struct PortSetup {
     pub rx_desc: u16,
     pub tx_desc: u16,
     pub promiscuous: bool,
+    /// The port's MTU (IP bytes a frame carries; 0: the driver's default, 1500).
+    pub mtu: u16,
 }
 
 /// What [`PortId::configure_and_start`] set up.
@@ -134,6 +136,7 @@ impl PortId {
             });
         }
         let mut conf = sys::rte_eth_conf::default();
+        conf.rxmode.mtu = setup.mtu as u32;
         let offloads = self.rss_offloads();
         let rss = setup.rx_queues > 1 && offloads != 0;
         if rss {

@@ -52,7 +52,7 @@ impl LivePort {
         let eal = Eal::init(&args).map_err(|e| e.to_string())?;
         let id = PortId::by_name(name).map_err(|e| format!("--port {device}: {e}"))?;
         let pool = Mempool::new("newipd_live", mbufs, 256, newipd_dpdk::mempool::MBUF_DATA_ROOM, -1).map_err(|e| e.to_string())?;
-        let setup = PortSetup { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, promiscuous: true };
+        let setup = PortSetup { rx_queues: 1, tx_queues: 1, rx_desc: 1024, tx_desc: 1024, promiscuous: true, mtu: 0 };
         id.configure_and_start(&setup, &pool).map_err(|e| format!("--port {device}: {e}"))?;
         let hz = eal.tsc_hz();
         Ok(LivePort { id, pool, hz, _eal: eal })
