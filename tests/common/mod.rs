@@ -185,6 +185,11 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Is it still running?
+    pub fn try_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Wait for it to exit (after a signal the test sent).
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait for newipd")
