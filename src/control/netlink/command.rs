@@ -144,8 +144,15 @@ pub fn run(c: &MirrorCommand) -> Result<(), String> {
     let stats = mirror.stats();
     p.state("final", mirror.model(), &stats).map_err(|e| format!("stdout: {e}"))?;
     eprintln!(
-        "newipd mirror: {} messages, {} notifications applied, {} superseded by a dump, {} overruns, {} resyncs, {} dumps ({} interrupted)",
-        stats.messages, stats.engine.notifications, stats.engine.superseded, stats.engine.overruns, stats.engine.resyncs, stats.engine.dumps, stats.engine.dumps_interrupted
+        "newipd mirror: {} messages, {} notifications applied, {} superseded by a dump, {} dump entries superseded by a notification, {} overruns, {} resyncs, {} dumps ({} interrupted)",
+        stats.messages,
+        stats.engine.notifications,
+        stats.engine.superseded,
+        stats.engine.entries_superseded,
+        stats.engine.overruns,
+        stats.engine.resyncs,
+        stats.engine.dumps,
+        stats.engine.dumps_interrupted
     );
     if p.copy != *mirror.model() {
         return Err("the events did not reproduce the mirrored state (a bug: please report it)".into());

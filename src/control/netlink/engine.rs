@@ -6,12 +6,22 @@
 //! asks for the first dump, so nothing falls between the two):
 //! * The kinds of a round are dumped one after the other, links first.
 //! * A notification for the kind being dumped is applied, in arrival order,
-//!   to that dump's fresh copy: the kernel queues dump parts and
-//!   notifications on the one socket in the order it makes them, so the later
-//!   of the two wins, as in the kernel. A dump the kernel marks interrupted
-//!   (NLM_F_DUMP_INTR) is dropped and asked again.
+//!   to that dump's fresh copy. A dump part is not as new as its place in
+//!   the socket says: the kernel fills a part from its tables, lets go of
+//!   them, and only then queues the part, behind the notifications of the
+//!   changes made meanwhile (a trace on Linux 6.18 caught a route deleted
+//!   in that window: its deletion came first, then a part listing it). So
+//!   a notification read before a dump entry of the same object is
+//!   at least as new as that entry (every change before the part was queued
+//!   has its notification before it, or an overrun says it was lost), and
+//!   wins: a dump entry of an object a notification already gave whole in
+//!   this dump is dropped, and one listing a route or next hop deleted
+//!   earlier in this dump loses it ([`Dump::judge`]). A dump the kernel
+//!   marks interrupted (NLM_F_DUMP_INTR) is dropped and asked again.
 //! * A notification for a kind still waiting for its dump in this round is
-//!   dropped: that dump is made after it and includes it.
+//!   dropped: that dump is made after it and includes it. (An overrun
+//!   during a dump makes that kind wait again: its copy may then miss
+//!   dropped notifications, and the dump asked after it repairs that.)
 //! * Any other notification is applied to the model and emitted at once.
 //! * When a dump ends, the model's map of that kind is replaced by the fresh
 //!   copy and the differences are emitted. The first round starts from an
@@ -20,13 +30,14 @@
 //!   kind.
 //! * The kernel also changes some state without telling anyone: IPv4 routes
 //!   go when their link goes down or their preferred source address is
-//!   removed; the engine does the same to the model ([`consequences`]). When
-//!   a link is removed, or renamed across the filter, it resyncs what is on
-//!   links instead.
+//!   removed; the engine does the same to the model ([`consequences`]), and
+//!   dumps the IPv4 routes again if their dump was under way (it may have
+//!   listed the flushed ones). When a link is removed, or renamed across the
+//!   filter, it resyncs what is on links instead.
 
 use super::diff::{diff, Change};
 use super::event::MirrorEvent;
-use super::model::{Kind, Link, Model, NextHop, Route, RouteKey};
+use super::model::{Address, Kind, Link, Model, NeighbourKey, NextHop, Route, RouteKey};
 use super::update::Update;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +85,10 @@ pub struct EngineStats {
     pub notifications: u64,
     /// Notifications dropped because a dump that includes them was still to come.
     pub superseded: u64,
+    /// Dump entries dropped because a notification read before them in the
+    /// same dump is as new or newer (the kernel may build a part before a
+    /// change and queue it after the change's notification).
+    pub entries_superseded: u64,
     /// Change events emitted.
     pub changes: u64,
 }
@@ -137,12 +152,125 @@ struct Round {
     changes: u64,
 }
 
+/// An object a notification gave whole (its state, or its removal).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Told {
+    Link(u32),
+    Address(Address),
+    Route(RouteKey),
+    Neighbour(NeighbourKey),
+}
+
 /// A dump in progress and the fresh copy it fills.
 struct Dump {
     kind: Kind,
     fresh: Model,
     names: BTreeMap<u32, String>,
     twins4: BTreeSet<RouteKey>,
+    /// What the notifications read during this dump said, to judge the dump
+    /// entries read after them ([`Dump::judge`]): the objects they gave whole,
+    told: BTreeSet<Told>,
+    /// and the routes they deleted, by key (IPv6: the next hops deleted).
+    deleted: BTreeMap<RouteKey, Vec<Route>>,
+    /// The key of this dump's previous IPv4 route entry: the kernel lists
+    /// the routes of one key one after the other, so a key listed twice has
+    /// an inactive twin.
+    last4: Option<RouteKey>,
+}
+
+impl Dump {
+    fn new(kind: Kind) -> Dump {
+        Dump {
+            kind,
+            fresh: Model::default(),
+            names: BTreeMap::new(),
+            twins4: BTreeSet::new(),
+            told: BTreeSet::new(),
+            deleted: BTreeMap::new(),
+            last4: None,
+        }
+    }
+
+    /// Notes what a notification of this dump's kind says, before it is
+    /// applied to the fresh copy. Whole: every link, address and neighbour
+    /// notification; an IPv4 route added or replaced (it is the key's
+    /// active route); an IPv6 route replaced. Not whole: an IPv4 append
+    /// (an inactive twin), an IPv4 deletion (a twin may take its place), an
+    /// IPv6 append or deletion (next hops of the route, not all of them).
+    fn note(&mut self, u: &Update) {
+        let told = match u {
+            Update::NewLink(l) | Update::DelLink(l) => Told::Link(l.index),
+            Update::NewAddress(a) | Update::DelAddress(a) => Told::Address(a.clone()),
+            Update::NewNeighbour(n) => Told::Neighbour(n.key),
+            Update::DelNeighbour(k) => Told::Neighbour(*k),
+            Update::NewRoute { route, append, replace } => {
+                if route.is_v6() && !replace {
+                    // Next hops named again are no longer deleted.
+                    if let Some(gone) = self.deleted.get_mut(&route.key) {
+                        gone.retain_mut(|g| {
+                            if g.next_hops.is_empty() {
+                                return !route.next_hops.is_empty();
+                            }
+                            g.next_hops.retain(|h| !route.next_hops.iter().any(|n| same_hop(h, n)));
+                            !g.next_hops.is_empty()
+                        });
+                    }
+                    return;
+                }
+                if !route.is_v6() && *append {
+                    return;
+                }
+                Told::Route(route.key.clone())
+            }
+            Update::DelRoute(route) => {
+                if !route.is_v6() {
+                    self.told.remove(&Told::Route(route.key.clone()));
+                }
+                self.deleted.entry(route.key.clone()).or_default().push(route.clone());
+                return;
+            }
+        };
+        self.told.insert(told);
+    }
+
+    /// A dump entry as it is to be applied, or None if a notification read
+    /// earlier in this dump supersedes it: the object was given whole (the
+    /// notification is as new as the entry or newer), or the entry lists a
+    /// route deleted since (IPv4: the same route; IPv6: its deleted next
+    /// hops are taken out, and nothing is left of it without them).
+    fn judge(&self, u: Update) -> Option<Update> {
+        if self.told.is_empty() && self.deleted.is_empty() {
+            return Some(u);
+        }
+        let told = match &u {
+            Update::NewLink(l) | Update::DelLink(l) => Told::Link(l.index),
+            Update::NewAddress(a) | Update::DelAddress(a) => Told::Address(a.clone()),
+            Update::NewNeighbour(n) => Told::Neighbour(n.key),
+            Update::DelNeighbour(k) => Told::Neighbour(*k),
+            Update::NewRoute { route, .. } | Update::DelRoute(route) => Told::Route(route.key.clone()),
+        };
+        if self.told.contains(&told) {
+            return None;
+        }
+        let Update::NewRoute { mut route, append, replace } = u else { return Some(u) };
+        if let Some(gone) = self.deleted.get(&route.key) {
+            if !route.is_v6() {
+                if gone.iter().any(|g| same_route(g, &route)) {
+                    return None;
+                }
+            } else if route.next_hops.is_empty() {
+                if gone.iter().any(|g| g.next_hops.is_empty()) {
+                    return None;
+                }
+            } else {
+                route.next_hops.retain(|h| !gone.iter().any(|g| g.next_hops.iter().any(|n| same_hop(h, n))));
+                if route.next_hops.is_empty() {
+                    return None;
+                }
+            }
+        }
+        Some(Update::NewRoute { route, append, replace })
+    }
 }
 
 /// The state machine. See the module documentation.
@@ -227,7 +355,7 @@ impl Engine {
         }
         let kind = self.pending.pop_first()?;
         self.stats.dumps += 1;
-        self.dump = Some(Dump { kind, fresh: Model::default(), names: BTreeMap::new(), twins4: BTreeSet::new() });
+        self.dump = Some(Dump::new(kind));
         Some(kind)
     }
 
@@ -237,6 +365,21 @@ impl Engine {
         if u.kind() != d.kind {
             return;
         }
+        if let Update::NewRoute { route, .. } = &u {
+            if !route.is_v6() {
+                if d.last4.as_ref() == Some(&route.key) {
+                    d.twins4.insert(route.key.clone());
+                }
+                d.last4 = Some(route.key.clone());
+            }
+        }
+        // A notification read before this entry may be newer than it (see
+        // the module documentation): a route deleted while the kernel built
+        // this part would otherwise come back, and stay until the next dump.
+        let Some(u) = d.judge(u) else {
+            self.stats.entries_superseded += 1;
+            return;
+        };
         apply(&mut d.fresh, &mut d.names, &mut d.twins4, &self.filter, Some(&self.model.links), u, true, &mut |_| {});
     }
 
@@ -260,7 +403,7 @@ impl Engine {
             changes += 1;
             out(ev);
         };
-        let Dump { kind, fresh, names, twins4 } = d;
+        let Dump { kind, fresh, names, twins4, .. } = d;
         let m = &mut self.model;
         match kind {
             Kind::Links => {
@@ -307,6 +450,11 @@ impl Engine {
                 out(ev);
             }));
         }
+        if !triggers.is_empty() && self.dumping() == Some(Kind::Routes4) {
+            // The kernel flushed IPv4 routes silently; the dump in progress
+            // may have listed some before, and its copy replaces the model's.
+            follows.push((&[Kind::Routes4], "ipv4 routes flushed during their dump"));
+        }
         self.stats.changes += changes;
         if let Some(r) = self.round.as_mut() {
             r.changes += changes;
@@ -343,7 +491,13 @@ impl Engine {
         }
         self.stats.notifications += 1;
         if let Some(d) = self.dump.as_mut().filter(|d| d.kind == kind) {
-            apply(&mut d.fresh, &mut d.names, &mut d.twins4, &self.filter, Some(&self.model.links), u, false, &mut |_| {});
+            d.note(&u);
+            // What the update needs beyond itself (an IPv4 route with a twin
+            // deleted: which is active now is untold) holds for the fresh
+            // copy as for the model.
+            if let Some((kinds, reason)) = apply(&mut d.fresh, &mut d.names, &mut d.twins4, &self.filter, Some(&self.model.links), u, false, &mut |_| {}) {
+                self.start(kinds, reason);
+            }
             return;
         }
         let mut triggers: Vec<MirrorEvent> = Vec::new();
@@ -479,6 +633,17 @@ fn same_hop(a: &NextHop, b: &NextHop) -> bool {
     a.gateway == b.gateway && a.ifindex == b.ifindex
 }
 
+/// The same IPv4 route (a twin of its key differs in something): equal but
+/// for the order of the next hops.
+fn same_route(a: &Route, b: &Route) -> bool {
+    let sorted = |r: &Route| {
+        let mut r = r.clone();
+        r.next_hops.sort();
+        r
+    };
+    sorted(a) == sorted(b)
+}
+
 /// The part of a route the filter follows: its next hops on followed
 /// interfaces (and those whose interface the kernel does not say). None if
 /// it has next hops and none is followed; a route without any (blackhole,
@@ -541,11 +706,17 @@ fn new_route(
             // IPv4 keeps routes of the same key in a list and uses the first:
             // a dump lists the active one first, an append goes behind it
             // (inactive), a plain add (prepend) goes before it.
+            // A dump entry of a key already in the copy: a twin listed
+            // after the active route (the caller notes the twin: the key is
+            // listed twice), or a route a notification gave during the dump
+            // (kept: it is as new or newer).
             if replace {
                 route
+            } else if from_dump {
+                return;
             } else {
                 twins4.insert(key.clone());
-                if from_dump || append {
+                if append {
                     return;
                 }
                 route
@@ -592,7 +763,7 @@ fn del_route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::netlink::model::{Address, Mac, Neighbour, NeighbourKey, NudState, Prefix, RouteKind};
+    use crate::control::netlink::model::{Mac, Neighbour, NudState, Prefix, RouteKind};
 
     fn link(index: u32, name: &str, up: bool) -> Link {
         Link { index, name: name.into(), mac: Some(Mac([2, 0, 0, 0, 0, index as u8])), mtu: 1500, up, carrier: up }
@@ -891,5 +1062,217 @@ mod tests {
         });
         assert!(e.model().is_empty(), "{:?}", e.model());
         assert!(matches!(evs.last(), Some(MirrorEvent::Synced { reason, .. }) if reason.starts_with("link removed")), "{evs:?}");
+    }
+
+    fn dsts(routes: &BTreeMap<RouteKey, Route>) -> Vec<String> {
+        routes.keys().map(|k| k.dst.to_string()).collect()
+    }
+
+    /// Starts a resync (an overrun) and runs its dumps before the IPv4
+    /// routes' as the kernel gives them; the IPv4 route dump is then in progress.
+    fn resync_up_to_routes4(e: &mut Engine, evs: &mut Vec<MirrorEvent>) {
+        e.overrun(&mut |ev| evs.push(ev));
+        while let Some(k) = e.next_dump() {
+            if k == Kind::Routes4 {
+                return;
+            }
+            for u in kernel(k) {
+                e.dump_entry(u);
+            }
+            e.dump_done(false, &mut |ev| evs.push(ev));
+        }
+        panic!("no IPv4 route dump");
+    }
+
+    #[test]
+    fn a_route_deleted_while_the_kernel_builds_a_dump_part_is_not_taken_back_from_it() {
+        // The failing run's last resync, as the mirror read it: the kernel
+        // deletes 20.0.119.207, .208, .209, ... in order while the IPv4 route
+        // dump walks its table. It walked past .208 before .208 went, but
+        // queued the part after the deletion's notification; .207 went
+        // before the walk got there. Read order: the deletions of .207 and
+        // .208, then the part listing .208 and .209.
+        let r = |d: &str| route(d, vec![hop("10.1.0.2", 1, 1)]);
+        let mut e = Engine::new(Filter::all());
+        e.start(&Kind::ALL, "start");
+        let mut copy = Model::default();
+        round(&mut e, &mut copy, &|k| match k {
+            Kind::Routes4 => ["20.0.119.207/32", "20.0.119.208/32", "20.0.119.209/32"].iter().map(|d| new_route(r(d))).collect(),
+            k => kernel(k),
+        });
+        let mut evs = Vec::new();
+        resync_up_to_routes4(&mut e, &mut evs);
+        e.notification(Update::DelRoute(r("20.0.119.207/32")), &mut |ev| evs.push(ev));
+        e.notification(Update::DelRoute(r("20.0.119.208/32")), &mut |ev| evs.push(ev));
+        e.dump_entry(new_route(r("20.0.119.208/32")));
+        e.dump_entry(new_route(r("20.0.119.209/32")));
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        while let Some(k) = e.next_dump() {
+            for u in kernel(k) {
+                e.dump_entry(u);
+            }
+            e.dump_done(false, &mut |ev| evs.push(ev));
+        }
+        assert_eq!(dsts(&e.model().routes4), vec!["20.0.119.209/32"], "the kernel has only .209");
+        assert!(matches!(evs.last(), Some(MirrorEvent::Synced { resync: true, .. })), "{evs:?}");
+        assert_eq!(e.stats().entries_superseded, 1);
+        for ev in &evs {
+            ev.apply_to(&mut copy);
+        }
+        assert_eq!(&copy, e.model(), "a consumer of the events holds the same");
+        // Later notifications apply as usual: .209 goes, and stays gone.
+        e.notification(Update::DelRoute(r("20.0.119.209/32")), &mut |_| {});
+        assert!(e.model().routes4.is_empty() && !e.busy());
+    }
+
+    #[test]
+    fn a_notification_read_before_a_dump_entry_of_the_same_object_wins() {
+        let (mut e, _, _) = started(Filter::all());
+        let mut evs = Vec::new();
+        // Links: v1 went down after the kernel listed it up.
+        e.overrun(&mut |ev| evs.push(ev));
+        assert_eq!(e.next_dump(), Some(Kind::Links));
+        e.dump_entry(Update::NewLink(link(1, "v0", true)));
+        e.notification(Update::NewLink(link(2, "v1", false)), &mut |ev| evs.push(ev));
+        e.dump_entry(Update::NewLink(link(2, "v1", true)));
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert!(!e.model().links[&2].up, "the notification is newer than the entry after it");
+        // Addresses: one removed after the kernel listed it.
+        assert_eq!(e.next_dump(), Some(Kind::Addresses));
+        e.notification(Update::DelAddress(addr(1, "10.1.0.1/24")), &mut |ev| evs.push(ev));
+        for u in kernel(Kind::Addresses) {
+            e.dump_entry(u);
+        }
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert_eq!(e.model().addresses.len(), 1);
+        // IPv4 routes: 10.8/16 replaced (the entry lists the old one), 10.9/16
+        // deleted, and the active 10.7/16 deleted with a twin behind it: the
+        // twin is the kernel's route now (the entry of the deleted one goes).
+        assert_eq!(e.next_dump(), Some(Kind::Routes4));
+        let mut r8 = route("10.8.0.0/16", vec![hop("10.1.0.5", 1, 1)]);
+        e.notification(Update::NewRoute { route: r8.clone(), append: false, replace: true }, &mut |ev| evs.push(ev));
+        e.notification(Update::DelRoute(route("10.9.0.0/16", vec![hop("10.1.0.2", 1, 1), hop("10.2.0.2", 2, 3)])), &mut |ev| evs.push(ev));
+        let (active, twin) = (route("10.7.0.0/16", vec![hop("10.1.0.2", 1, 1)]), route("10.7.0.0/16", vec![hop("10.2.0.2", 2, 1)]));
+        e.notification(Update::DelRoute(active.clone()), &mut |ev| evs.push(ev));
+        // The kernel lists multipath next hops in its own order.
+        e.dump_entry(new_route(route("10.9.0.0/16", vec![hop("10.2.0.2", 2, 3), hop("10.1.0.2", 1, 1)])));
+        e.dump_entry(new_route(route("10.8.0.0/16", vec![hop("10.2.0.2", 2, 1)])));
+        e.dump_entry(new_route(active));
+        e.dump_entry(new_route(twin.clone()));
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        r8.sort_next_hops();
+        assert_eq!(e.model().routes4.values().cloned().collect::<Vec<_>>(), vec![twin, r8]);
+        assert_eq!(e.stats().entries_superseded, 5, "v1, the address, 10.9/16, 10.8/16, the deleted 10.7/16");
+        // IPv6: a next hop appended to 2001:db8:9::/64, then the other one
+        // deleted; the entry, built before the deletion, lists both.
+        assert_eq!(e.next_dump(), Some(Kind::Routes6));
+        let r6 = |hops| route("2001:db8:9::/64", hops);
+        e.notification(Update::NewRoute { route: r6(vec![hop("2001:db8::3", 1, 1)]), append: true, replace: false }, &mut |ev| evs.push(ev));
+        e.notification(Update::DelRoute(r6(vec![hop("2001:db8::2", 2, 1)])), &mut |ev| evs.push(ev));
+        e.dump_entry(new_route(r6(vec![hop("2001:db8::2", 2, 1), hop("2001:db8::3", 1, 1)])));
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert_eq!(e.model().routes6[&r6(vec![]).key].next_hops, vec![hop("2001:db8::3", 1, 1)], "the deleted next hop stays deleted");
+        // Neighbours: 10.1.0.2 deleted after the kernel listed it.
+        assert_eq!(e.next_dump(), Some(Kind::Neighbours4));
+        e.notification(Update::DelNeighbour(neigh(1, "10.1.0.2", NudState::Reachable).key), &mut |ev| evs.push(ev));
+        for u in kernel(Kind::Neighbours4) {
+            e.dump_entry(u);
+        }
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert!(e.model().neighbours4.is_empty());
+        assert_eq!(e.next_dump(), Some(Kind::Neighbours6));
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert!(!e.busy(), "nothing asks for another dump");
+    }
+
+    #[test]
+    fn an_ipv6_next_hop_deleted_then_added_again_during_a_dump_is_kept() {
+        let (mut e, _, _) = started(Filter::all());
+        let r6 = |hops| route("2001:db8:9::/64", hops);
+        e.start(&[Kind::Routes6], "test");
+        assert_eq!(e.next_dump(), Some(Kind::Routes6));
+        e.notification(Update::DelRoute(r6(vec![hop("2001:db8::2", 2, 1)])), &mut |_| {});
+        e.notification(Update::NewRoute { route: r6(vec![hop("2001:db8::2", 2, 1)]), append: true, replace: false }, &mut |_| {});
+        e.dump_entry(new_route(r6(vec![hop("2001:db8::2", 2, 1)])));
+        e.dump_done(false, &mut |_| {});
+        assert_eq!(e.model().routes6[&r6(vec![]).key].next_hops, vec![hop("2001:db8::2", 2, 1)]);
+        assert_eq!(e.stats().entries_superseded, 0);
+    }
+
+    #[test]
+    fn a_route_both_notified_and_dumped_is_no_twin() {
+        // A route added during the dump comes twice (its notification, then
+        // the entry of a part built after it): not an inactive twin, so
+        // deleting it later needs no resync.
+        let (mut e, _, _) = started(Filter::all());
+        let r = route("10.60.0.0/16", vec![hop("10.1.0.2", 1, 1)]);
+        e.start(&[Kind::Routes4], "test");
+        assert_eq!(e.next_dump(), Some(Kind::Routes4));
+        e.notification(new_route(r.clone()), &mut |_| {});
+        for u in kernel(Kind::Routes4) {
+            e.dump_entry(u);
+        }
+        e.dump_entry(new_route(r.clone()));
+        e.dump_done(false, &mut |_| {});
+        assert!(e.model().routes4.contains_key(&r.key) && !e.busy());
+        e.notification(Update::DelRoute(r.clone()), &mut |_| {});
+        assert!(!e.busy(), "no resync for a twin that is not");
+    }
+
+    #[test]
+    fn an_overrun_during_a_dump_asks_that_kind_again_before_the_round_ends() {
+        // The notifications of the kind being dumped are dropped after the
+        // overrun (the dump asked again covers them), so the copy this dump
+        // ends with may be stale: the round goes on to the next dump.
+        let (mut e, _, _) = started(Filter::all());
+        let r = route("10.8.0.0/16", vec![hop("10.2.0.2", 2, 1)]);
+        e.start(&[Kind::Routes4], "test");
+        assert_eq!(e.next_dump(), Some(Kind::Routes4));
+        let mut evs = Vec::new();
+        for u in kernel(Kind::Routes4) {
+            e.dump_entry(u);
+        }
+        e.overrun(&mut |ev| evs.push(ev));
+        e.notification(Update::DelRoute(r.clone()), &mut |ev| evs.push(ev));
+        assert_eq!(e.stats().superseded, 1);
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert!(e.model().routes4.contains_key(&r.key) && e.busy());
+        assert!(!evs.iter().any(|ev| matches!(ev, MirrorEvent::Synced { .. })), "{evs:?}");
+        let mut seen = Vec::new();
+        while let Some(k) = e.next_dump() {
+            seen.push(k);
+            let entries = match k {
+                Kind::Routes4 => vec![new_route(route("10.9.0.0/16", vec![hop("10.1.0.2", 1, 1), hop("10.2.0.2", 2, 3)]))],
+                k => kernel(k),
+            };
+            for u in entries {
+                e.dump_entry(u);
+            }
+            e.dump_done(false, &mut |ev| evs.push(ev));
+        }
+        assert!(seen.contains(&Kind::Routes4));
+        assert!(!e.model().routes4.contains_key(&r.key));
+        assert!(matches!(evs.last(), Some(MirrorEvent::Synced { .. })));
+    }
+
+    #[test]
+    fn a_link_going_down_during_the_route_dump_dumps_the_routes_again() {
+        // The kernel flushes the IPv4 routes through the link silently; the
+        // dump in progress may have listed them already.
+        let (mut e, _, _) = started(Filter::all());
+        e.start(&[Kind::Routes4], "test");
+        assert_eq!(e.next_dump(), Some(Kind::Routes4));
+        for u in kernel(Kind::Routes4) {
+            e.dump_entry(u);
+        }
+        e.notification(Update::NewLink(link(2, "v1", false)), &mut |_| {});
+        e.dump_done(false, &mut |_| {});
+        assert!(e.model().routes4.contains_key(&route("10.8.0.0/16", vec![]).key), "listed before the flush");
+        assert_eq!(e.next_dump(), Some(Kind::Routes4), "asked again");
+        e.dump_entry(new_route(route("10.9.0.0/16", vec![hop("10.1.0.2", 1, 1), hop("10.2.0.2", 2, 3)])));
+        let mut evs = Vec::new();
+        e.dump_done(false, &mut |ev| evs.push(ev));
+        assert_eq!(dsts(&e.model().routes4), vec!["10.9.0.0/16"]);
+        assert!(matches!(evs.last(), Some(MirrorEvent::Synced { reason, .. }) if reason.contains("flushed during their dump")), "{evs:?}");
     }
 }
