@@ -25,6 +25,6 @@ pub enum FibError {
     #[error("an ECMP group needs at least one next hop with a weight above 0")]
     EmptyGroup,
     /// Every ECMP group's buckets are in use or waiting for a grace period.
-    #[error("no free ECMP group ({groups} in all)", groups = super::nhtable::DEFAULT_GROUPS)]
-    GroupsFull,
+    #[error("no free ECMP group ({groups} in all)")]
+    GroupsFull { groups: usize },
 }

@@ -594,7 +594,7 @@ impl NextHopTable {
             for &(m, _) in &held {
                 let _ = self.release_locked(&mut w, m);
             }
-            return Err(FibError::GroupsFull);
+            return Err(FibError::GroupsFull { groups: self.buckets.len() / GROUP_BUCKETS });
         };
         for (k, m) in spread(&held).iter().enumerate() {
             if let Some(b) = self.buckets.get(block as usize * GROUP_BUCKETS + k) {
