@@ -73,7 +73,8 @@ impl RteFib {
     /// A table for `max_routes` routes with `tbl8` second-level groups.
     pub fn dir24_8(name: &str, socket: i32, max_routes: u32, tbl8: u32, nh: NhSize) -> Result<RteFib, DpdkError> {
         let n = cname("rte_fib_create", name)?;
-        let mut conf = sys::rte_fib_conf { type_: sys::rte_fib_type_RTE_FIB_DIR24_8, default_nh: 0, max_routes: max_routes as i32, ..Default::default() };
+        let mut conf =
+            sys::rte_fib_conf { type_: sys::rte_fib_type_RTE_FIB_DIR24_8, default_nh: 0, max_routes: max_routes as i32, ..Default::default() };
         conf.__bindgen_anon_1.dir24_8.nh_sz = match nh {
             NhSize::Four => sys::rte_fib_dir24_8_nh_sz_RTE_FIB_DIR24_8_4B,
             NhSize::Eight => sys::rte_fib_dir24_8_nh_sz_RTE_FIB_DIR24_8_8B,
@@ -139,7 +140,8 @@ impl RteFib6 {
     /// A table for `max_routes` routes with `tbl8` groups.
     pub fn trie(name: &str, socket: i32, max_routes: u32, tbl8: u32, nh: NhSize) -> Result<RteFib6, DpdkError> {
         let n = cname("rte_fib6_create", name)?;
-        let mut conf = sys::rte_fib6_conf { type_: sys::rte_fib6_type_RTE_FIB6_TRIE, default_nh: 0, max_routes: max_routes as i32, ..Default::default() };
+        let mut conf =
+            sys::rte_fib6_conf { type_: sys::rte_fib6_type_RTE_FIB6_TRIE, default_nh: 0, max_routes: max_routes as i32, ..Default::default() };
         conf.__bindgen_anon_1.trie.nh_sz = match nh {
             NhSize::Four => sys::rte_fib_trie_nh_sz_RTE_FIB6_TRIE_4B,
             NhSize::Eight => sys::rte_fib_trie_nh_sz_RTE_FIB6_TRIE_8B,

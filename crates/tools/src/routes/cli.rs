@@ -155,10 +155,7 @@ pub fn run(a: &GenRoutesArgs) -> Result<String, String> {
         gw.v6[0]
     ));
     msg.push(format!("  IPv4: {}", histogram(v4.iter().map(|r| r.1), &[(8, 15), (16, 23), (24, 24), (25, 32)])));
-    msg.push(format!(
-        "  IPv6: {}",
-        histogram(v6.iter().map(|r| r.1), &[(19, 31), (32, 44), (45, 47), (48, 48), (49, 63), (64, 64), (65, 128)])
-    ));
+    msg.push(format!("  IPv6: {}", histogram(v6.iter().map(|r| r.1), &[(19, 31), (32, 44), (45, 47), (48, 48), (49, 63), (64, 64), (65, 128)])));
 
     let t = Instant::now();
     let path = |n: &str| a.out.join(n);
@@ -180,9 +177,10 @@ pub fn run(a: &GenRoutesArgs) -> Result<String, String> {
         msg.push(format!("wrote traffic4.pcap ({} packets), traffic6.pcap ({} packets) in {}", f4.len(), f6.len(), secs(t)));
     }
     msg.push(format!(
-        "into {}; install in a kernel with: ip -batch {}  (gateways on a connected subnet first)",
+        "into {}; install in a kernel (gateways on a connected subnet first) with: ip -batch {}; ip -batch {}",
         a.out.display(),
-        path("routes4.batch").display()
+        path("routes4.batch").display(),
+        path("routes6.batch").display()
     ));
     Ok(msg.join("\n"))
 }

@@ -43,7 +43,10 @@ impl Gateways {
                     let hosts = super::set::host_mask(bits, len);
                     // The last address of a v4 subnet is its broadcast address.
                     if host >= hosts {
-                        return Err(format!("{family} subnet /{len} has no room for {k} gateways (hosts .2 upward, spread over {} subnets)", nets.len()));
+                        return Err(format!(
+                            "{family} subnet /{len} has no room for {k} gateways (hosts .2 upward, spread over {} subnets)",
+                            nets.len()
+                        ));
                     }
                     Ok(net | host)
                 })
