@@ -46,6 +46,11 @@ bin=$(pwd)/target/release/newipd
 out=$(mktemp -d /tmp/newipd-fib-scale.XXXXXX)
 ns="fs-$$"
 cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ -s "$out/newipd.err" ]; then
+    echo "fib-scale.sh: failed ($rc); newipd said:" >&2
+    tail -15 "$out/newipd.err" >&2
+  fi
   pkill -INT -f "file-prefix fs-nd-$$" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$out"
@@ -77,7 +82,7 @@ snapshot() {
     [ "$(grep -c "routes in the FIB" "$out/newipd.out" || true)" -gt "$before" ] && break
     sleep 0.01
   done
-  tac "$out/newipd.out" | sed '/SIGUSR1/q' | awk '/total: rx/ { tx = $5 } /routes in the FIB/ { for (i = 1; i <= NF; i++) if ($i == "kernel,") k = $(i - 1) } END { print tx + 0, k + 0 }'
+  { tac "$out/newipd.out" || true; } | sed '/SIGUSR1/q' | awk '/total: rx/ { tx = $5 } /routes in the FIB/ { for (i = 1; i <= NF; i++) if ($i == "kernel,") k = $(i - 1) } END { print tx + 0, k + 0 }'
 }
 
 # Forwarded packets a second over `seconds`, from two snapshots.
