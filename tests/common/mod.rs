@@ -135,25 +135,36 @@ pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str, secs:
 
 impl Daemon {
     pub fn start(dir: &Path, pipeline: &str) -> Daemon {
-        Daemon::start_full(dir, pipeline, &[], &[])
+        Daemon::start_full(dir, pipeline, &[], &[], None)
     }
 
     /// [`Daemon::start`] with more `newipd run` flags (before `--`).
     pub fn start_with(dir: &Path, pipeline: &str, flags: &[&str]) -> Daemon {
-        Daemon::start_full(dir, pipeline, flags, &[])
+        Daemon::start_full(dir, pipeline, flags, &[], None)
     }
 
     /// The same, run by the command `prefix` (e.g. `ip netns exec NS`: the
     /// daemon inside a network namespace).
     pub fn start_under(dir: &Path, pipeline: &str, prefix: &[&str]) -> Daemon {
-        Daemon::start_full(dir, pipeline, &[], prefix)
+        Daemon::start_full(dir, pipeline, &[], prefix, None)
     }
 
-    fn start_full(dir: &Path, pipeline: &str, flags: &[&str], prefix: &[&str]) -> Daemon {
+    /// [`Daemon::start_under`] with these EAL lcore arguments instead of `-l 0`
+    /// (e.g. `--lcores=0@0,1@0,2@1` for a pipelined run on two CPUs).
+    pub fn start_under_on(dir: &Path, pipeline: &str, prefix: &[&str], lcores: &str) -> Daemon {
+        Daemon::start_full(dir, pipeline, &[], prefix, Some(lcores))
+    }
+
+    fn start_full(dir: &Path, pipeline: &str, flags: &[&str], prefix: &[&str], lcores: Option<&str>) -> Daemon {
+        let mut eal_args = eal(&dir.file_name().unwrap().to_string_lossy());
+        if let (Some(l), Some(i)) = (lcores, eal_args.iter().position(|a| a == "-l")) {
+            // "-l 0" becomes the lcore list given.
+            eal_args.remove(i + 1);
+            eal_args[i] = l.to_string();
+        }
         use std::process::Stdio;
         std::fs::write(dir.join("pipeline.toml"), pipeline).unwrap();
         let report = dir.join("report.json");
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let mut cmd = match prefix.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
@@ -169,7 +180,7 @@ impl Daemon {
             .arg(&report)
             .args(flags)
             .arg("--")
-            .args(eal(&name))
+            .args(eal_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
