@@ -21,6 +21,7 @@
 #   ratio: X              newipd over the full table / testpmd macswap
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 
 v4=1000000
 v6=220000
@@ -62,16 +63,7 @@ t=$(date +%s.%N)
 echo "route set: $v4 IPv4 + $v6 IPv6 prefixes, traffic to all IPv4 ones ($(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s to generate)"
 routes=$(cat "$out/routes4.batch" "$out/routes6.batch" | grep -c '^route add')
 
-run_testpmd() {
-  timeout -s INT "$((seconds + 2))" dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1 --file-prefix "fs-tp-$$" \
-    --log-level='*:warning' --vdev="net_pcap0,rx_pcap=$out/traffic4.pcap,infinite_rx=1" -- \
-    --forward-mode=macswap --port-topology=loop --nb-cores=1 --total-num-mbufs=16384 \
-    --stats-period=2 --auto-start >"$out/testpmd.log" 2>&1 || true
-  local pps
-  pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
-  [ -n "$pps" ] || { echo "fib-scale.sh: testpmd printed no rate:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
-  awk -v p="$pps" 'BEGIN { printf "%.2f\n", p / 1e6 }'
-}
+run_testpmd() { testpmd_mpps "$out/traffic4.pcap" "$seconds" "$out/testpmd.log"; }
 
 # The counters newipd prints on SIGUSR1: "<tx> <kernel routes in the FIB>".
 snapshot() {
@@ -114,7 +106,6 @@ while time.monotonic() - t0 < secs:
 PY
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 tp_all=() nd_all=() up_all=() inst_all=()
 for i in $(seq 1 "$repeat"); do

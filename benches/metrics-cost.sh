@@ -15,6 +15,7 @@
 # work moves the figures by more than the effect being measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 
 traffic=ipv4
 seconds=10
@@ -92,7 +93,6 @@ run() {
   awk -v w="$wall" -v t="$tx" -v c="$cpu" 'BEGIN { printf "%.3f %.3f\n", w, t / c / 1e6 }'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min)"
 pw=() pc=() sw=() sc=()

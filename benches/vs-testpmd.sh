@@ -30,6 +30,7 @@
 #   Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 
 traffic=ipv4
 seconds=10
@@ -71,16 +72,7 @@ trap 'rm -rf "$out"' EXIT
 ./target/release/newipd gen --out "$out/in.pcap" --packets 8192 --flows "$flows" --seed 42 "${gen_args[@]}" >/dev/null
 
 # testpmd: stop it with SIGINT after $seconds, read its last Rx-pps line. Prints Mpps.
-run_testpmd() {
-  timeout -s INT "$((seconds + 2))" dpdk-testpmd --no-huge -m 1024 --no-pci -l 0-1 --file-prefix "vs-tp-$$" \
-    --log-level='*:warning' --vdev="net_pcap0,rx_pcap=$out/in.pcap,infinite_rx=1" -- \
-    --forward-mode=macswap --port-topology=loop --nb-cores=1 --total-num-mbufs=16384 \
-    --stats-period=2 --auto-start >"$out/testpmd.log" 2>&1 || true
-  local pps
-  pps=$(grep -Eo 'Rx-pps: +[0-9]+' "$out/testpmd.log" | tail -1 | grep -Eo '[0-9]+$' || true)
-  [ -n "$pps" ] || { echo "vs-testpmd.sh: no Rx-pps from testpmd:" >&2; tail -20 "$out/testpmd.log" >&2; exit 1; }
-  awk -v p="$pps" 'BEGIN { printf "%.4f\n", p / 1e6 }'
-}
+run_testpmd() { testpmd_mpps "$out/in.pcap" "$seconds" "$out/testpmd.log"; }
 
 # newipd: the same input, routes covering every flow. $1: the [lcores]
 # table; $2: the EAL lcore arguments; $3: a tag; $4: more lines for the
@@ -114,7 +106,6 @@ TOML
   grep -Eo '"tx_mpps": *[0-9.]+' "$out/report-$3.json" | grep -Eo '[0-9.]+$'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # One packet lcore (lcore 1 on CPU 1; the main lcore on CPU 0 only waits),
 # alternating with testpmd.
