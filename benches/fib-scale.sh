@@ -2,8 +2,9 @@
 # newipd with an Internet-sized FIB, on one lcore, against dpdk-testpmd
 # macswap on the same 64-byte input, in one invocation (alternating runs,
 # medians). The routes come the way a router gets them: into the kernel of
-# newipd's network namespace (`ip -batch`), then over netlink into newipd's
-# FIB through its host interface.
+# newipd's network namespace (`newipd install-routes`: batched netlink
+# requests, as FRR's zebra sends them), then over netlink into newipd's FIB
+# through its host interface.
 #
 #   benches/fib-scale.sh [--v4 1000000] [--v6 220000] [--seconds 5] [--repeat 3] [--updates 10000]
 #
@@ -16,7 +17,7 @@
 # many as net_pcap can hold in mbufs), replayed for ever by net_pcap. Needs root.
 #
 # The output ends with, in this order:
-#   install_seconds: X    start of the `ip -batch` burst to the last route in newipd's FIB
+#   install_seconds: X    start of the install burst to the last route in newipd's FIB
 #   update_rate_ratio: X  forwarding rate during the route changes / without them
 #   ratio: X              newipd over the full table / testpmd macswap
 set -euo pipefail
@@ -141,8 +142,7 @@ TOML
   done
   base=$(snapshot | cut -d' ' -f2)
   t0=$(date +%s.%N)
-  ip netns exec "$ns" ip -batch "$out/routes4.batch"
-  ip netns exec "$ns" ip -batch "$out/routes6.batch"
+  ip netns exec "$ns" "$bin" install-routes "$out/routes4.batch" "$out/routes6.batch" >/dev/null
   t1=$(date +%s.%N)
   want=$((base + routes))
   for _ in $(seq 600); do

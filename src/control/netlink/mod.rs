@@ -12,11 +12,13 @@
 //! * [`socket`]: the NETLINK_ROUTE socket (netlink-sys).
 //! * [`mirror`]: socket + engine on a thread ([`mirror::Mirror`]).
 //! * [`show`]: text and JSON forms; [`command`]: `newipd mirror`.
+//! * [`install`]: `newipd install-routes`, batched route requests into the kernel.
 
 pub mod command;
 pub mod diff;
 pub mod engine;
 pub mod event;
+pub mod install;
 pub mod mirror;
 pub mod model;
 pub mod parse;
