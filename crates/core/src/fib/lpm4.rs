@@ -79,6 +79,20 @@ impl Lpm4 {
         self.t.resolve(e)
     }
 
+    /// Load the first-level entry `dst` will look up, so that a lookup
+    /// soon after finds it in cache (the value means nothing to the
+    /// caller). A burst's loads, issued back to back before any lookup,
+    /// overlap their cache and TLB misses: with a full table every
+    /// lookup's entry is a miss of its own otherwise.
+    #[inline(always)]
+    pub fn warm(&self, dst: u32) -> u32 {
+        self.t.root()[(dst >> 8) as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Routes from which [`warm`](Self::warm)ing a burst's entries pays:
+    /// below this the entries in use stay in cache anyway.
+    pub const WARM_FROM: usize = 65_536;
+
     /// [`lookup`](Self::lookup) for many destinations: `found(i, next
     /// hop)` for each `dst[i]`, in order. 32 at a time, all 32 first-level
     /// entries are loaded before any is used, so their cache and TLB misses
