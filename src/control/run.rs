@@ -16,6 +16,7 @@ use crate::datapath::rx::RxWorker;
 use crate::datapath::tx::TxWorker;
 use crate::datapath::worker::{Limits, LoopConf, Outcome, Quota, WorkerPort};
 use newipd_core::fib::{NextHop, Prefix};
+use newipd_core::rcu::{Qsbr, Ticket};
 use crate::control::config::{DeviceKind, Pipeline, PortSpec};
 use newipd_dpdk::eal::Eal;
 use newipd_dpdk::lcore::LcoreId;
@@ -316,7 +317,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
                 let st = Arc::new(SharedCounters::default());
                 let inject: Vec<_> =
                     inject_consumers.iter_mut().enumerate().filter(|(i, _)| plan.owner[*i] == t).filter_map(|(i, c)| c.take().map(|c| (i, c))).collect();
-                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()).with_inject(inject), conf: conf(&st) };
+                let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()).with_inject(inject), conf: conf(&st), reader: TxWorker::reader(router.fib().qsbr()) };
                 stats.push(st);
                 jobs.push((*lcore, Box::new(move || w.run())));
             }
@@ -358,7 +359,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let names: Vec<(String, String)> = p.ports.iter().map(|q| (q.name.clone(), q.device.clone())).collect();
     let reloader = opts.reload_from.clone().map(|source| Reloader { source, running: p.clone(), rib: Arc::clone(&rib), router: Arc::clone(&router) });
     let watch = SignalWatch::start(signals, stats.clone(), names.clone(), lcores.clone(), reloader, Arc::clone(&rib))?;
-    let links = LinkWatch::start(&p.ports, &ids)?;
+    let links = LinkWatch::start(&p.ports, &ids, Arc::clone(router.fib().qsbr()))?;
     let host = if has_hosts {
         let plan = HostPlan {
             taps,
@@ -561,32 +562,112 @@ fn run_jobs(jobs: Vec<(LcoreId, Job)>, stop: &Arc<AtomicBool>, ready: &str) -> R
 /// How often the link watcher looks at the ports' link state.
 const LINK_POLL: Duration = Duration::from_millis(500);
 
+/// How often it looks while a memif client is reconnecting (traffic
+/// resumes within about this long of its server's return).
+const RECONNECT_POLL: Duration = Duration::from_millis(100);
+
+/// How long a memif client's first handshake (at start-up) may take
+/// before a link still down counts as the server gone.
+const FIRST_HANDSHAKE: Duration = Duration::from_secs(2);
+
+/// After a reconnect, how long the handshake may take before the client
+/// tries again: doubling from the first to the last value while the
+/// server keeps refusing (a server whose socket listens before its port
+/// has started answers "ID not found"). Local handshakes take milliseconds.
+const HANDSHAKE_FIRST: Duration = Duration::from_millis(250);
+const HANDSHAKE_MAX: Duration = Duration::from_secs(1);
+
+/// How long the watcher waits for the packet lcores to pass a quiescent
+/// point after pausing a port (a round takes microseconds; an lcore
+/// draining at shutdown reports none, and the port is then left paused
+/// and untouched until the next look).
+const GRACE_LIMIT: Duration = Duration::from_millis(200);
+
+/// Where a memif client port stands.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Link up.
+    Up,
+    /// Started (at start-up or by a reconnect), resumed, waiting for the
+    /// server's handshake for at most `wait`.
+    Handshake { since: Instant, wait: Duration },
+    /// Paused; stopped and started at each look until the connect succeeds.
+    Retrying,
+}
+
+/// A memif client port and its reconnection.
+struct Client {
+    /// The server's socket.
+    socket: String,
+    phase: Phase,
+    /// The server went away and the link has not been up since (the
+    /// "reconnecting" line was logged, the "reconnected" one is owed).
+    away: bool,
+    /// While retrying: the grace period taken at the pause, until the
+    /// lcores have all passed a quiescent point since (then `None`: none is
+    /// inside the port's rx/tx burst, none calls them until it is resumed).
+    grace: Option<Ticket>,
+    /// The handshake time the next reconnect allows.
+    next_wait: Duration,
+}
+
 /// The link watcher: a control thread (whatever lcores run the packet
 /// loops, the main one included) that reads every port's link state twice
 /// a second, logs each change (`newipd: port NAME link down`) and publishes
 /// it to the sending lcores ([`crate::datapath::link`]), which then count
-/// what the driver refuses as `link-down`.
+/// what the driver refused as `link-down`.
+///
+/// It also reconnects memif clients (`net_memif...,role=client`): DPDK's
+/// memif driver connects a client only when the port starts, so when the
+/// server goes away (its process killed or restarted) the link stays down
+/// for ever. The watcher then pauses the port (the lcores stop polling and
+/// sending to it, counting what they would have sent `link-down`), waits
+/// for a QSBR grace period so no lcore is inside the driver, and stops and
+/// starts the port every 100 ms until the connect succeeds; then resumes
+/// it. The link comes up once the server answers the handshake; a
+/// handshake that does not complete in time (a server whose socket
+/// listens before its port has started refuses it) starts another round.
 struct LinkWatch {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl LinkWatch {
-    fn start(specs: &[PortSpec], ids: &[PortId]) -> Result<LinkWatch, RunError> {
+    fn start(specs: &[PortSpec], ids: &[PortId], qsbr: Arc<Qsbr>) -> Result<LinkWatch, RunError> {
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let ids = ids.to_vec();
         let mut links: Vec<Link> = ids.iter().map(|id| id.link()).collect();
         for (i, l) in links.iter().enumerate() {
             crate::datapath::link::set_up(i, l.up);
         }
+        let now = Instant::now();
+        let mut clients: Vec<Option<Client>> = specs
+            .iter()
+            .zip(&links)
+            .map(|(s, l)| {
+                newipd_dpdk::host::memif_client_socket(&s.device).map(|socket| Client {
+                    socket,
+                    phase: if l.up { Phase::Up } else { Phase::Handshake { since: now, wait: FIRST_HANDSHAKE } },
+                    away: false,
+                    grace: None,
+                    next_wait: HANDSHAKE_FIRST,
+                })
+            })
+            .collect();
+        for (i, s) in specs.iter().enumerate() {
+            // memif keeps its link state in memory: a refused burst asks it.
+            crate::datapath::link::set_ask_driver(i, s.device.starts_with("net_memif"));
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let quit = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("newipd-links".into())
             .spawn(move || {
-                // Parked between looks (two wake-ups a second); stop() unparks it.
+                let mut every = LINK_POLL;
+                // Parked between looks (two wake-ups a second, ten while a
+                // client reconnects); stop() unparks it.
                 while !quit.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(LINK_POLL);
+                    std::thread::park_timeout(every);
                     if quit.load(Ordering::Relaxed) {
                         break;
                     }
@@ -597,7 +678,11 @@ impl LinkWatch {
                             eprintln!("newipd: port {} {}", names[i], describe(&now));
                         }
                         *was = now;
+                        if let Some(c) = clients[i].as_mut() {
+                            reconnect(i, &names[i], *id, now.up, c, &qsbr);
+                        }
                     }
+                    every = if clients.iter().flatten().any(|c| !matches!(c.phase, Phase::Up)) { RECONNECT_POLL } else { LINK_POLL };
                 }
             })
             .map_err(|e| RunError::Stats(format!("link watcher thread: {e}")))?;
@@ -609,6 +694,76 @@ impl LinkWatch {
         self.thread.thread().unpark();
         let _ = self.thread.join();
     }
+}
+
+/// One look at memif client port `i` (`id`, link `up` now). A link that
+/// goes down, or a handshake that does not complete in time, pauses the
+/// port; while paused, once the lcores are clear of it, the port is
+/// stopped and started (the connect) at each look until that succeeds,
+/// then resumed to wait for the handshake. Logs when the server is seen
+/// gone and when the link is up again, not each retry (the driver's own
+/// error lines are kept quiet: see [`newipd_dpdk::log::quietly`]).
+fn reconnect(i: usize, name: &str, id: PortId, up: bool, c: &mut Client, qsbr: &Qsbr) {
+    use crate::datapath::link;
+    match c.phase {
+        Phase::Up if up => return,
+        Phase::Handshake { .. } if up => {
+            c.phase = Phase::Up;
+            c.next_wait = HANDSHAKE_FIRST;
+            if std::mem::take(&mut c.away) {
+                eprintln!("newipd: port {name}: memif reconnected to {}", c.socket);
+            }
+            return;
+        }
+        Phase::Handshake { since, wait } if since.elapsed() < wait => return,
+        Phase::Up | Phase::Handshake { .. } => {
+            if !c.away {
+                eprintln!("newipd: port {name}: memif server gone, reconnecting to {}", c.socket);
+                c.away = true;
+            }
+            link::pause(i);
+            // The ticket after the pause (see wait_for_lcores).
+            c.grace = Some(qsbr.start());
+            c.phase = Phase::Retrying;
+        }
+        Phase::Retrying => {}
+    }
+    if let Some(t) = c.grace {
+        if !wait_for_lcores(qsbr, t) {
+            return; // an lcore has not reported yet (asleep when idle, draining): look again next time
+        }
+        c.grace = None;
+    }
+    // Stopping a stopped port is harmless (a failed start leaves it stopped);
+    // a started one must be stopped, or start does nothing.
+    id.stop();
+    if newipd_dpdk::log::quietly(|| id.start()).is_ok() {
+        c.phase = Phase::Handshake { since: Instant::now(), wait: c.next_wait };
+        c.next_wait = (c.next_wait * 2).min(HANDSHAKE_MAX);
+        link::resume(i);
+    }
+}
+
+/// Wait (at most [`GRACE_LIMIT`]) until every online packet lcore has
+/// passed a quiescent point since ticket `t` was taken (right after
+/// [`pause`](crate::datapath::link::pause)): then
+/// none of them is inside the paused port's rx_burst or tx_burst, and none
+/// calls them again until the port is resumed.
+///
+/// Why (the memory model): the pause is a `SeqCst` read-modify-write of the
+/// mask, sequenced before the `AcqRel` increment of the QSBR token that
+/// [`Qsbr::start`] makes. An lcore's quiescent point loads the token with
+/// acquire; if it loaded that increment (or a later value: the ticket's
+/// grace period counts only such points), it synchronises with it, so the
+/// pause happens before everything the lcore does after the point, and its
+/// mask loads there (one per poll round, one per TX burst, all after the
+/// point) see the port paused. What the lcore did before the point (a
+/// burst into the driver) is sequenced before its release store of its
+/// counter, which the watcher reads with acquire before it stops the port.
+/// An lcore coming online is covered by the SeqCst fences of
+/// [`Qsbr::safe_ticket`] and `QsbrReader::online`.
+fn wait_for_lcores(qsbr: &Qsbr, t: Ticket) -> bool {
+    qsbr.wait_within(t, GRACE_LIMIT, Duration::from_micros(200))
 }
 
 /// Route tables with next hops that carry the egress port's MAC and the

@@ -26,6 +26,7 @@ use newipd_core::stats::stages::{Stage, StageClock};
 use newipd_core::kinds::{Event, Reason, MAX_PORTS};
 use newipd_core::stats::Counters;
 use newipd_core::kinds::MAX_BURST;
+use newipd_core::rcu::QsbrReader;
 
 /// A packet waiting in a port scheduler: the mbuf alone, its [`TxMeta`] in
 /// the private area ([`privmeta`]), so the queue moves 8 bytes a packet.
@@ -180,13 +181,16 @@ impl TxBuf {
         c.event(port.index, Event::OnTimeDowngraded, self.on_time.take_downgraded());
         let n = self.burst.len() as u64;
         let bytes = std::mem::take(&mut self.bytes);
-        let sent = self.burst.tx(port.id.0, port.txq) as u64;
+        // A paused port (being restarted by the link watcher) is not sent
+        // to: one relaxed load a burst, after the lcore's quiescent point.
+        let paused = super::link::is_paused(super::link::paused_mask(), port.index);
+        let sent = if paused { 0 } else { self.burst.tx(port.id.0, port.txq) as u64 };
         if sent == n {
             c.tx(port.index, n, bytes);
         } else {
             let unsent: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
             c.tx(port.index, sent, bytes - unsent);
-            let why = if super::link::is_up(port.index) { Reason::TxFull } else { Reason::LinkDown };
+            let why = if paused { Reason::LinkDown } else { super::link::refused(port.index, port.id) };
             c.drop(port.index, why, n - sent);
             self.burst.free_all();
         }
@@ -520,9 +524,16 @@ impl Egress {
     /// Shutdown: keep sending what the schedulers hold for at most
     /// `drain_tsc`, then drop the rest as `shutdown-drained`; send what is
     /// buffered; post the last latency values. Returns what is left queued (0).
-    pub fn finish(mut self, drain_tsc: u64, c: &mut Counters) -> u64 {
+    /// `reader`: the lcore's QSBR reader, which reports a quiescent point
+    /// each drain round.
+    pub fn finish(mut self, drain_tsc: u64, c: &mut Counters, reader: Option<&QsbrReader>) -> u64 {
         let stop_at = tsc();
         loop {
+            // Still a reader while draining: a round's quiescent point lets
+            // the link watcher pause a port (see super::link).
+            if let Some(r) = reader {
+                r.quiescent();
+            }
             let now = tsc();
             let now_ns = self.lat.clock.ns(now);
             let mut left = 0;

@@ -69,6 +69,12 @@ impl Ingress {
         }
     }
 
+    /// This lcore as a reader of the route tables (its quiescent points
+    /// also gate port pauses: see [`super::link`]).
+    pub fn reader(&self) -> Option<&QsbrReader> {
+        self.reader.as_ref()
+    }
+
     /// Hand what the kernel should take to the host interfaces through `punt`.
     pub fn with_punt(mut self, punt: Option<Punt>) -> Ingress {
         self.punt = punt;
@@ -88,8 +94,14 @@ impl Ingress {
         if let Some(r) = &self.reader {
             r.quiescent();
         }
+        // After the quiescent point: a port the link watcher paused before
+        // the ticket this point reports is seen paused here (see link.rs).
+        let paused = super::link::paused_mask();
         for i in 0..self.queues.len() {
             let p = self.queues[i];
+            if paused != 0 && super::link::is_paused(paused, p.index) {
+                continue;
+            }
             let want = match &limits.packets {
                 Some(q) => match q.take(self.burst) {
                     0 => return Polled::Spent,

@@ -59,7 +59,7 @@ impl Worker {
                 self.conf.idle();
             }
         }
-        let queued = self.egress.finish(self.conf.drain_tsc, &mut c);
+        let queued = self.egress.finish(self.conf.drain_tsc, &mut c, self.ingress.reader());
         c.lcore.held = queued;
         let end = tsc();
         self.conf.stats.publish(&c);

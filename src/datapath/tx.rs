@@ -12,16 +12,34 @@ use newipd_dpdk::time::tsc;
 use newipd_core::stats::stages::{Stage, StageClock};
 use newipd_core::kinds::Reason;
 use newipd_core::stats::Counters;
+use newipd_core::rcu::{Qsbr, QsbrReader};
+use std::sync::Arc;
 
 /// Everything one egress lcore needs.
 pub struct TxWorker {
     pub rings: RingSource,
     pub egress: Egress,
     pub conf: LoopConf,
+    /// This lcore as a QSBR reader (of the FIB's grace periods, which also
+    /// gate port pauses: see [`super::link`]); [`TxWorker::reader`] makes one.
+    pub reader: Option<QsbrReader>,
 }
 
 impl TxWorker {
+    /// A reader for a TX lcore from `qsbr`, offline until its loop starts
+    /// (a grace period does not wait for start-up), as [`Ingress`](super::ingress::Ingress) does.
+    pub fn reader(qsbr: &Arc<Qsbr>) -> Option<QsbrReader> {
+        let r = qsbr.register();
+        if let Some(r) = &r {
+            r.offline();
+        }
+        r
+    }
+
     pub fn run(mut self) -> Outcome {
+        if let Some(r) = &self.reader {
+            r.online();
+        }
         let mut c = Counters::default();
         let mut clk = StageClock::default();
         let meter = LoopMeter::start();
@@ -30,6 +48,11 @@ impl TxWorker {
         let mut batch = Batch::new();
         let burst = self.conf.burst;
         loop {
+            // The round's quiescent point comes before any send (a paused
+            // port is then seen paused: see super::link).
+            if let Some(r) = &self.reader {
+                r.quiescent();
+            }
             let now = tsc();
             clk.start(now);
             let now_ns = self.conf.clock.ns(now);
@@ -68,7 +91,7 @@ impl TxWorker {
                 self.conf.idle();
             }
         }
-        let queued = self.egress.finish(self.conf.drain_tsc, &mut c);
+        let queued = self.egress.finish(self.conf.drain_tsc, &mut c, self.reader.as_ref());
         c.lcore.held = queued;
         let end = tsc();
         self.conf.stats.publish(&c);

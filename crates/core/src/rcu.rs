@@ -138,6 +138,34 @@ impl Qsbr {
     }
 }
 
+impl Qsbr {
+    /// [`synchronize`](Self::synchronize) with a deadline, for a control
+    /// thread that must not wait for ever (an lcore that stopped reporting
+    /// quiescent points, e.g. one draining at shutdown): takes a ticket,
+    /// then looks every `nap` until its grace period is over (true) or
+    /// `limit` has passed (false).
+    pub fn synchronize_within(&self, limit: std::time::Duration, nap: std::time::Duration) -> bool {
+        self.wait_within(self.start(), limit, nap)
+    }
+
+    /// Wait for the grace period of `t`: look every `nap` until it is over
+    /// (true) or `limit` has passed (false; ask again later with the same
+    /// ticket, so a reader that reports seldom, e.g. one sleeping when idle,
+    /// still ends it).
+    pub fn wait_within(&self, t: Ticket, limit: std::time::Duration, nap: std::time::Duration) -> bool {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if self.check(t) {
+                return true;
+            }
+            if std::time::Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(nap);
+        }
+    }
+}
+
 impl Default for Qsbr {
     fn default() -> Self {
         Qsbr::new(DEFAULT_READERS)
@@ -316,6 +344,34 @@ mod tests {
         r.quiescent();
         assert_eq!(d.reclaim(|x| out.push(x)), 1);
         assert_eq!(out, [1, 2, 3]);
+    }
+
+    #[test]
+    fn synchronize_within_waits_for_a_quiescent_point_or_gives_up() {
+        use std::time::Duration;
+        let q = Arc::new(Qsbr::new(2));
+        assert!(q.synchronize_within(Duration::ZERO, Duration::from_micros(10)), "no reader: over at once");
+        let r = q.register().unwrap();
+        assert!(!q.synchronize_within(Duration::from_millis(20), Duration::from_micros(100)), "an online reader that never reports holds it up");
+        r.offline();
+        assert!(q.synchronize_within(Duration::ZERO, Duration::from_micros(10)), "offline: not waited for");
+        r.online();
+        let stop = Arc::new(AtomicBool::new(false));
+        let h = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    r.quiescent();
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            })
+        };
+        assert!(q.synchronize_within(Duration::from_secs(10), Duration::from_micros(100)), "a reader reporting ends it");
+        let t = q.start();
+        assert!(q.wait_within(t, Duration::from_secs(10), Duration::from_micros(100)));
+        assert!(q.wait_within(t, Duration::ZERO, Duration::from_micros(100)), "over once, over for good");
+        stop.store(true, Ordering::Relaxed);
+        h.join().unwrap();
     }
 
     #[test]

@@ -47,6 +47,17 @@ impl Vdev {
     }
 }
 
+/// The socket a memif *client* device (`net_memif...,role=client`)
+/// connects to (DPDK's default `/run/memif.sock` when it names none);
+/// `None` for any other device.
+pub fn memif_client_socket(devargs: &str) -> Option<String> {
+    let v = Vdev::parse(devargs);
+    if !v.driver_is("net_memif") || v.args.get("role").map(String::as_str) != Some("client") {
+        return None;
+    }
+    Some(v.args.get("socket").cloned().unwrap_or_else(|| "/run/memif.sock".to_string()))
+}
+
 /// The `--vdev` devices in EAL arguments (`--vdev X` and `--vdev=X`).
 pub fn vdevs(args: &[String]) -> Vec<Vdev> {
     let mut out = Vec::new();
@@ -211,6 +222,11 @@ mod tests {
     fn only_memif_servers_with_a_socket_file_have_one() {
         let file = |d: &str| Vdev::parse(d).memif_server_file();
         assert_eq!(file("net_memif0,role=client,socket=/t/s,socket-abstract=no"), None);
+        assert_eq!(memif_client_socket("net_memif0,role=client,socket=/t/s,socket-abstract=no").as_deref(), Some("/t/s"));
+        assert_eq!(memif_client_socket("net_memif3,role=client").as_deref(), Some("/run/memif.sock"));
+        assert_eq!(memif_client_socket("net_memif0,role=server,socket=/t/s"), None);
+        assert_eq!(memif_client_socket("net_memif0,socket=/t/s"), None, "server is memif's default role");
+        assert_eq!(memif_client_socket("net_pcap0,role=client,socket=/t/s"), None);
         assert_eq!(file("net_memif0,role=server,socket=/t/s"), None, "abstract by default");
         assert_eq!(file("net_memif0,role=server,socket-abstract=no"), Some(PathBuf::from("/run/memif.sock")));
         assert_eq!(file("net_pcap0,role=server,socket=/t/s,socket-abstract=no"), None);

@@ -81,7 +81,9 @@ extern "C" fn write_log(_cookie: *mut c_void, buf: *const c_char, size: usize) -
         _ => LEVEL_UNKNOWN, // written to the stream without rte_log
     };
     let mut k = kept();
-    if k.onward == 0 {
+    if QUIET.with(|q| q.get()) {
+        // Kept (errors_since quotes it), not passed on: see `quietly`.
+    } else if k.onward == 0 {
         let _ = std::io::stderr().write_all(data);
     } else {
         // SAFETY: `onward` is DPDK's default stream, open until Eal's drop clears it (under this lock).
@@ -197,6 +199,22 @@ pub(crate) fn follow_eal() {
 /// Before `rte_eal_cleanup` (which closes DPDK's default stream): lines go to stderr again.
 pub(crate) fn leave_eal() {
     kept().onward = 0;
+}
+
+thread_local! {
+    /// This thread runs [`quietly`]: its lines are kept, not passed on.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f`, keeping what DPDK logs on this thread meanwhile (for
+/// [`errors_since`]) without passing it on to stderr: for a call retried
+/// often whose failure the caller reports once in its own words (a memif
+/// client reconnecting every 100 ms while its server is away).
+pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    let was = QUIET.with(|q| q.replace(true));
+    let r = f();
+    QUIET.with(|q| q.set(was));
+    r
 }
 
 /// The current end of the log.

@@ -188,6 +188,19 @@ impl PortId {
         unsafe { sys::rte_eth_dev_stop(self.0) };
     }
 
+    /// Start the port again after [`stop`](Self::stop) (its queues keep
+    /// their setup). A memif client connects to its server here; the error
+    /// quotes the driver ("Failed to connect socket") when it logged why.
+    pub fn start(self) -> Result<(), DpdkError> {
+        let mark = log::mark();
+        // SAFETY: the port was configured by configure_and_start; starting a stopped port is allowed.
+        let rc = unsafe { sys::rte_eth_dev_start(self.0) };
+        if rc != 0 {
+            return Err(driver_err("rte_eth_dev_start", self, rc, mark));
+        }
+        Ok(())
+    }
+
     /// Close the port and release its resources (after stop).
     pub fn close(self) {
         // SAFETY: the port is stopped.
