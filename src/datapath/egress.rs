@@ -188,15 +188,24 @@ impl TxBuf {
         if sent == n {
             c.tx(port.index, n, bytes);
         } else {
-            let unsent: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
-            c.tx(port.index, sent, bytes - unsent);
-            let why = if paused { Reason::LinkDown } else { super::link::refused(port.index, port.id) };
-            c.drop(port.index, why, n - sent);
-            self.burst.free_all();
+            self.refused(port, sent, n, bytes, paused, c);
         }
         let t1 = tsc();
         self.record_sent(sent as usize, n as usize, lat.clock.ns(t1), c, &mut lat.hist);
         Some((n, t1))
+    }
+
+    /// The driver took `sent` of the `n` packets (none: the port is
+    /// `paused`): count the rest as dropped, `link-down` or `tx-full`, and
+    /// free them. Out of line: the sending path stays short.
+    #[cold]
+    #[inline(never)]
+    fn refused(&mut self, port: &WorkerPort, sent: u64, n: u64, bytes: u64, paused: bool, c: &mut Counters) {
+        let unsent: u64 = self.burst.as_slice().iter().map(|m| m.len() as u64).sum();
+        c.tx(port.index, sent, bytes - unsent);
+        let why = if paused { Reason::LinkDown } else { super::link::refused(port.index, port.id) };
+        c.drop(port.index, why, n - sent);
+        self.burst.free_all();
     }
 
     /// Per-class tx counts and latency of the first `sent` of the `n`

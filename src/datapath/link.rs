@@ -19,8 +19,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::{Relaxed, SeqCst}};
 
 static UP: [AtomicBool; MAX_PORTS] = [const { AtomicBool::new(true) }; MAX_PORTS];
 
-/// One bit a port (pipeline order): set while the port is paused.
-static PAUSED: AtomicU32 = AtomicU32::new(0);
+/// One bit a port (pipeline order): set while the port is paused. Alone on
+/// its 128-byte line (CPUs fetch lines in pairs): every lcore loads it each
+/// round and TX burst, so no other static written now and then may share
+/// its line and turn those loads into misses.
+#[repr(align(128))]
+struct Gate(AtomicU32);
+static PAUSED: Gate = Gate(AtomicU32::new(0));
 const _: () = assert!(MAX_PORTS <= 32, "PAUSED and ASK_DRIVER hold one bit a port");
 
 /// One bit a port: its driver keeps the link state in memory and answers a
@@ -51,19 +56,19 @@ pub fn is_up(index: usize) -> bool {
 /// nor send to it. The caller then waits for a grace period before it
 /// touches the port (SeqCst: ordered before the ticket the caller takes).
 pub fn pause(index: usize) {
-    PAUSED.fetch_or(bit(index), SeqCst);
+    PAUSED.0.fetch_or(bit(index), SeqCst);
 }
 
 /// Let lcores use port `index` again (after its restart).
 pub fn resume(index: usize) {
-    PAUSED.fetch_and(!bit(index), SeqCst);
+    PAUSED.0.fetch_and(!bit(index), SeqCst);
 }
 
 /// The paused ports, one bit each: one relaxed load (an lcore takes it
 /// once per poll round, after its quiescent point, and per TX burst).
 #[inline(always)]
 pub fn paused_mask() -> u32 {
-    PAUSED.load(Relaxed)
+    PAUSED.0.load(Relaxed)
 }
 
 /// Is port `index` paused in `mask` (from [`paused_mask`])?
