@@ -41,20 +41,29 @@ const SENDER_MAC: [u8; 6] = [2, 0, 0, 0, 0x5e, 0x5e];
 const SENDER4: u32 = 0xc633_6402; // 198.51.100.2
 const SENDER6: u128 = 0x2001_0db8_0002u128 << 80 | 2;
 
-/// Run `frames` into port "in" and return what left "in" (the errors) and the report.
-fn run_back(name: &str, settings: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
+/// Run `frames` through `pipeline` into port "in"; returns what left "in"
+/// (the errors), what left "out", and the report (the run succeeded and
+/// the identity holds).
+fn run_both(name: &str, pipeline: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value) {
     let dir = tmpdir(name);
     let input: Vec<_> = frames.iter().map(|f| (0u64, f.clone())).collect();
     newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
     let a = format!("in=net_pcap0,rx_pcap={},tx_pcap={}", dir.join("in.pcap").display(), dir.join("back.pcap").display());
     let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
-    let (out, report) = run(&dir, &pipeline(settings), &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
+    let (out, report) = run(&dir, pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
     assert!(out.status.success(), "{}", show(&out));
     let r = report.expect("report");
     assert_eq!(r["identity_holds"], true, "{r}");
+    let read = |f: &str| newipd_tools::gen::pcap::read(&dir.join(f)).unwrap();
+    (read("back.pcap"), read("out.pcap"), r)
+}
+
+/// Run `frames` into port "in" and return what left "in" (the errors) and the report.
+fn run_back(name: &str, settings: &str, frames: &[Vec<u8>]) -> (Vec<Vec<u8>>, serde_json::Value) {
+    let (back, _, r) = run_both(name, &pipeline(settings), frames);
     assert_eq!(r["packet_loop_heap_allocations"], 0);
     assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
-    (newipd_tools::gen::pcap::read(&dir.join("back.pcap")).unwrap(), r)
+    (back, r)
 }
 
 fn event(r: &serde_json::Value, name: &str) -> u64 {
@@ -210,7 +219,6 @@ fn pings_to_newipds_own_addresses_are_answered() {
 /// is answered with packet too big carrying 1280; a small one passes.
 #[test]
 fn packets_longer_than_the_egress_mtu_are_fragmented_or_answered() {
-    let dir = tmpdir("icmp-mtu");
     let pipeline = pipeline("").replace("name = \"out\"\ndevice = \"net_pcap1\"", "name = \"out\"\ndevice = \"net_pcap1\"\nmtu = 1280");
     assert!(pipeline.contains("mtu = 1280"));
     let df = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 1, frame_len: 14 + 1400, ..Default::default() });
@@ -219,17 +227,8 @@ fn packets_longer_than_the_egress_mtu_are_fragmented_or_answered() {
     newipd_core::wire::ipv4::set_checksum(&mut nodf[14..]);
     let v6 = build::udp6(Udp6 { src_mac: SENDER_MAC, src: SENDER6, dst: 0x2001_0db8_0001u128 << 80 | 5, hop_limit: 9, frame_len: 14 + 1400, ..Default::default() });
     let small = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 3, frame_len: 200, ..Default::default() });
-    let input: Vec<_> = [&df, &nodf, &v6, &small].iter().map(|f| (0u64, f.to_vec())).collect();
-    newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &input).unwrap();
-    let a = format!("in=net_pcap0,rx_pcap={},tx_pcap={}", dir.join("in.pcap").display(), dir.join("back.pcap").display());
-    let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
-    let (out, report) = run(&dir, &pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
-    assert!(out.status.success(), "{}", show(&out));
-    let r = report.unwrap();
-    assert_eq!(r["identity_holds"], true, "{r}");
+    let (back, sent, r) = run_both("icmp-mtu", &pipeline, &[df, nodf.clone(), v6, small.clone()]);
     assert_eq!(r["mbufs_in_use_end"], r["mbufs_in_use_start"]);
-    let back = newipd_tools::gen::pcap::read(&dir.join("back.pcap")).unwrap();
-    let sent = newipd_tools::gen::pcap::read(&dir.join("out.pcap")).unwrap();
     // Back to the sender: fragmentation needed (3/4, MTU 1280), packet too big (2/0, MTU 1280).
     assert_eq!(back.len(), 2, "two errors");
     let ip = &back[0][14..];
@@ -265,19 +264,10 @@ fn jumbo_frames_cross_jumbo_ports_and_meet_smaller_ones_with_an_error() {
     let v4 = build::udp4(Udp4 { src_mac: SENDER_MAC, src: SENDER4, dst: 0x0a01_0203, ttl: 9, ident: 5, frame_len: 14 + 9000, ..Default::default() });
     let v6 = build::udp6(Udp6 { src_mac: SENDER_MAC, src: SENDER6, dst: 0x2001_0db8_0001u128 << 80 | 5, hop_limit: 9, frame_len: 14 + 9000, ..Default::default() });
     for out_mtu in [9000u16, 1500] {
-        let dir = tmpdir(&format!("icmp-jumbo-{out_mtu}"));
         let pipeline = pipeline("")
             .replace("name = \"in\"\ndevice = \"net_pcap0\"", "name = \"in\"\ndevice = \"net_pcap0\"\nmtu = 9000")
             .replace("name = \"out\"\ndevice = \"net_pcap1\"", &format!("name = \"out\"\ndevice = \"net_pcap1\"\nmtu = {out_mtu}"));
-        newipd_tools::gen::pcap::write(&dir.join("in.pcap"), &[(0u64, v4.clone()), (0, v6.clone())]).unwrap();
-        let a = format!("in=net_pcap0,rx_pcap={},tx_pcap={}", dir.join("in.pcap").display(), dir.join("back.pcap").display());
-        let b = format!("out=net_pcap1,tx_pcap={}", dir.join("out.pcap").display());
-        let (out, report) = run(&dir, &pipeline, &["--until-idle", "--idle-ms", "300", "--port", &a, "--port", &b]);
-        assert!(out.status.success(), "{}", show(&out));
-        let r = report.unwrap();
-        assert_eq!(r["identity_holds"], true, "{r}");
-        let sent = newipd_tools::gen::pcap::read(&dir.join("out.pcap")).unwrap();
-        let back = newipd_tools::gen::pcap::read(&dir.join("back.pcap")).unwrap();
+        let (back, sent, _) = run_both(&format!("icmp-jumbo-{out_mtu}"), &pipeline, &[v4.clone(), v6.clone()]);
         if out_mtu == 9000 {
             assert_eq!(sent.len(), 2, "both jumbo packets forwarded");
             assert_eq!((sent[0].len(), sent[1].len()), (v4.len(), v6.len()));

@@ -227,17 +227,12 @@ fn flush(sock: &mut Socket, batch: &mut Vec<u8>, origins: &[Origin], first_seq: 
     loop {
         reply.clear();
         let n = sock.recv(reply, 0).map_err(|e| format!("netlink receive: {e}"))?;
-        let mut off = 0;
-        while off + 16 <= n {
-            let len = u32::from_ne_bytes(reply[off..off + 4].try_into().unwrap_or_default()) as usize;
-            if len < 16 || off + len > n {
-                break;
-            }
-            let ty = u16::from_ne_bytes([reply[off + 4], reply[off + 5]]);
-            let s = u32::from_ne_bytes(reply[off + 8..off + 12].try_into().unwrap_or_default());
+        for m in super::socket::messages(&reply[..n]) {
+            let ty = u16::from_ne_bytes([m[4], m[5]]);
+            let s = u32::from_ne_bytes([m[8], m[9], m[10], m[11]]);
             // NLMSG_ERROR: an i32 error code (0: the acknowledgement).
-            if ty == 2 && len >= 20 {
-                let code = i32::from_ne_bytes(reply[off + 16..off + 20].try_into().unwrap_or_default());
+            if ty == 2 && m.len() >= 20 {
+                let code = i32::from_ne_bytes([m[16], m[17], m[18], m[19]]);
                 if code != 0 {
                     done.failed += 1;
                     if done.errors.len() < SHOWN_ERRORS {
@@ -250,7 +245,6 @@ fn flush(sock: &mut Socket, batch: &mut Vec<u8>, origins: &[Origin], first_seq: 
                     return Ok(());
                 }
             }
-            off += (len + 3) & !3;
         }
     }
 }
