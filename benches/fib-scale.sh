@@ -117,6 +117,7 @@ for i in $(seq 1 "$repeat"); do
   cat >"$out/pipeline.toml" <<TOML
 [settings]
 mbufs = 16383
+fib_memory_at_start = true
 
 [lcores]
 worker = 1

@@ -69,6 +69,11 @@ pub struct Settings {
     /// 1000), for IGPs whose link costs are delays. A `[[policy]]` that
     /// gives `to_delay_ns` wins over it.
     pub metric_is_delay_us: bool,
+    /// Back the FIB's tables with memory at start (both first levels and
+    /// the group pools: about 260 MiB), so that a full table goes in
+    /// without the OS zeroing pages in the middle of the burst. Off: pages
+    /// are backed as routes first write them (a few for a small table).
+    pub fib_memory_at_start: bool,
 }
 
 impl Default for Settings {
@@ -84,6 +89,7 @@ impl Default for Settings {
             icmp_errors_per_s: 1000,
             icmp_burst: 50,
             metric_is_delay_us: false,
+            fib_memory_at_start: false,
         }
     }
 }

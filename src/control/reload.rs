@@ -151,6 +151,7 @@ fn settings_differ(out: &mut Vec<String>, old: &Settings, new: &Settings) {
         icmp_errors_per_s,
         icmp_burst,
         metric_is_delay_us: _, // live: the path figures of kernel routes
+        fib_memory_at_start,
     } = new;
     differ(out, "settings.burst", old.burst, *burst);
     differ(out, "settings.mbufs", old.mbufs, *mbufs);
@@ -161,6 +162,7 @@ fn settings_differ(out: &mut Vec<String>, old: &Settings, new: &Settings) {
     differ(out, "settings.ring_size", old.ring_size, *ring_size);
     differ(out, "settings.icmp_errors_per_s", old.icmp_errors_per_s, *icmp_errors_per_s);
     differ(out, "settings.icmp_burst", old.icmp_burst, *icmp_burst);
+    differ(out, "settings.fib_memory_at_start", old.fib_memory_at_start, *fib_memory_at_start);
 }
 
 fn port_differs(out: &mut Vec<String>, i: usize, old: &PortSpec, new: &PortSpec) {

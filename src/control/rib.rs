@@ -29,6 +29,7 @@ use newipd_core::fib::nhtable::mac_id;
 use newipd_core::fib::{Fib, Link, NhKey, NhState, Prefix};
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Neighbour names of the next hops that are no neighbour: their own
 /// namespace at the top of the u128 range, where no IP address and no MAC
@@ -53,12 +54,17 @@ pub enum Neighbour {
 /// Most next hops of one ECMP route newipd uses (the kernel's first ones).
 pub const MAX_PATHS: usize = 8;
 
-/// What a source wants for a prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One path of a multipath route: (port, neighbour, weight).
+pub type Path = (u16, Neighbour, u16);
+
+/// What a source wants for a prefix. Small (64 bytes): a full table keeps
+/// one per route twice (the kernel's routes and what the FIB holds), so a
+/// multipath set lives behind a shared pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Want {
     Via { port: u16, neighbour: Neighbour, to_hops: u16, to_delay_ns: u32 },
-    /// ECMP: `n` of the (port, neighbour, weight) paths.
-    Paths { paths: [(u16, Neighbour, u16); MAX_PATHS], n: u8, to_hops: u16, to_delay_ns: u32 },
+    /// ECMP: two to [`MAX_PATHS`] paths.
+    Paths { paths: Arc<[Path]>, to_hops: u16, to_delay_ns: u32 },
     Local,
     Blackhole,
 }
@@ -121,8 +127,10 @@ pub struct Rib {
     /// Host interface ifindex -> port.
     ports_by_ifindex: HashMap<u32, u16>,
     statics: HashMap<Prefix, Want>,
-    /// Kernel routes by prefix, then metric (the lowest wins).
-    kernel: HashMap<Prefix, Metrics>,
+    /// Per prefix of the kernel's routes or of the FIB: the kernel's routes
+    /// by metric (the lowest wins) and what the FIB holds (and which source
+    /// won it). One map for both: a full table's route looks up one entry.
+    prefixes: HashMap<Prefix, Entry>,
     neighbour_routes: HashMap<Prefix, Want>,
     /// Resolved neighbours: (port, name) -> MAC.
     neighbours: HashMap<(u16, u128), [u8; 6]>,
@@ -132,8 +140,6 @@ pub struct Rib {
     /// the kernel has on its host interface: the sources of its ICMP errors.
     configured_sources: Vec<Vec<Prefix>>,
     kernel_sources: HashMap<u16, Vec<Prefix>>,
-    /// What the FIB holds, and which source won it.
-    installed: HashMap<Prefix, (Want, Source)>,
     /// Routes in the FIB by source, kept as they change (a report must not
     /// walk a full table under the RIB's lock).
     by_source: [usize; 4],
@@ -142,34 +148,58 @@ pub struct Rib {
     stats: RibStats,
 }
 
-/// One prefix's kernel routes by metric, lowest first. Nearly every prefix
-/// has one: a vector of one (about 300 bytes) where a B-tree node took ten
-/// times that for a full table.
+/// What the RIB knows of one prefix.
 #[derive(Default)]
-struct Metrics(Vec<(u32, Want)>);
+struct Entry {
+    kernel: Metrics,
+    installed: Option<(Want, Source)>,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        self.kernel.is_empty() && self.installed.is_none()
+    }
+}
+
+/// One prefix's kernel routes by metric, lowest first. Nearly every prefix
+/// has one, kept inline (no allocation per route of a full table); the
+/// others of a prefix go to a sorted vector.
+#[derive(Default)]
+struct Metrics {
+    lowest: Option<(u32, Want)>,
+    rest: Vec<(u32, Want)>,
+}
 
 impl Metrics {
     fn insert(&mut self, metric: u32, w: Want) {
-        match self.0.binary_search_by_key(&metric, |e| e.0) {
-            Ok(i) => self.0[i].1 = w,
-            Err(i) => {
-                if self.0.capacity() == 0 {
-                    self.0.reserve_exact(1);
-                }
-                self.0.insert(i, (metric, w))
+        match &mut self.lowest {
+            None => self.lowest = Some((metric, w)),
+            Some(l) if l.0 == metric => l.1 = w,
+            Some(l) if metric < l.0 => {
+                let old = std::mem::replace(l, (metric, w));
+                self.rest.insert(0, old);
             }
+            Some(_) => match self.rest.binary_search_by_key(&metric, |e| e.0) {
+                Ok(i) => self.rest[i].1 = w,
+                Err(i) => self.rest.insert(i, (metric, w)),
+            },
         }
     }
-    fn remove(&mut self, metric: &u32) {
-        if let Ok(i) = self.0.binary_search_by_key(metric, |e| e.0) {
-            self.0.remove(i);
+    fn remove(&mut self, metric: u32) {
+        if self.lowest.as_ref().is_some_and(|l| l.0 == metric) {
+            self.lowest = (!self.rest.is_empty()).then(|| self.rest.remove(0));
+        } else if let Ok(i) = self.rest.binary_search_by_key(&metric, |e| e.0) {
+            self.rest.remove(i);
         }
     }
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.lowest.is_none()
     }
     fn best(&self) -> Option<&Want> {
-        self.0.first().map(|e| &e.1)
+        self.lowest.as_ref().map(|e| &e.1)
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut (u32, Want)> {
+        self.lowest.iter_mut().chain(self.rest.iter_mut())
     }
 }
 
@@ -202,13 +232,12 @@ impl Rib {
             host_interfaces,
             ports_by_ifindex: HashMap::default(),
             statics: HashMap::default(),
-            kernel: HashMap::default(),
+            prefixes: HashMap::default(),
             neighbour_routes: HashMap::default(),
             neighbours: HashMap::default(),
             locals: HashMap::default(),
             configured_sources: configured_locals.to_vec(),
             kernel_sources: HashMap::default(),
-            installed: HashMap::default(),
             by_source: [0; 4],
             policies,
             metric_is_delay_us,
@@ -216,7 +245,7 @@ impl Rib {
         };
         for r in statics {
             let w = static_want(r);
-            rib.statics.insert(r.prefix, w);
+            rib.statics.insert(r.prefix, w.clone());
             rib.put(r.prefix, w, Source::Static);
         }
         for p in configured_locals.iter().flatten().filter(|p| matches!(p, Prefix::V4 { .. } | Prefix::V6 { .. })) {
@@ -244,7 +273,7 @@ impl Rib {
 
     /// Record that the FIB holds `w` for `p`, won by `src`.
     fn put(&mut self, p: Prefix, w: Want, src: Source) {
-        if let Some((_, old)) = self.installed.insert(p, (w, src)) {
+        if let Some((_, old)) = self.prefixes.entry(p).or_default().installed.replace((w, src)) {
             self.by_source[old as usize] -= 1;
         }
         self.by_source[src as usize] += 1;
@@ -252,7 +281,7 @@ impl Rib {
 
     /// What the FIB holds for `p`, as the RIB put it there.
     pub fn installed(&self, p: &Prefix) -> Option<Want> {
-        self.installed.get(p).map(|&(w, _)| w)
+        self.prefixes.get(p).and_then(|e| e.installed.as_ref()).map(|(w, _)| w.clone())
     }
 
     /// The winner for `p` among the sources.
@@ -261,27 +290,27 @@ impl Rib {
             return Some((Want::Local, Source::Local));
         }
         if let Some(w) = self.statics.get(p) {
-            return Some((*w, Source::Static));
+            return Some((w.clone(), Source::Static));
         }
-        if let Some(w) = self.kernel.get(p).and_then(Metrics::best) {
-            return Some((*w, Source::Kernel));
+        if let Some(w) = self.prefixes.get(p).and_then(|e| e.kernel.best()) {
+            return Some((w.clone(), Source::Kernel));
         }
-        self.neighbour_routes.get(p).map(|&w| (w, Source::Neighbour))
+        self.neighbour_routes.get(p).map(|w| (w.clone(), Source::Neighbour))
     }
 
     /// The next-hop key and link a want names now.
-    fn next_hop(&self, w: Want) -> (NhKey, Link) {
+    fn next_hop(&self, w: &Want) -> (NhKey, Link) {
         let key = |port: u16, neighbour: u128, to_hops: u16, to_delay_ns: u32| NhKey { port, neighbour, to_hops, to_delay_ns };
         let blocked = |port: u16, state: NhState| Link { port, mac: [0; 6], state };
         match w {
             Want::Local => (key(0, LOCAL, 1, 0), blocked(0, NhState::Local)),
             Want::Blackhole => (key(0, BLACKHOLE, 1, 0), blocked(0, NhState::Blackhole)),
-            Want::Paths { paths, to_hops, to_delay_ns, .. } => {
+            &Want::Paths { ref paths, to_hops, to_delay_ns } => {
                 // One path stands for the group here (see `members`).
                 let (port, neighbour, _) = paths[0];
-                self.next_hop(Want::Via { port, neighbour, to_hops, to_delay_ns })
+                self.next_hop(&Want::Via { port, neighbour, to_hops, to_delay_ns })
             }
-            Want::Via { port, neighbour, to_hops, to_delay_ns } => match neighbour {
+            &Want::Via { port, neighbour, to_hops, to_delay_ns } => match neighbour {
                 Neighbour::Mac(mac) => (key(port, mac_id(&mac), to_hops, to_delay_ns), Link::resolved(port, mac)),
                 Neighbour::Gateway(id) => {
                     let link = match self.neighbours.get(&(port, id)) {
@@ -296,17 +325,17 @@ impl Rib {
     }
 
     /// The ECMP members of a multipath want.
-    fn members(&self, w: Want) -> Vec<newipd_core::fib::Member> {
-        match w {
-            Want::Paths { paths, n, to_hops, to_delay_ns } => paths[..n as usize]
+    fn members(&self, w: &Want) -> Vec<newipd_core::fib::Member> {
+        match *w {
+            Want::Paths { ref paths, to_hops, to_delay_ns } => paths
                 .iter()
                 .map(|&(port, neighbour, weight)| {
-                    let (key, link) = self.next_hop(Want::Via { port, neighbour, to_hops, to_delay_ns });
+                    let (key, link) = self.next_hop(&Want::Via { port, neighbour, to_hops, to_delay_ns });
                     (key, link, weight)
                 })
                 .collect(),
-            other => {
-                let (key, link) = self.next_hop(other);
+            _ => {
+                let (key, link) = self.next_hop(w);
                 vec![(key, link, 1)]
             }
         }
@@ -315,10 +344,10 @@ impl Rib {
     /// Make the FIB hold `p`'s winner (or nothing).
     fn settle(&mut self, p: Prefix) {
         let want = self.wanted(&p);
-        let now = self.installed.get(&p).copied();
-        if want.map(|(w, _)| w) == now.map(|(w, _)| w) {
+        let now = self.prefixes.get(&p).and_then(|e| e.installed.as_ref());
+        if want.as_ref().map(|(w, _)| w) == now.map(|(w, _)| w) {
             // The same route from another source: only the tally moves.
-            if let (Some((w, src)), Some((_, old))) = (want, now) {
+            if let (Some((w, src)), Some(&(_, old))) = (want, now) {
                 if src != old {
                     self.put(p, w, src);
                 }
@@ -328,9 +357,9 @@ impl Rib {
         match want {
             Some((w, src)) => {
                 let added = match w {
-                    Want::Paths { .. } => self.fib().add_route_multi(p, &self.members(w)),
+                    Want::Paths { .. } => self.fib().add_route_multi(p, &self.members(&w)),
                     _ => {
-                        let (key, link) = self.next_hop(w);
+                        let (key, link) = self.next_hop(&w);
                         self.fib().add_route(p, key, link)
                     }
                 };
@@ -346,7 +375,8 @@ impl Rib {
                 }
             }
             None => {
-                if let Some((_, old)) = self.installed.remove(&p) {
+                if let Some((_, old)) = self.prefixes.get_mut(&p).and_then(|e| e.installed.take()) {
+                    self.forget_if_empty(&p);
                     self.by_source[old as usize] -= 1;
                     match self.fib().delete_route(p) {
                         Ok(()) => self.stats.fib_deletes += 1,
@@ -394,7 +424,8 @@ impl Rib {
         }
         self.policies = policies;
         self.metric_is_delay_us = metric_is_delay_us;
-        let prefixes: Vec<Prefix> = self.kernel.keys().chain(self.neighbour_routes.keys()).copied().collect();
+        let prefixes: Vec<Prefix> =
+            self.prefixes.iter().filter(|(_, e)| !e.kernel.is_empty()).map(|(p, _)| p).chain(self.neighbour_routes.keys()).copied().collect();
         for p in prefixes {
             self.repath(p);
         }
@@ -405,13 +436,13 @@ impl Rib {
     fn repath(&mut self, p: Prefix) {
         let policy = self.policy(&p);
         let metric_delay = self.metric_is_delay_us;
-        if let Some(m) = self.kernel.get_mut(&p) {
-            for (metric, w) in m.0.iter_mut() {
-                *w = with_path(*w, policy.clone(), metric_delay.then_some(*metric));
+        if let Some(e) = self.prefixes.get_mut(&p) {
+            for (metric, w) in e.kernel.iter_mut() {
+                *w = with_path(w.clone(), policy.clone(), metric_delay.then_some(*metric));
             }
         }
         if let Some(w) = self.neighbour_routes.get_mut(&p) {
-            *w = with_path(*w, policy, None);
+            *w = with_path(w.clone(), policy, None);
         }
         self.settle(p);
     }
@@ -524,7 +555,7 @@ impl Rib {
                 let w = match n {
                     0 => return None,
                     1 => Want::Via { port: paths[0].0, neighbour: paths[0].1, to_hops: 1, to_delay_ns: 0 },
-                    _ => Want::Paths { paths, n: n as u8, to_hops: 1, to_delay_ns: 0 },
+                    _ => Want::Paths { paths: paths[..n].into(), to_hops: 1, to_delay_ns: 0 },
                 };
                 Some(with_path(w, policy, metric))
             }
@@ -534,11 +565,8 @@ impl Rib {
     fn route(&mut self, old: Option<&model::Route>, new: Option<&model::Route>) {
         if let Some(o) = old {
             let p = prefix_of(&o.key.dst);
-            if let Some(m) = self.kernel.get_mut(&p) {
-                m.remove(&o.key.metric);
-                if m.is_empty() {
-                    self.kernel.remove(&p);
-                }
+            if let Some(e) = self.prefixes.get_mut(&p) {
+                e.kernel.remove(o.key.metric);
             }
             if new.is_none() {
                 self.settle(p);
@@ -548,11 +576,21 @@ impl Rib {
             let p = prefix_of(&n.key.dst);
             match self.kernel_want(n) {
                 Some(w) => {
-                    self.kernel.entry(p).or_default().insert(n.key.metric, w);
+                    self.prefixes.entry(p).or_default().kernel.insert(n.key.metric, w);
                 }
                 None => self.stats.kernel_routes_skipped += 1,
             }
             self.settle(p);
+        }
+        if let Some(o) = old {
+            self.forget_if_empty(&prefix_of(&o.key.dst));
+        }
+    }
+
+    /// Drop `p`'s entry once neither the kernel nor the FIB has it.
+    fn forget_if_empty(&mut self, p: &Prefix) {
+        if self.prefixes.get(p).is_some_and(Entry::is_empty) {
+            self.prefixes.remove(p);
         }
     }
 
@@ -614,7 +652,7 @@ fn with_path(w: Want, policy: Option<PolicySpec>, metric_us: Option<u32>) -> Wan
         policy.as_ref().and_then(|p| p.to_delay_ns).or_else(|| metric_us.map(|m| (m as u64 * 1000).min(u32::MAX as u64) as u32)).unwrap_or(0);
     match w {
         Want::Via { port, neighbour, .. } => Want::Via { port, neighbour, to_hops, to_delay_ns },
-        Want::Paths { paths, n, .. } => Want::Paths { paths, n, to_hops, to_delay_ns },
+        Want::Paths { paths, .. } => Want::Paths { paths, to_hops, to_delay_ns },
         other => other,
     }
 }
@@ -669,12 +707,12 @@ mod tests {
     /// `counts` keeps must always equal it.
     fn recount(rib: &Rib) -> (usize, usize, usize, usize) {
         let (mut l, mut s, mut k, mut n) = (0, 0, 0, 0);
-        for p in rib.installed.keys() {
+        for (p, _) in rib.prefixes.iter().filter(|(_, e)| e.installed.is_some()) {
             if rib.locals.contains_key(p) {
                 l += 1;
             } else if rib.statics.contains_key(p) {
                 s += 1;
-            } else if rib.kernel.contains_key(p) {
+            } else if !rib.prefixes[p].kernel.is_empty() {
                 k += 1;
             } else {
                 n += 1;
@@ -803,6 +841,37 @@ mod tests {
         rib.apply(&MirrorEvent::RouteChanged { old: mp, new: single });
         assert_eq!(fwd(&r, "10.30.0.1"), Ok((1, M2, 1, 0)));
         assert_eq!(r.fib().next_hops.refs(nh), 0, "the group is gone");
+    }
+
+    #[test]
+    fn metrics_keep_the_lowest_inline_and_the_rest_sorted() {
+        let via = |port: u16| Want::Via { port, neighbour: Neighbour::Glean, to_hops: 1, to_delay_ns: 0 };
+        // A small LCG: the same sequence every run, checked against a sorted map.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) as u32
+        };
+        for _ in 0..200 {
+            let (mut m, mut model) = (Metrics::default(), std::collections::BTreeMap::new());
+            for _ in 0..(next() % 30) {
+                let metric = next() % 8;
+                if next() % 3 == 0 {
+                    m.remove(metric);
+                    model.remove(&metric);
+                } else {
+                    let port = (next() % 100) as u16;
+                    m.insert(metric, via(port));
+                    model.insert(metric, via(port));
+                }
+                assert_eq!(m.best(), model.values().next());
+                assert_eq!(m.is_empty(), model.is_empty());
+                let all: Vec<(u32, Want)> = m.iter_mut().map(|e| e.clone()).collect();
+                assert_eq!(all, model.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>());
+            }
+        }
+        // A full table keeps a want per route twice: it must stay small.
+        assert!(std::mem::size_of::<Want>() <= 64, "Want is {} bytes", std::mem::size_of::<Want>());
     }
 
     #[test]

@@ -783,9 +783,16 @@ pub fn build_router(p: &Pipeline, port_macs: &[[u8; 6]]) -> Router {
         routes.push((r.prefix, idx));
     }
     let locals: Vec<Prefix> = p.ports.iter().flat_map(|q| q.addresses.iter().copied()).collect();
-    newipd_core::fib::lpm4::set_page_advice(|t| {
-        newipd_dpdk::mem::advise_huge(t);
-    });
+    if p.settings.fib_memory_at_start {
+        newipd_core::fib::lpm4::set_page_advice(|t| {
+            newipd_dpdk::mem::advise_huge(t);
+            newipd_dpdk::mem::populate(t);
+        });
+    } else {
+        newipd_core::fib::lpm4::set_page_advice(|t| {
+            newipd_dpdk::mem::advise_huge(t);
+        });
+    }
     let icmp = IcmpConfig {
         sources: icmp::Sources::new(&p.ports.iter().map(|q| q.addresses.clone()).collect::<Vec<_>>()),
         per_s: p.settings.icmp_errors_per_s,

@@ -682,48 +682,57 @@ fn new_route(
         }
         return;
     };
-    let result = match routes.get(&key) {
-        None => route,
-        Some(old) if route.is_v6() => {
-            // IPv6 multipath routes grow by siblings: an append (or an older
-            // kernel's dump of each sibling apart) names only the new next
-            // hops; a notification naming at least every old one is whole.
-            // Routes of one key through several interfaces without a
-            // gateway (`fe80::/64 dev v0`, `dev v1`) are separate routes in
-            // the kernel; they gather here the same way, as next hops, and a
-            // deletion of one takes its next hop only.
-            if replace || old.next_hops.iter().all(|h| route.next_hops.iter().any(|n| same_hop(h, n))) {
-                route
-            } else {
-                let mut merged = route.clone();
-                merged.next_hops = old.next_hops.clone();
-                merged.next_hops.extend(route.next_hops.into_iter().filter(|n| !old.next_hops.iter().any(|h| same_hop(h, n))));
-                merged.sort_next_hops();
-                merged
-            }
+    // One descent of the tree: a full table takes a million of these.
+    let mut slot = match routes.entry(key) {
+        std::collections::btree_map::Entry::Vacant(v) => {
+            v.insert(route.clone());
+            emit(MirrorEvent::route(Change::Added(route)));
+            return;
         }
-        Some(_) => {
-            // IPv4 keeps routes of the same key in a list and uses the first:
-            // a dump lists the active one first, an append goes behind it
-            // (inactive), a plain add (prepend) goes before it.
-            // A dump entry of a key already in the copy: a twin listed
-            // after the active route (the caller notes the twin: the key is
-            // listed twice), or a route a notification gave during the dump
-            // (kept: it is as new or newer).
-            if replace {
-                route
-            } else if from_dump {
+        std::collections::btree_map::Entry::Occupied(o) => o,
+    };
+    let old = slot.get();
+    let result = if route.is_v6() {
+        // IPv6 multipath routes grow by siblings: an append (or an older
+        // kernel's dump of each sibling apart) names only the new next
+        // hops; a notification naming at least every old one is whole.
+        // Routes of one key through several interfaces without a
+        // gateway (`fe80::/64 dev v0`, `dev v1`) are separate routes in
+        // the kernel; they gather here the same way, as next hops, and a
+        // deletion of one takes its next hop only.
+        if replace || old.next_hops.iter().all(|h| route.next_hops.iter().any(|n| same_hop(h, n))) {
+            route
+        } else {
+            let mut merged = route.clone();
+            merged.next_hops = old.next_hops.clone();
+            merged.next_hops.extend(route.next_hops.into_iter().filter(|n| !old.next_hops.iter().any(|h| same_hop(h, n))));
+            merged.sort_next_hops();
+            merged
+        }
+    } else {
+        // IPv4 keeps routes of the same key in a list and uses the first:
+        // a dump lists the active one first, an append goes behind it
+        // (inactive), a plain add (prepend) goes before it.
+        // A dump entry of a key already in the copy: a twin listed
+        // after the active route (the caller notes the twin: the key is
+        // listed twice), or a route a notification gave during the dump
+        // (kept: it is as new or newer).
+        if replace {
+            route
+        } else if from_dump {
+            return;
+        } else {
+            twins4.insert(slot.key().clone());
+            if append {
                 return;
-            } else {
-                twins4.insert(key.clone());
-                if append {
-                    return;
-                }
-                route
             }
+            route
         }
     };
-    set(routes, key, result, MirrorEvent::route, emit);
+    if *slot.get() != result {
+        let old = slot.insert(result.clone());
+        emit(MirrorEvent::route(Change::Changed(old, result)));
+    }
 }
 
 fn del_route(

@@ -160,7 +160,7 @@ impl Mirror {
         let port = self.sock.port();
         // Borrow the bytes apart from the rest of self.
         let Mirror { sock, engine, tables, dump, last_part, messages: count, undecodable } = self;
-        for bytes in messages(sock.data()) {
+        for bytes in sock.datagrams().flat_map(messages) {
             *count += 1;
             let msg = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) {
                 Ok(m) => m,

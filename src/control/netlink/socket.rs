@@ -12,20 +12,25 @@ use netlink_packet_route::neighbour::NeighbourMessage;
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::io;
+use nix::errno::Errno;
+use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders};
+use std::io::{self, IoSliceMut};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-/// The receive buffer asked for by default: 4 MiB. The kernel doubles the
-/// number for its bookkeeping and counts every queued notification's whole
-/// buffer against it (about 1 KiB for a 100-byte route notification), so
-/// this holds a few thousand notifications while the mirror is busy; past
-/// that the socket overruns and the mirror resyncs.
-pub const DEFAULT_RCVBUF: usize = 4 << 20;
+/// The receive buffer asked for by default: 256 MiB. The kernel doubles
+/// the number for its bookkeeping and counts every queued notification's
+/// whole buffer against it (about 1 KiB for a 100-byte route notification),
+/// so this holds about half a million notifications while the mirror is
+/// behind (a full table arriving at the kernel's pace); past that the socket
+/// overruns and the mirror resyncs, which costs a full dump. Memory is only
+/// taken while notifications wait.
+pub const DEFAULT_RCVBUF: usize = 256 << 20;
 
 /// What one read brought.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Read {
-    /// This many bytes of messages, in [`NlSocket::data`].
+    /// This many datagrams, in [`NlSocket::datagrams`].
     Data(usize),
     /// Nothing within the receive timeout.
     Timeout,
@@ -46,13 +51,20 @@ const GROUPS: [u32; 6] = [
 ];
 
 /// A dump's largest part is one page-sized skb up to 32 KiB (the kernel's
-/// own cap); a notification is smaller. Start with twice that.
-const START_BUF: usize = 64 << 10;
+/// own cap); a notification is smaller. Each read slot starts with that.
+const START_BUF: usize = 32 << 10;
+
+/// Datagrams one read takes at most (one system call: a burst of route
+/// notifications comes one datagram each).
+const BATCH: usize = 64;
 
 pub struct NlSocket {
     sock: Socket,
     port: u32,
-    buf: Vec<u8>,
+    /// One buffer per datagram of a read, all of the same size.
+    slots: Vec<Vec<u8>>,
+    /// The length of each datagram the last read brought.
+    lens: Vec<usize>,
     seq: u32,
     rcvbuf: usize,
 }
@@ -74,7 +86,14 @@ impl NlSocket {
         for g in GROUPS {
             sock.add_membership(g)?;
         }
-        Ok(NlSocket { sock, port: addr.port_number(), buf: Vec::with_capacity(START_BUF), seq: 0, rcvbuf })
+        Ok(NlSocket {
+            sock,
+            port: addr.port_number(),
+            slots: vec![vec![0; START_BUF]; BATCH],
+            lens: Vec::with_capacity(BATCH),
+            seq: 0,
+            rcvbuf,
+        })
     }
 
     /// The receive buffer the kernel granted (already doubled).
@@ -114,26 +133,37 @@ impl NlSocket {
         Ok(self.seq)
     }
 
-    /// Reads one datagram (blocking up to the receive timeout).
+    /// Reads the datagrams waiting, up to [`BATCH`] in one system call
+    /// (blocking up to the receive timeout for the first).
     pub fn read(&mut self) -> io::Result<Read> {
-        self.buf.clear();
-        match self.sock.recv(&mut self.buf, libc::MSG_TRUNC) {
-            Ok(n) if n > self.buf.capacity() => {
-                // Cut: that message is lost. Make room for the next one.
-                self.buf.clear();
-                self.buf.reserve(n.next_power_of_two());
-                Ok(Read::Overrun)
-            }
-            Ok(n) => Ok(Read::Data(n)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(Read::Overrun),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => Ok(Read::Timeout),
-            Err(e) => Err(e),
+        self.lens.clear();
+        let slot = self.slots[0].len();
+        // Made per read (two small allocations a system call): the headers
+        // hold raw pointers, so they may not move to the mirror's thread.
+        let mut headers = MultiHeaders::<()>::preallocate(BATCH, None);
+        let mut iovs: Vec<[IoSliceMut; 1]> = self.slots.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        // MSG_TRUNC: netlink then gives each datagram's whole length, so a
+        // cut one shows; MSG_WAITFORONE: wait for the first only.
+        let flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_WAITFORONE;
+        match recvmmsg(self.sock.as_raw_fd(), &mut headers, iovs.iter_mut(), flags, None) {
+            Ok(got) => self.lens.extend(got.map(|m| m.bytes)),
+            Err(Errno::ENOBUFS) => return Ok(Read::Overrun),
+            Err(Errno::EAGAIN | Errno::EINTR) => return Ok(Read::Timeout),
+            Err(e) => return Err(e.into()),
         }
+        if let Some(&n) = self.lens.iter().find(|&&n| n > slot) {
+            // Cut: that message is lost. Make room for the next one.
+            let grown = n.next_power_of_two();
+            self.slots.iter_mut().for_each(|b| b.resize(grown, 0));
+            self.lens.clear();
+            return Ok(Read::Overrun);
+        }
+        Ok(Read::Data(self.lens.len()))
     }
 
-    /// The bytes of the last [`Read::Data`].
-    pub fn data(&self) -> &[u8] {
-        &self.buf
+    /// The datagrams of the last [`Read::Data`], in order.
+    pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
+        self.slots.iter().zip(&self.lens).map(|(b, &n)| &b[..n])
     }
 }
 
