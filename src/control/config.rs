@@ -70,7 +70,7 @@ pub struct Settings {
     /// gives `to_delay_ns` wins over it.
     pub metric_is_delay_us: bool,
     /// Back the FIB's tables with memory at start (both first levels and
-    /// the group pools: about 260 MiB), so that a full table goes in
+    /// the group pools: about 710 MiB), so that a full table goes in
     /// without the OS zeroing pages in the middle of the burst. Off: pages
     /// are backed as routes first write them (a few for a small table).
     pub fib_memory_at_start: bool,
