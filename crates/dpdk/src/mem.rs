@@ -15,7 +15,7 @@ fn whole_pages<T>(buf: &mut [T]) -> Option<(usize, usize)> {
     let start = buf.as_mut_ptr() as usize;
     let end = start + std::mem::size_of_val(buf);
     let (first, last) = (start.div_ceil(PAGE) * PAGE, end / PAGE * PAGE);
-    (last > first).then_some((first, last - first))
+    (last > first).then(|| (first, last - first))
 }
 
 /// Ask for transparent huge pages for the whole 4 KiB pages inside `buf`.
