@@ -286,7 +286,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
     let ready;
     match &roles {
         Roles::Rtc(lcore) => {
-            let st = Arc::new(SharedCounters::default());
+            let st = Arc::new(SharedCounters::for_ports(ports.len()));
             let all: Vec<(usize, u16)> = queues.iter().enumerate().flat_map(|(i, &n)| (0..n).map(move |q| (i, q))).collect();
             let punt = punt_rings.first_mut().and_then(Option::take).map(|r| Punt::new(r, &punt_rates, &vec![1; ports.len()]));
             let inject: Vec<_> = inject_consumers.iter_mut().enumerate().filter_map(|(i, c)| c.take().map(|c| (i, c))).collect();
@@ -314,7 +314,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             }
             for (t, (lcore, rings)) in tx.iter().zip(consumers).enumerate() {
                 let owned: Vec<WorkerPort> = ports.iter().filter(|q| plan.owner[q.index] == t).copied().collect();
-                let st = Arc::new(SharedCounters::default());
+                let st = Arc::new(SharedCounters::for_ports(ports.len()));
                 let inject: Vec<_> =
                     inject_consumers.iter_mut().enumerate().filter(|(i, _)| plan.owner[*i] == t).filter_map(|(i, c)| c.take().map(|c| (i, c))).collect();
                 let w = TxWorker { rings: RingSource { rings }, egress: Egress::new(&owned, s.burst, t0, latency()).with_inject(inject), conf: conf(&st), reader: TxWorker::reader(router.fib().qsbr()) };
@@ -323,7 +323,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<Report, RunError> {
             }
             let share: Vec<u64> = (0..ports.len()).map(|i| plan.rx.iter().filter(|qs| qs.iter().any(|&(p, _)| p == i)).count() as u64).collect();
             for (r, (lcore, rings)) in rx.iter().zip(producers).enumerate() {
-                let st = Arc::new(SharedCounters::default());
+                let st = Arc::new(SharedCounters::for_ports(ports.len()));
                 let punt = punt_rings.get_mut(r).and_then(Option::take).map(|ring| Punt::new(ring, &punt_rates, &share));
                 let w = RxWorker {
                     ingress: Ingress::new(rx_queues(&plan.rx[r]), Arc::clone(&router), pool, ports.len(), s.burst).with_punt(punt),
