@@ -44,6 +44,14 @@ fn stats(c: &mut Criterion) {
         let s = SharedCounters::default();
         b.iter(|| s.publish(black_box(&cnt)))
     });
+    // What an lcore of a two-port pipeline publishes.
+    g.bench_function("counters_publish_2_ports", |b| {
+        let mut cnt = Counters::default();
+        cnt.rx(0, 64);
+        cnt.drop(1, Reason::NoRoute, 3);
+        let s = SharedCounters::for_ports(2);
+        b.iter(|| s.publish(black_box(&cnt)))
+    });
     g.bench_function("histogram_hand_over", |b| {
         // Timed: the lcore's swap and post; untimed: the stats thread giving sets back.
         let (mb, mut w) = HistoMailbox::new();

@@ -216,6 +216,7 @@ impl Counters {
     }
 
     /// Every field value in one fixed order (what [`SharedCounters`] stores).
+    #[cfg(test)]
     fn fields(&self) -> impl Iterator<Item = u64> + '_ {
         self.fields_of(MAX_PORTS)
     }
