@@ -346,11 +346,13 @@ impl Rib {
         let want = self.wanted(&p);
         let now = self.prefixes.get(&p).and_then(|e| e.installed.as_ref());
         if want.as_ref().map(|(w, _)| w) == now.map(|(w, _)| w) {
-            // The same route from another source: only the tally moves.
-            if let (Some((w, src)), Some(&(_, old))) = (want, now) {
-                if src != old {
-                    self.put(p, w, src);
-                }
+            match (want, now) {
+                // The same route from another source: only the tally moves.
+                (Some((w, src)), Some(&(_, old))) if src != old => self.put(p, w, src),
+                // Nothing wanted, nothing installed: a kernel route the FIB
+                // never took may leave an entry to forget.
+                (None, _) => self.forget_if_empty(&p),
+                _ => {}
             }
             return;
         }
@@ -581,9 +583,6 @@ impl Rib {
                 None => self.stats.kernel_routes_skipped += 1,
             }
             self.settle(p);
-        }
-        if let Some(o) = old {
-            self.forget_if_empty(&prefix_of(&o.key.dst));
         }
     }
 
