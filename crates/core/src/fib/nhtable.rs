@@ -344,20 +344,28 @@ impl NextHopTable {
 
     /// The next hop at `i` for a packet; if `i` is an ECMP group, the
     /// member the packet's flow hash (`hash`, asked only then) picks.
+    ///
+    /// One `read` builds the result, for a plain entry and a group's member
+    /// alike: the out-of-line path gives back the member's entry, not a
+    /// next hop. When both paths built one, the compiler merged them in a
+    /// stack slot written with scalar stores and copied it with one 16-byte
+    /// load, which cannot take its data from those stores (a store-
+    /// forwarding stall of every forwarded packet).
     #[inline(always)]
     pub fn get_flow(&self, i: NhIndex, hash: impl FnOnce() -> u32) -> Result<NextHop, Reason> {
-        let Some(e) = self.entries.get(i as usize) else { return Err(Reason::NoRoute) };
-        let l = e.link.load(Ordering::Acquire);
+        let Some(mut e) = self.entries.get(i as usize) else { return Err(Reason::NoRoute) };
+        let mut l = e.link.load(Ordering::Acquire);
         if l & BLOCKED != 0 {
-            return self.blocked_or_member(e, l, hash);
+            (e, l) = self.blocked_or_member(e, l, hash)?;
         }
         Ok(Self::read(e, l))
     }
 
-    /// A blocked entry's reason, or, for a group, the member of `hash`.
+    /// A blocked entry's reason, or, for a group, the entry (and its link
+    /// word) of the member `hash` picks.
     #[cold]
     #[inline(never)]
-    fn blocked_or_member(&self, e: &Entry, l: u64, hash: impl FnOnce() -> u32) -> Result<NextHop, Reason> {
+    fn blocked_or_member(&self, e: &Entry, l: u64, hash: impl FnOnce() -> u32) -> Result<(&Entry, u64), Reason> {
         if l & STATE_MASK != GROUP {
             return Err(blocked(l));
         }
@@ -370,7 +378,7 @@ impl NextHopTable {
         if l & BLOCKED != 0 {
             return Err(if l & STATE_MASK == GROUP { Reason::NoRoute } else { blocked(l) });
         }
-        Ok(Self::read(e, l))
+        Ok((e, l))
     }
 
     /// A resolved entry's next hop (`l`: its link word, already loaded).
