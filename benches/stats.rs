@@ -39,7 +39,7 @@ fn stats(c: &mut Criterion) {
     });
     g.bench_function("counters_publish", |b| {
         let mut cnt = Counters::default();
-        cnt.rx(0, 64);
+        cnt.rx(0, 1, 64);
         cnt.drop(1, Reason::NoRoute, 3);
         let s = SharedCounters::default();
         b.iter(|| s.publish(black_box(&cnt)))
@@ -47,7 +47,7 @@ fn stats(c: &mut Criterion) {
     // What an lcore of a two-port pipeline publishes.
     g.bench_function("counters_publish_2_ports", |b| {
         let mut cnt = Counters::default();
-        cnt.rx(0, 64);
+        cnt.rx(0, 1, 64);
         cnt.drop(1, Reason::NoRoute, 3);
         let s = SharedCounters::for_ports(2);
         b.iter(|| s.publish(black_box(&cnt)))

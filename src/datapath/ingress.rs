@@ -187,7 +187,7 @@ impl Ingress {
                 }
             }
         }
-        c.rx_burst(p.index, n as u64, bytes as u64);
+        c.rx(p.index, n as u64, bytes as u64);
         c.class_forwarded(BEST_EFFORT, best_effort);
     }
 }

@@ -230,7 +230,7 @@ mod tests {
         let ex = Exporter::spawn(col, out, None).unwrap();
         let mut c = Counters::default();
         for _ in 0..5 {
-            c.rx(0, 64);
+            c.rx(0, 1, 64);
         }
         c.tx(0, 3, 192);
         c.drop(0, Reason::NoRoute, 2);

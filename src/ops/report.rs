@@ -252,7 +252,7 @@ mod tests {
     fn report_sums_and_checks_identity() {
         let mut c = Counters::default();
         for _ in 0..5 {
-            c.rx(0, 60);
+            c.rx(0, 1, 60);
         }
         c.tx(1, 3, 180);
         c.drop(0, Reason::NoRoute, 1);

@@ -225,7 +225,7 @@ pub(crate) mod tests {
         let names = Names { ports: vec!["lan".into(), "wan".into()], classes: Classes::default().names() };
         let mut c = Counters::default();
         for _ in 0..10 {
-            c.rx(0, 100);
+            c.rx(0, 1, 100);
         }
         c.tx(1, 6, 600);
         c.drop(0, Reason::NoRoute, 1);
@@ -253,7 +253,7 @@ pub(crate) mod tests {
         assert_eq!(a.stages[0].clocks_per_packet, 20.0);
         assert_eq!(a.stages[0].vectors_per_call, 10.0);
         for _ in 0..4 {
-            c.rx(0, 100);
+            c.rx(0, 1, 100);
         }
         c.drop(0, Reason::NoRoute, 4);
         let b = Snapshot::build(&names, &c, &h, Some(&a), 3.0);

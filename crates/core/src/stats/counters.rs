@@ -141,17 +141,10 @@ impl Default for Counters {
 }
 
 impl Counters {
+    /// `packets` received on `port`, `bytes` in all (the lcores count a
+    /// burst at once).
     #[inline(always)]
-    pub fn rx(&mut self, port: usize, bytes: usize) {
-        if let Some(p) = self.ports.get_mut(port) {
-            p.rx += 1;
-            p.rx_bytes += bytes as u64;
-        }
-    }
-
-    /// `packets` received on `port`, `bytes` in all (a burst at once).
-    #[inline(always)]
-    pub fn rx_burst(&mut self, port: usize, packets: u64, bytes: u64) {
+    pub fn rx(&mut self, port: usize, packets: u64, bytes: u64) {
         if let Some(p) = self.ports.get_mut(port) {
             p.rx += packets;
             p.rx_bytes += bytes;
@@ -331,8 +324,8 @@ mod tests {
     #[test]
     fn publish_snapshot_and_sum() {
         let mut a = Counters::default();
-        a.rx(0, 64);
-        a.rx(0, 64);
+        a.rx(0, 1, 64);
+        a.rx(0, 1, 64);
         a.tx(1, 1, 64);
         a.drop(0, Reason::NoRoute, 1);
         a.event(1, Event::PingAnswered, 2);
@@ -346,7 +339,7 @@ mod tests {
         let t = sum.total();
         assert_eq!((t.rx, t.tx, t.dropped(), t.rx_bytes), (4, 2, 2, 256));
         // Out-of-range ports are ignored, not a panic.
-        a.rx(MAX_PORTS, 1);
+        a.rx(MAX_PORTS, 1, 1);
         // Ring hand-over: what one lcore put on rings and another took off.
         let (mut rx_side, mut tx_side) = (Counters::default(), Counters::default());
         rx_side.lcore.ring_enqueued = 10;
