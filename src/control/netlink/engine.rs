@@ -772,7 +772,7 @@ fn del_route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::netlink::model::{Mac, Neighbour, NudState, Prefix, RouteKind};
+    use crate::control::netlink::model::{Mac, Neighbour, NudState, Prefix, Protocol, RouteKind};
 
     fn link(index: u32, name: &str, up: bool) -> Link {
         Link { index, name: name.into(), mac: Some(Mac([2, 0, 0, 0, 0, index as u8])), mtu: 1500, up, carrier: up }
@@ -787,7 +787,7 @@ mod tests {
         Route {
             key: RouteKey { table: 254, dst: Prefix::new(a.parse().unwrap(), l.parse().unwrap()), src: None, tos: 0, metric: 0 },
             kind: RouteKind::Unicast,
-            protocol: "static".into(),
+            protocol: Protocol::STATIC,
             pref_src: None,
             next_hops: hops,
         }

@@ -112,14 +112,14 @@ impl MirrorEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::netlink::model::{NextHop, Prefix, RouteKey, RouteKind};
+    use crate::control::netlink::model::{NextHop, Prefix, Protocol, RouteKey, RouteKind};
 
     #[test]
     fn events_serialize_with_a_kebab_case_tag() {
         let route = Route {
             key: RouteKey { table: 254, dst: Prefix::new("10.0.0.0".parse().unwrap(), 8), src: None, tos: 0, metric: 0 },
             kind: RouteKind::Unicast,
-            protocol: "static".into(),
+            protocol: Protocol::STATIC,
             pref_src: None,
             next_hops: vec![NextHop { gateway: Some("192.0.2.1".parse().unwrap()), ifindex: 3, weight: 1, onlink: false }],
         };

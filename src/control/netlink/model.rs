@@ -152,6 +152,61 @@ pub struct RouteKey {
     pub metric: u32,
 }
 
+/// Who installed a route (RTM_PROTOCOL): a byte, named as iproute2 names
+/// it (/etc/iproute2/rt_protos) when shown, the number otherwise. A byte,
+/// not a name: a full table keeps one per route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Protocol(pub u8);
+
+impl Protocol {
+    pub const STATIC: Protocol = Protocol(4);
+
+    /// iproute2's name, None for a number it has no name for.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0 => "unspec",
+            1 => "redirect",
+            2 => "kernel",
+            3 => "boot",
+            4 => "static",
+            8 => "gated",
+            9 => "ra",
+            10 => "mrt",
+            11 => "zebra",
+            12 => "bird",
+            13 => "dnrouted",
+            14 => "xorp",
+            15 => "ntk",
+            16 => "dhcp",
+            17 => "mrouted",
+            18 => "keepalived",
+            42 => "babel",
+            99 => "openr",
+            186 => "bgp",
+            187 => "isis",
+            188 => "ospf",
+            189 => "rip",
+            192 => "eigrp",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl Serialize for Protocol {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A route of the mirrored table(s).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Route {
@@ -159,7 +214,7 @@ pub struct Route {
     pub key: RouteKey,
     pub kind: RouteKind,
     /// Who installed it: kernel, boot, static, bgp, ospf, zebra, ... or a number.
-    pub protocol: String,
+    pub protocol: Protocol,
     /// The preferred source address for packets the host sends on it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pref_src: Option<IpAddr>,

@@ -8,7 +8,7 @@
 //! notification, not incomplete ones, which the kernel makes silently too
 //! while it resolves and which have no MAC yet).
 
-use super::model::{Address, Link, Mac, Neighbour, NeighbourKey, NextHop, NudState, Prefix, Route, RouteKey, RouteKind};
+use super::model::{Address, Link, Mac, Neighbour, NeighbourKey, NextHop, NudState, Prefix, Protocol, Route, RouteKey, RouteKind};
 use super::update::Update;
 use netlink_packet_core::{NLM_F_APPEND, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
@@ -155,37 +155,6 @@ fn gateway(attrs: &[RouteAttribute]) -> Option<IpAddr> {
     })
 }
 
-/// iproute2's names for route protocols (/etc/iproute2/rt_protos), else the number.
-pub fn protocol_name(p: u8) -> String {
-    let n = match p {
-        0 => "unspec",
-        1 => "redirect",
-        2 => "kernel",
-        3 => "boot",
-        4 => "static",
-        8 => "gated",
-        9 => "ra",
-        10 => "mrt",
-        11 => "zebra",
-        12 => "bird",
-        13 => "dnrouted",
-        14 => "xorp",
-        15 => "ntk",
-        16 => "dhcp",
-        17 => "mrouted",
-        18 => "keepalived",
-        42 => "babel",
-        99 => "openr",
-        186 => "bgp",
-        187 => "isis",
-        188 => "ospf",
-        189 => "rip",
-        192 => "eigrp",
-        _ => return p.to_string(),
-    };
-    n.to_string()
-}
-
 pub fn route(m: &RouteMessage, tables: Tables) -> Option<Route> {
     let h = &m.header;
     let v6 = family_v6(h.address_family)?;
@@ -238,7 +207,7 @@ pub fn route(m: &RouteMessage, tables: Tables) -> Option<Route> {
     } else {
         vec![NextHop { gateway: gateway(&m.attributes), ifindex: oif, weight: 1, onlink: h.flags.contains(RouteFlags::Onlink) }]
     };
-    let mut r = Route { key: RouteKey { table, dst, src, tos: h.tos, metric }, kind, protocol: protocol_name(u8::from(h.protocol)), pref_src, next_hops };
+    let mut r = Route { key: RouteKey { table, dst, src, tos: h.tos, metric }, kind, protocol: Protocol(u8::from(h.protocol)), pref_src, next_hops };
     r.sort_next_hops();
     Some(r)
 }
@@ -373,7 +342,7 @@ mod tests {
         assert!(append && !replace);
         assert_eq!(route.key.dst.to_string(), "10.9.0.0/16");
         assert_eq!(route.key.metric, 20);
-        assert_eq!(route.protocol, "static");
+        assert_eq!(route.protocol.to_string(), "static");
         assert_eq!(
             route.next_hops,
             vec![
@@ -439,7 +408,7 @@ mod tests {
         assert_eq!(Tables::parse("all"), Ok(Tables::All));
         assert_eq!(Tables::parse("100"), Ok(Tables::Id(100)));
         assert!(Tables::parse("0").is_err() && Tables::parse("x").is_err());
-        assert_eq!(protocol_name(186), "bgp");
-        assert_eq!(protocol_name(77), "77");
+        assert_eq!(Protocol(186).to_string(), "bgp");
+        assert_eq!(Protocol(77).to_string(), "77");
     }
 }
