@@ -68,10 +68,10 @@ run_testpmd() { testpmd_mpps "$out/traffic4.pcap" "$seconds" "$out/testpmd.log";
 
 # The counters newipd prints on SIGUSR1: "<tx> <kernel routes in the FIB>".
 # Asked again each second without an answer: now and then (about one
-# SIGUSR1 in 150, in the seconds after a full table's burst) no report
-# comes for one, though the kernel delivers it and newipd's signal thread
-# wakes (see docs/bench-log.md); waiting for it would add seconds to
-# install_seconds.
+# SIGUSR1 in 150, in the seconds after a full table's burst) the count of
+# reports read before a signal came out one too high, so the loop waited
+# for a report that had already come (newipd answered every signal; see
+# docs/bench-log.md), which added seconds to install_seconds.
 snapshot() {
   local before
   before=$(grep -c "routes in the FIB" "$out/newipd.out" || true)
