@@ -127,6 +127,8 @@ mod tests {
         assert_eq!(j["event"], "route-added");
         assert_eq!(j["route"]["dst"], "10.0.0.0/8");
         assert_eq!(j["route"]["next_hops"][0]["gateway"], "192.0.2.1");
+        assert_eq!(j["route"]["protocol"], "static", "named as iproute2 names it");
+        assert_eq!(serde_json::to_value(Protocol(77)).unwrap(), "77", "a number it has no name for");
         let s = serde_json::to_value(MirrorEvent::Synced { round: 2, resync: true, reason: "overrun".into(), kinds: vec!["links"], changes: 0 }).unwrap();
         assert_eq!(s["event"], "synced");
         assert!(!MirrorEvent::Overrun { total: 1 }.is_change());
