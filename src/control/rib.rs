@@ -43,9 +43,11 @@ const BLACKHOLE: u128 = u128::MAX - 2;
 pub enum Neighbour {
     /// A fixed MAC (pipeline routes).
     Mac([u8; 6]),
-    /// A gateway by address: its MAC is whatever the kernel's neighbour
-    /// entry says, unresolved until it has one.
-    Gateway(u128),
+    /// A gateway by address ([`ip_id`], as bytes: a `u128` field would
+    /// align `Want` to 16 bytes and make every RIB entry half as big again):
+    /// its MAC is whatever the kernel's neighbour entry says, unresolved
+    /// until it has one.
+    Gateway([u8; 16]),
     /// The destination itself, on a connected subnet: resolved by the
     /// kernel (packets are punted until a neighbour host route exists).
     Glean,
@@ -57,7 +59,7 @@ pub const MAX_PATHS: usize = 8;
 /// One path of a multipath route: (port, neighbour, weight).
 pub type Path = (u16, Neighbour, u16);
 
-/// What a source wants for a prefix. Small (64 bytes): a full table keeps
+/// What a source wants for a prefix. Small (32 bytes): a full table keeps
 /// one per route twice (the kernel's routes and what the FIB holds), so a
 /// multipath set lives behind a shared pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,6 +318,7 @@ impl Rib {
             &Want::Via { port, neighbour, to_hops, to_delay_ns } => match neighbour {
                 Neighbour::Mac(mac) => (key(port, mac_id(&mac), to_hops, to_delay_ns), Link::resolved(port, mac)),
                 Neighbour::Gateway(id) => {
+                    let id = u128::from_ne_bytes(id);
                     let link = match self.neighbours.get(&(port, id)) {
                         Some(mac) => Link::resolved(port, *mac),
                         None => blocked(port, NhState::Unresolved),
@@ -551,7 +554,7 @@ impl Rib {
                         break;
                     }
                     let neighbour = match h.gateway {
-                        Some(gw) => Neighbour::Gateway(ip_id(gw)),
+                        Some(gw) => Neighbour::Gateway(ip_id(gw).to_ne_bytes()),
                         None => Neighbour::Glean,
                     };
                     paths[n] = (port, neighbour, h.weight.max(1));
@@ -625,7 +628,7 @@ impl Rib {
         match mac {
             Some(_) => {
                 let policy = self.policy(&p);
-                let w = with_path(Want::Via { port, neighbour: Neighbour::Gateway(id), to_hops: 1, to_delay_ns: 0 }, policy, None);
+                let w = with_path(Want::Via { port, neighbour: Neighbour::Gateway(id.to_ne_bytes()), to_hops: 1, to_delay_ns: 0 }, policy, None);
                 self.neighbour_routes.insert(p, w);
             }
             None => {
@@ -843,6 +846,14 @@ mod tests {
         rib.apply(&MirrorEvent::RouteChanged { old: mp, new: single });
         assert_eq!(fwd(&r, "10.30.0.1"), Ok((1, M2, 1, 0)));
         assert_eq!(r.fib().next_hops.refs(nh), 0, "the group is gone");
+    }
+
+    /// A full table keeps two wants per route (the kernel's and what the
+    /// FIB holds): 32 bytes each, not the 48 a `u128` field would make them.
+    #[test]
+    fn a_prefix_entry_stays_small() {
+        assert_eq!(std::mem::size_of::<Want>(), 32);
+        assert!(std::mem::size_of::<Entry>() <= 104, "{}", std::mem::size_of::<Entry>());
     }
 
     #[test]

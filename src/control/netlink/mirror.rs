@@ -19,7 +19,7 @@
 use super::engine::{Engine, EngineStats, Filter};
 use super::event::MirrorEvent;
 use super::model::{Kind, Model};
-use super::parse::{update, Tables};
+use super::parse::{route_update, update, Tables};
 use super::socket::{messages, NlSocket, Read, DEFAULT_RCVBUF};
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP_INTR};
 use netlink_packet_route::RouteNetlinkMessage;
@@ -162,6 +162,28 @@ impl Mirror {
         let Mirror { sock, engine, tables, dump, last_part, messages: count, undecodable } = self;
         for bytes in sock.datagrams().flat_map(messages) {
             *count += 1;
+            // The header (messages() checked it is there).
+            let flags = u16::from_ne_bytes([bytes[6], bytes[7]]);
+            let seq = u32::from_ne_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+            let pid = u32::from_ne_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+            let ours = dump.is_some_and(|(s, _)| pid == port && seq == s);
+            if ours {
+                *last_part = Instant::now();
+                if flags & NLM_F_DUMP_INTR != 0 {
+                    if let Some((_, intr)) = dump.as_mut() {
+                        *intr = true;
+                    }
+                }
+            }
+            // Routes, nearly everything a full table sends, read in place.
+            if let Some(u) = route_update(bytes, *tables) {
+                match u {
+                    Some(u) if ours => engine.dump_entry(u),
+                    Some(u) => engine.notification(u, out),
+                    None => {}
+                }
+                continue;
+            }
             let msg = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes) {
                 Ok(m) => m,
                 Err(e) => {
@@ -173,15 +195,6 @@ impl Mirror {
                 }
             };
             let h = msg.header;
-            let ours = dump.is_some_and(|(seq, _)| h.port_number == port && h.sequence_number == seq);
-            if ours {
-                *last_part = Instant::now();
-            }
-            if ours && h.flags & NLM_F_DUMP_INTR != 0 {
-                if let Some((_, intr)) = dump.as_mut() {
-                    *intr = true;
-                }
-            }
             match msg.payload {
                 NetlinkPayload::InnerMessage(inner) => {
                     let Some(u) = update(inner, h.flags, *tables) else { continue };

@@ -212,6 +212,156 @@ pub fn route(m: &RouteMessage, tables: Tables) -> Option<Route> {
     Some(r)
 }
 
+/// A route message straight from its bytes (header included), as
+/// [`update`] would make it from netlink-packet-route's parse, without that
+/// parse's allocations: a full table is a million of these. None where the
+/// message is not a route message or holds something this reader leaves to
+/// the general path (an attribute of an unexpected size, an RTA_VIA of
+/// another family, anything malformed): the caller then takes that path, so
+/// the outcome is the same either way (a test holds the two equal).
+pub fn route_update(msg: &[u8], tables: Tables) -> Option<Option<Update>> {
+    const RTM_NEWROUTE: u16 = 24;
+    const RTM_DELROUTE: u16 = 25;
+    const RTM_F_CLONED: u32 = 0x200;
+    const RTNH_F_ONLINK: u8 = 4;
+    let ty = u16::from_ne_bytes(msg.get(4..6)?.try_into().ok()?);
+    if ty != RTM_NEWROUTE && ty != RTM_DELROUTE {
+        return None;
+    }
+    let nl_flags = u16::from_ne_bytes(msg.get(6..8)?.try_into().ok()?);
+    let body = msg.get(16..)?;
+    let h = body.get(..12)?;
+    let v6 = match h[0] {
+        2 => false,
+        10 => true,
+        _ => return None,
+    };
+    let (dst_len, src_len, tos, table8, protocol, ty_route) = (h[1], h[2], h[3], h[4], h[5], h[7]);
+    let rt_flags = u32::from_ne_bytes(h[8..12].try_into().ok()?);
+    let alen = if v6 { 16 } else { 4 };
+    let ip = |b: &[u8]| -> Option<IpAddr> {
+        match b.len() {
+            4 if !v6 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+            16 if v6 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+            _ => None,
+        }
+    };
+    // RTA_VIA: a 2-byte family, then the address (only IP ones here).
+    let via = |b: &[u8]| -> Option<IpAddr> {
+        let fam = u16::from_ne_bytes(b.get(..2)?.try_into().ok()?);
+        match (fam, b.len() - 2) {
+            (2, 4) => Some(IpAddr::from(<[u8; 4]>::try_from(&b[2..]).ok()?)),
+            (10, 16) => Some(IpAddr::from(<[u8; 16]>::try_from(&b[2..]).ok()?)),
+            _ => None,
+        }
+    };
+    let u32_of = |b: &[u8]| -> Option<u32> { Some(u32::from_ne_bytes(b.try_into().ok()?)) };
+    let mut table = u32::from(table8);
+    let mut dst = None;
+    let mut src = None;
+    let mut metric = 0;
+    let mut oif = 0;
+    let mut pref_src = None;
+    let mut gateway: Option<IpAddr> = None;
+    let mut multipath: Option<&[u8]> = None;
+    for (kind, v) in nlas(body.get(12..)?)? {
+        match kind {
+            1 => dst = Some(ip(v)?),
+            2 if src_len > 0 => src = Some(ip(v)?),
+            2 if v.len() != alen => return None,
+            4 => oif = u32_of(v)?,
+            5 if gateway.is_none() => gateway = Some(ip(v)?),
+            6 => metric = u32_of(v)?,
+            7 => pref_src = Some(ip(v)?),
+            9 => multipath = Some(v),
+            15 => table = u32_of(v)?,
+            18 if gateway.is_none() => gateway = Some(via(v)?),
+            // Attributes this reader checks but does not keep.
+            5 if v.len() != alen => return None,
+            18 => {
+                via(v)?;
+            }
+            _ => {}
+        }
+    }
+    let Some(kind) = (match ty_route {
+        1 => Some(RouteKind::Unicast),
+        6 => Some(RouteKind::Blackhole),
+        7 => Some(RouteKind::Unreachable),
+        8 => Some(RouteKind::Prohibit),
+        9 => Some(RouteKind::Throw),
+        _ => None,
+    }) else {
+        return Some(None);
+    };
+    if rt_flags & RTM_F_CLONED != 0 || !tables.wants(table) {
+        return Some(None);
+    }
+    let mut next_hops = Vec::new();
+    if kind == RouteKind::Unicast {
+        match multipath {
+            Some(mut m) => {
+                // rtnexthop: length (u16), flags, hops, ifindex (i32), attributes.
+                while !m.is_empty() {
+                    let len = usize::from(u16::from_ne_bytes(m.get(..2)?.try_into().ok()?));
+                    if len < 8 || len > m.len() {
+                        return None;
+                    }
+                    let (flags, hops, ifindex) = (m[2], m[3], u32::from_ne_bytes(m[4..8].try_into().ok()?));
+                    let mut gw = None;
+                    for (k, v) in nlas(&m[8..len])? {
+                        match k {
+                            5 if gw.is_none() => gw = Some(ip(v)?),
+                            18 if gw.is_none() => gw = Some(via(v)?),
+                            5 if v.len() != alen => return None,
+                            18 => {
+                                via(v)?;
+                            }
+                            _ => {}
+                        }
+                    }
+                    next_hops.push(NextHop { gateway: gw, ifindex, weight: u16::from(hops) + 1, onlink: flags & RTNH_F_ONLINK != 0 });
+                    m = m.get((len + 3) & !3..).unwrap_or(&[]);
+                }
+            }
+            None => next_hops.push(NextHop { gateway, ifindex: oif, weight: 1, onlink: rt_flags & u32::from(RTNH_F_ONLINK) != 0 }),
+        }
+    }
+    let dst = Prefix::new(dst.unwrap_or_else(|| Prefix::default_of(v6).addr), dst_len);
+    let src = src.map(|a| Prefix::new(a, src_len));
+    let mut r = Route { key: RouteKey { table, dst, src, tos, metric }, kind, protocol: Protocol(protocol), pref_src, next_hops };
+    r.sort_next_hops();
+    Some(Some(if ty == RTM_NEWROUTE {
+        Update::NewRoute { route: r, append: nl_flags & NLM_F_APPEND != 0, replace: nl_flags & NLM_F_REPLACE != 0 }
+    } else {
+        Update::DelRoute(r)
+    }))
+}
+
+/// The attributes in `b` as (type without the nested / byte-order bits,
+/// value); None if one's length runs past the end or is under 4.
+fn nlas(b: &[u8]) -> Option<impl Iterator<Item = (u16, &[u8])>> {
+    let mut off = 0;
+    while off < b.len() {
+        let len = usize::from(u16::from_ne_bytes(b.get(off..off + 2)?.try_into().ok()?));
+        if len < 4 || off + len > b.len() {
+            return None;
+        }
+        off += (len + 3) & !3;
+    }
+    let mut off = 0;
+    Some(std::iter::from_fn(move || {
+        if off >= b.len() {
+            return None;
+        }
+        let len = usize::from(u16::from_ne_bytes([b[off], b[off + 1]]));
+        let kind = u16::from_ne_bytes([b[off + 2], b[off + 3]]) & 0x3fff;
+        let v = &b[off + 4..off + len];
+        off += (len + 3) & !3;
+        Some((kind, v))
+    }))
+}
+
 fn nud(s: NeighbourState) -> NudState {
     match s {
         NeighbourState::Incomplete => NudState::Incomplete,
@@ -255,6 +405,7 @@ mod tests {
     use super::*;
     use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
     use netlink_packet_route::route::{RouteNextHop, RouteProtocol};
+    use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     /// Through the bytes and back, as the socket would hand it over.
@@ -400,6 +551,127 @@ mod tests {
         m.header.flags = NeighbourFlags::empty();
         m.header.family = AddressFamily::Bridge;
         assert_eq!(wire(RouteNetlinkMessage::NewNeighbour(m), 0), None, "bridge FDB entries are not neighbours");
+    }
+
+    /// A route message of any shape the kernel sends (and some it does
+    /// not): kinds, tables, flags, attributes in any order, multipath next
+    /// hops through RTA_GATEWAY or RTA_VIA.
+    fn any_route_msg() -> impl Strategy<Value = (RouteNetlinkMessage, u16)> {
+        let addr = |v6: bool| -> BoxedStrategy<IpAddr> {
+            if v6 {
+                any::<[u8; 16]>().prop_map(IpAddr::from).boxed()
+            } else {
+                any::<[u8; 4]>().prop_map(IpAddr::from).boxed()
+            }
+        };
+        let ra = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => RouteAddress::Inet(a),
+            IpAddr::V6(a) => RouteAddress::Inet6(a),
+        };
+        let via = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => RouteVia::Inet(a),
+            IpAddr::V6(a) => RouteVia::Inet6(a),
+        };
+        any::<bool>().prop_flat_map(move |v6| {
+            let gw = (any::<bool>(), addr(v6), addr(!v6)).prop_map(move |(plain, a, b)| {
+                if plain {
+                    RouteAttribute::Gateway(ra(a))
+                } else {
+                    RouteAttribute::Via(via(b))
+                }
+            });
+            let hop = (prop::option::of(gw.clone()), any::<u8>(), any::<bool>(), 0u32..6).prop_map(|(g, hops, onlink, ifindex)| {
+                let mut n = RouteNextHop::default();
+                n.hops = hops;
+                n.interface_index = ifindex;
+                if onlink {
+                    n.flags = RouteNextHopFlags::Onlink;
+                }
+                n.attributes = g.into_iter().collect();
+                n
+            });
+            let attr = prop_oneof![
+                addr(v6).prop_map(move |a| RouteAttribute::Destination(ra(a))),
+                addr(v6).prop_map(move |a| RouteAttribute::Source(ra(a))),
+                addr(v6).prop_map(move |a| RouteAttribute::PrefSource(ra(a))),
+                any::<u32>().prop_map(RouteAttribute::Priority),
+                (0u32..6).prop_map(RouteAttribute::Oif),
+                prop::sample::select(vec![254u32, 100, 1000]).prop_map(RouteAttribute::Table),
+                gw,
+                prop::collection::vec(hop, 0..4).prop_map(RouteAttribute::MultiPath),
+                any::<u32>().prop_map(RouteAttribute::Mark),
+            ];
+            let kinds = vec![RouteType::Unicast, RouteType::BlackHole, RouteType::Unreachable, RouteType::Prohibit, RouteType::Throw, RouteType::Local, RouteType::Broadcast];
+            (
+                prop::collection::vec(attr, 0..7),
+                prop::sample::select(kinds),
+                prop::sample::select(vec![254u8, 255, 100, 252]),
+                any::<(u8, u8, u8, u8, bool, bool, bool, u8)>(),
+            )
+                .prop_map(move |(attributes, kind, table, (dst_len, src_len, tos, protocol, cloned, onlink, del, nl))| {
+                    let mut m = route_msg(v6, table, kind);
+                    m.header.destination_prefix_length = dst_len % if v6 { 129 } else { 33 };
+                    m.header.source_prefix_length = if v6 { src_len % 129 } else { 0 };
+                    m.header.tos = tos;
+                    m.header.protocol = RouteProtocol::from(protocol);
+                    if cloned {
+                        m.header.flags |= RouteFlags::Cloned;
+                    }
+                    if onlink {
+                        m.header.flags |= RouteFlags::Onlink;
+                    }
+                    m.attributes = attributes;
+                    let msg = if del { RouteNetlinkMessage::DelRoute(m) } else { RouteNetlinkMessage::NewRoute(m) };
+                    let flags = [0, NLM_F_APPEND, NLM_F_REPLACE, NLM_F_APPEND | NLM_F_REPLACE][usize::from(nl % 4)];
+                    (msg, flags)
+                })
+        })
+    }
+
+    fn bytes_of(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
+        let mut m = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(msg));
+        m.header.flags = flags;
+        m.finalize();
+        let mut buf = vec![0; m.buffer_len()];
+        m.serialize(&mut buf);
+        buf
+    }
+
+    /// What the general path makes of the bytes (None: undecodable).
+    fn general(bytes: &[u8], tables: Tables) -> Option<Option<Update>> {
+        let back = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).ok()?;
+        let NetlinkPayload::InnerMessage(inner) = back.payload else { return Some(None) };
+        Some(update(inner, back.header.flags, tables))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The in-place reader takes every well-formed route message the
+        /// general path takes, and makes the same update of it.
+        #[test]
+        fn route_bytes_read_in_place_as_the_general_path_reads_them((msg, flags) in any_route_msg()) {
+            let b = bytes_of(msg, flags);
+            for tables in [Tables::Main, Tables::All, Tables::Id(100)] {
+                let fast = route_update(&b, tables);
+                prop_assert!(fast.is_some(), "the in-place reader left a well-formed message to the general path");
+                prop_assert_eq!(fast, general(&b, tables));
+            }
+        }
+
+        /// Damaged bytes: the in-place reader never panics, and where both
+        /// paths read the message they agree.
+        #[test]
+        fn damaged_route_bytes_never_disagree((msg, flags) in any_route_msg(), hits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+            let mut b = bytes_of(msg, flags);
+            for (i, v) in hits {
+                let at = 16 + i.index(b.len() - 16);
+                b[at] = v;
+            }
+            if let (Some(fast), Some(slow)) = (route_update(&b, Tables::All), general(&b, Tables::All)) {
+                prop_assert_eq!(fast, slow);
+            }
+        }
     }
 
     #[test]
