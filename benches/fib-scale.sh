@@ -8,7 +8,9 @@
 #
 #   benches/fib-scale.sh [--v4 1000000] [--v6 220000] [--seconds 5] [--repeat 3] [--updates 10000]
 #
-# Per run: testpmd on the traffic; then newipd: start, install the whole
+# Per run: the kernel alone (the same routes into a namespace of their own,
+# nobody listening: the floor install_seconds cannot go under on this
+# machine now); testpmd on the traffic; then newipd: start, install the whole
 # set, forward for --seconds with no route change, then for --seconds while
 # --updates route changes a second (adds and deletes of /32s in 10.0.3.0/24,
 # which the traffic never goes to) go through the kernel into the FIB.
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --updates) updates="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "fib-scale.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +57,7 @@ cleanup() {
   fi
   pkill -INT -f "file-prefix fs-nd-$$" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
+  ip netns del "$ns-k" 2>/dev/null || true
   rm -rf "$out"
 }
 trap cleanup EXIT
@@ -65,6 +68,49 @@ echo "route set: $v4 IPv4 + $v6 IPv6 prefixes, traffic to all IPv4 ones ($(awk -
 routes=$(cat "$out/routes4.batch" "$out/routes6.batch" | grep -c '^route add')
 
 run_testpmd() { testpmd_mpps "$out/traffic4.pcap" "$seconds" "$out/testpmd.log"; }
+
+# The gateways' addresses and neighbour entries, on hi0 in namespace $1.
+gateways() {
+  ip -n "$1" addr add 10.0.2.1/24 dev hi0
+  ip -n "$1" addr add 10.0.3.1/24 dev hi0
+  ip -n "$1" addr add fd00:2::1/64 dev hi0 nodad
+  for g in $(seq 2 9); do
+    ip -n "$1" neigh replace "10.0.2.$g" lladdr "02:00:00:00:02:0$g" dev hi0 nud permanent
+    ip -n "$1" -6 neigh replace "fd00:2::$g" lladdr "02:00:00:00:02:0$g" dev hi0 nud permanent
+  done
+}
+
+# Objects in a slab cache (0 where the kernel does not show it).
+slab_objects() { awk '{ print $1 }' "/sys/kernel/slab/$1/objects" 2>/dev/null || echo 0; }
+fib4_base=$(slab_objects ip_fib_alias) fib6_base=$(slab_objects fib6_node)
+
+# Waits until the kernel has freed the routes of a namespace that went away
+# (a worker does it after `ip netns del`, RCU callbacks after a link's
+# removal), so that the freeing does not run into what is measured next.
+routes_freed() {
+  for _ in $(seq 1200); do
+    [ "$(slab_objects ip_fib_alias)" -le $((fib4_base + 1000)) ] && [ "$(slab_objects fib6_node)" -le $((fib6_base + 1000)) ] && return
+    sleep 0.05
+  done
+  echo "fib-scale.sh: the kernel still holds the routes of a removed namespace after 60 s; going on" >&2
+}
+
+# Seconds the kernel alone takes for the burst: the routes into a namespace
+# of their own (a veth pair for hi0), nobody listening.
+kernel_alone() {
+  local kns="$ns-k" t0 t1
+  ip netns add "$kns"
+  ip -n "$kns" link add hi0 type veth peer name hp0
+  ip -n "$kns" link set hi0 up
+  ip -n "$kns" link set hp0 up
+  gateways "$kns"
+  t0=$(date +%s.%N)
+  ip netns exec "$kns" "$bin" install-routes "$out/routes4.batch" "$out/routes6.batch" >/dev/null
+  t1=$(date +%s.%N)
+  ip netns del "$kns"
+  routes_freed
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
 
 # The counters newipd prints on SIGUSR1: "<tx> <kernel routes in the FIB>".
 # Asked again each second without an answer: now and then (about one
@@ -113,10 +159,10 @@ PY
 }
 
 
-tp_all=() nd_all=() up_all=() inst_all=()
+tp_all=() nd_all=() up_all=() inst_all=() alone_all=()
 for i in $(seq 1 "$repeat"); do
+  alone=$(kernel_alone)
   tp=$(run_testpmd)
-  ip netns del "$ns" 2>/dev/null || true
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   cat >"$out/pipeline.toml" <<TOML
@@ -139,13 +185,7 @@ TOML
     --no-huge -m 1024 --no-pci -l 0-1 --no-shconf --file-prefix "fs-nd-$$" --log-level='*:warning' >"$out/newipd.out" 2>"$out/newipd.err" &
   for _ in $(seq 300); do grep -q "newipd: ready" "$out/newipd.out" && break; sleep 0.1; done
   grep -q "newipd: ready" "$out/newipd.out" || { echo "fib-scale.sh: newipd did not start:" >&2; tail -20 "$out/newipd.err" >&2; exit 1; }
-  ip -n "$ns" addr add 10.0.2.1/24 dev hi0
-  ip -n "$ns" addr add 10.0.3.1/24 dev hi0
-  ip -n "$ns" addr add fd00:2::1/64 dev hi0 nodad
-  for g in $(seq 2 9); do
-    ip -n "$ns" neigh replace "10.0.2.$g" lladdr "02:00:00:00:02:0$g" dev hi0 nud permanent
-    ip -n "$ns" -6 neigh replace "fd00:2::$g" lladdr "02:00:00:00:02:0$g" dev hi0 nud permanent
-  done
+  gateways "$ns"
   base=$(snapshot | cut -d' ' -f2)
   t0=$(date +%s.%N)
   ip netns exec "$ns" "$bin" install-routes "$out/routes4.batch" "$out/routes6.batch" >/dev/null
@@ -167,9 +207,11 @@ TOML
   wait "$cpid" || true
   pkill -INT -f "file-prefix fs-nd-$$"
   wait || true
-  tp_all+=("$tp") nd_all+=("$nd") up_all+=("$up") inst_all+=("$inst")
-  awk -v i="$i" -v tp="$tp" -v nd="$nd" -v up="$up" -v inst="$inst" -v kern="$kern" 'BEGIN {
-    printf "run %d: testpmd %.2f Mpps; newipd over the full table %.2f Mpps (ratio %.2f), during route changes %.2f Mpps (%.2f); install %.2f s (the kernel took %.2f s)\n", i, tp, nd, nd / tp, up, up / nd, inst, kern
+  ip netns del "$ns"
+  routes_freed
+  tp_all+=("$tp") nd_all+=("$nd") up_all+=("$up") inst_all+=("$inst") alone_all+=("$alone")
+  awk -v i="$i" -v tp="$tp" -v nd="$nd" -v up="$up" -v inst="$inst" -v kern="$kern" -v alone="$alone" 'BEGIN {
+    printf "run %d: testpmd %.2f Mpps; newipd over the full table %.2f Mpps (ratio %.2f), during route changes %.2f Mpps (%.2f); install %.2f s (the kernel took %.2f s; alone, %.2f s)\n", i, tp, nd, nd / tp, up, up / nd, inst, kern, alone
   }'
 done
 
@@ -177,8 +219,10 @@ tp=$(printf '%s\n' "${tp_all[@]}" | median)
 nd=$(printf '%s\n' "${nd_all[@]}" | median)
 up=$(printf '%s\n' "${up_all[@]}" | median)
 inst=$(printf '%s\n' "${inst_all[@]}" | median)
-awk -v tp="$tp" -v nd="$nd" -v up="$up" -v inst="$inst" -v n="$repeat" -v r="$routes" -v u="$updates" 'BEGIN {
+alone=$(printf '%s\n' "${alone_all[@]}" | median)
+awk -v tp="$tp" -v nd="$nd" -v up="$up" -v inst="$inst" -v alone="$alone" -v n="$repeat" -v r="$routes" -v u="$updates" 'BEGIN {
   printf "testpmd macswap: %.2f Mpps; newipd: %.2f Mpps over %d routes, %.2f Mpps during %d route changes a second (medians of %d)\n", tp, nd, r, up, u, n
+  printf "the kernel alone: %.2f s for the routes, nobody listening (median of %d)\n", alone, n
   printf "install_seconds: %.2f\n", inst
   printf "update_rate_ratio: %.2f\n", up / nd
   printf "ratio: %.2f\n", nd / tp
