@@ -408,13 +408,19 @@ mod tests {
     use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    /// Through the bytes and back, as the socket would hand it over.
-    fn wire(msg: RouteNetlinkMessage, flags: u16) -> Option<Update> {
+    /// A message as the socket hands it over.
+    fn bytes_of(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
         let mut m = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(msg));
         m.header.flags = flags;
         m.finalize();
         let mut buf = vec![0; m.buffer_len()];
         m.serialize(&mut buf);
+        buf
+    }
+
+    /// Through the bytes and back, as the socket would hand it over.
+    fn wire(msg: RouteNetlinkMessage, flags: u16) -> Option<Update> {
+        let buf = bytes_of(msg, flags);
         let back = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf).unwrap();
         let NetlinkPayload::InnerMessage(inner) = back.payload else { panic!("not an inner message") };
         update(inner, back.header.flags, Tables::Main)
@@ -626,15 +632,6 @@ mod tests {
                     (msg, flags)
                 })
         })
-    }
-
-    fn bytes_of(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
-        let mut m = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(msg));
-        m.header.flags = flags;
-        m.finalize();
-        let mut buf = vec![0; m.buffer_len()];
-        m.serialize(&mut buf);
-        buf
     }
 
     /// What the general path makes of the bytes (None: undecodable).
