@@ -14,7 +14,7 @@ use netlink_packet_core::{NLM_F_APPEND, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteNextHopFlags, RouteType, RouteVia};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteNextHopFlags, RouteVia};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::net::IpAddr;
 
@@ -155,20 +155,25 @@ fn gateway(attrs: &[RouteAttribute]) -> Option<IpAddr> {
     })
 }
 
+/// The routes followed by their type (RTN_*): those that forward or refuse.
+fn route_kind(t: u8) -> Option<RouteKind> {
+    match t {
+        1 => Some(RouteKind::Unicast),
+        6 => Some(RouteKind::Blackhole),
+        7 => Some(RouteKind::Unreachable),
+        8 => Some(RouteKind::Prohibit),
+        9 => Some(RouteKind::Throw),
+        _ => None,
+    }
+}
+
 pub fn route(m: &RouteMessage, tables: Tables) -> Option<Route> {
     let h = &m.header;
     let v6 = family_v6(h.address_family)?;
     if h.flags.contains(RouteFlags::Cloned) {
         return None;
     }
-    let kind = match h.kind {
-        RouteType::Unicast => RouteKind::Unicast,
-        RouteType::BlackHole => RouteKind::Blackhole,
-        RouteType::Unreachable => RouteKind::Unreachable,
-        RouteType::Prohibit => RouteKind::Prohibit,
-        RouteType::Throw => RouteKind::Throw,
-        _ => return None,
-    };
+    let kind = route_kind(u8::from(h.kind))?;
     let mut table = u32::from(h.table);
     let mut dst = Prefix::default_of(v6);
     dst.len = h.destination_prefix_length;
@@ -255,6 +260,13 @@ pub fn route_update(msg: &[u8], tables: Tables) -> Option<Option<Update>> {
             _ => None,
         }
     };
+    // RTA_GATEWAY (5) or RTA_VIA (18): the first one is the gateway; later
+    // ones are only checked. None: leave the message to the general path.
+    let gateway_attr = |kind: u16, v: &[u8], gw: &mut Option<IpAddr>| -> Option<()> {
+        let a = if kind == 5 { ip(v)? } else { via(v)? };
+        gw.get_or_insert(a);
+        Some(())
+    };
     let u32_of = |b: &[u8]| -> Option<u32> { Some(u32::from_ne_bytes(b.try_into().ok()?)) };
     let mut table = u32::from(table8);
     let mut dst = None;
@@ -270,28 +282,15 @@ pub fn route_update(msg: &[u8], tables: Tables) -> Option<Option<Update>> {
             2 if src_len > 0 => src = Some(ip(v)?),
             2 if v.len() != alen => return None,
             4 => oif = u32_of(v)?,
-            5 if gateway.is_none() => gateway = Some(ip(v)?),
+            5 | 18 => gateway_attr(kind, v, &mut gateway)?,
             6 => metric = u32_of(v)?,
             7 => pref_src = Some(ip(v)?),
             9 => multipath = Some(v),
             15 => table = u32_of(v)?,
-            18 if gateway.is_none() => gateway = Some(via(v)?),
-            // Attributes this reader checks but does not keep.
-            5 if v.len() != alen => return None,
-            18 => {
-                via(v)?;
-            }
             _ => {}
         }
     }
-    let Some(kind) = (match ty_route {
-        1 => Some(RouteKind::Unicast),
-        6 => Some(RouteKind::Blackhole),
-        7 => Some(RouteKind::Unreachable),
-        8 => Some(RouteKind::Prohibit),
-        9 => Some(RouteKind::Throw),
-        _ => None,
-    }) else {
+    let Some(kind) = route_kind(ty_route) else {
         return Some(None);
     };
     if rt_flags & RTM_F_CLONED != 0 || !tables.wants(table) {
@@ -310,14 +309,8 @@ pub fn route_update(msg: &[u8], tables: Tables) -> Option<Option<Update>> {
                     let (flags, hops, ifindex) = (m[2], m[3], u32::from_ne_bytes(m[4..8].try_into().ok()?));
                     let mut gw = None;
                     for (k, v) in nlas(&m[8..len])? {
-                        match k {
-                            5 if gw.is_none() => gw = Some(ip(v)?),
-                            18 if gw.is_none() => gw = Some(via(v)?),
-                            5 if v.len() != alen => return None,
-                            18 => {
-                                via(v)?;
-                            }
-                            _ => {}
+                        if k == 5 || k == 18 {
+                            gateway_attr(k, v, &mut gw)?;
                         }
                     }
                     next_hops.push(NextHop { gateway: gw, ifindex, weight: u16::from(hops) + 1, onlink: flags & RTNH_F_ONLINK != 0 });
@@ -404,7 +397,7 @@ pub fn neighbour(m: &NeighbourMessage) -> Option<Neighbour> {
 mod tests {
     use super::*;
     use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
-    use netlink_packet_route::route::{RouteNextHop, RouteProtocol};
+    use netlink_packet_route::route::{RouteNextHop, RouteProtocol, RouteType};
     use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
